@@ -1,0 +1,58 @@
+"""Argument groups shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_model_args(parser: argparse.ArgumentParser, *, flag: str = "--model") -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument(flag, default="default",
+                       help="'default' (bundled multilingual-e5-small, no download), a local HF directory or a hub id")
+    group.add_argument("--device", default=None, help="cuda, cpu, mps or auto (default: CUDA when available)")
+    group.add_argument("--dtype", default=None, help="weights dtype: float32 (default), bf16, fp16, auto")
+    group.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
+    group.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+
+
+def add_data_args(parser: argparse.ArgumentParser, *, pair_required: bool = False) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--pair", action="append", required=pair_required,
+                       help="language pair such as en-sw (repeatable); codes sw/swh/swa/swh_Latn are equivalent")
+    group.add_argument("--src-file", default=None, help="source side: a text file with one sentence per line")
+    group.add_argument("--tgt-file", default=None, help="target side, line-aligned with --src-file")
+    group.add_argument("--data", default=None,
+                       help="a named corpus: 'demo' (bundled FLORES-200 subset, the default), "
+                            "'flores:DIR', 'ntrex:DIR', or a two-column TSV file")
+    group.add_argument("--split", default=None, help="split of a FLORES-style folder (train, dev, test; default: all)")
+    group.add_argument("--limit", type=int, default=None, help="use only the first N sentence pairs")
+    group.add_argument("--strict", action="store_true", help="fail on empty lines instead of dropping them pairwise")
+
+
+def load_encoder_from_args(args: argparse.Namespace, spec: str | None = None):
+    from xalign.encoders import load_encoder
+
+    return load_encoder(spec or args.model, device=args.device, dtype=args.dtype, revision=args.revision,
+                        trust_remote_code=args.trust_remote_code)
+
+
+def load_corpora_from_args(args: argparse.Namespace) -> list:
+    """One ParallelCorpus per --pair (or one from --src-file/--tgt-file)."""
+    from xalign.data import load_parallel
+
+    pairs = args.pair or []
+    if args.src_file or args.tgt_file:
+        if not (args.src_file and args.tgt_file):
+            raise ValueError("--src-file and --tgt-file go together; got only one of them")
+        if len(pairs) > 1:
+            raise ValueError(f"--src-file/--tgt-file take one --pair, got {len(pairs)}")
+        corpora = [load_parallel(args.src_file, args.tgt_file, pair=pairs[0] if pairs else None, strict=args.strict)]
+    else:
+        if not pairs:
+            raise ValueError("give --pair (e.g. --pair en-sw) or --src-file/--tgt-file")
+        corpora = [load_parallel(pair=p, data=args.data, split=args.split, strict=args.strict) for p in pairs]
+    if args.limit is not None:
+        if args.limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {args.limit}")
+        corpora = [c.head(args.limit) for c in corpora]
+    return corpora

@@ -1,0 +1,41 @@
+"""``xalign embed``: sentence embeddings of every layer for a parallel corpus, written to disk."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from xalign.cli.common import add_data_args, add_model_args, load_corpora_from_args, load_encoder_from_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("embed", help="extract per-layer sentence embeddings of a parallel corpus",
+                       description="Embed both sides of a parallel corpus with every layer of an encoder and write "
+                                   "<out>/<pair>/<lang>.npy ([layers, n, hidden] float32), texts.json and "
+                                   "manifest.json. Interrupted runs resume.")
+    add_model_args(p)
+    add_data_args(p)
+    p.add_argument("--layers", default="all", help="'all' or comma-separated hidden_states indices (0 = embeddings)")
+    p.add_argument("--pooling", default="mean", choices=["mean", "mean_all", "cls"])
+    p.add_argument("--prefix", default=None, help="text prepended to every sentence (e.g. 'query: ' for E5)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-tokens", type=int, default=16384, help="padded-token budget per batch")
+    p.add_argument("--out", default="runs/embed", help="output directory")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from xalign.pipelines.extract import ExtractConfig, extract_corpus
+
+    config = ExtractConfig(layers=args.layers, pooling=args.pooling, prefix=args.prefix, batch_size=args.batch_size,
+                           max_tokens=args.max_tokens, progress=not args.no_progress and sys.stderr.isatty())
+    corpora = load_corpora_from_args(args)
+    encoder = load_encoder_from_args(args)
+    for corpus in corpora:
+        out = Path(args.out) / corpus.pair
+        manifest = extract_corpus(encoder, corpus, out, config)
+        shapes = ", ".join(f"{lang} {tuple(a['shape'])}" for lang, a in manifest["arrays"].items())
+        print(f"{corpus.pair}: {len(corpus)} pairs → {out} ({shapes})")
+    return 0

@@ -1,0 +1,69 @@
+"""The ``xalign`` entry point.
+
+Every command lives in ``xalign/cli/<command>.py`` and provides ``add_parser(subparsers)``
+(which registers its arguments and sets ``func``) and ``run(args) -> int``. Only this
+module configures logging, and it turns expected errors into one line and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from xalign import __version__
+
+COMMANDS = ("env", "embed", "probe", "align", "report", "train", "compare")
+
+# Errors a user can cause with bad input or environment: one line, exit 2.
+_USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, OSError, KeyError, RuntimeError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xalign",
+        description="Cross-lingual alignment diagnostics and robust fine-tuning for multilingual encoders.",
+    )
+    parser.add_argument("--version", action="version", version=f"xalign {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"xalign.cli.{name}")
+        module.add_parser(sub)
+    return parser
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname).1s %(name)s: %(message)s"))
+    root = logging.getLogger("xalign")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("xalign: interrupted", file=sys.stderr)
+        return 130
+    except _USER_ERRORS as exc:  # one clear line, no traceback
+        if args.verbose > 1:
+            raise
+        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"xalign {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Type-level word vectors for bilingual lexicon induction.
+
+* :func:`embed_with_vocabulary`: one pass over a corpus yields sentence vectors *and* contextual
+  word vectors of every layer, averaged over each word's occurrences (restricted to a vocabulary,
+  e.g. a dictionary's words, so memory stays small).
+* :func:`static_word_vectors`: context-free vectors from the input-embedding matrix (average of a
+  word's subword rows).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from xalign.embed.extract import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, ExtractionStats, _check_texts,
+                                  _word_spans, iter_batches, resolve_layers)
+from xalign.embed.pooling import Pooling, pool_sentences, pool_words
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xalign.encoders import Encoder
+
+
+def normalize_word(word: str, *, lowercase: bool = True) -> str:
+    """Strip surrounding punctuation/symbols (Unicode categories P*, S*) and optionally lowercase."""
+    start, end = 0, len(word)
+    while start < end and unicodedata.category(word[start])[0] in "PS":
+        start += 1
+    while end > start and unicodedata.category(word[end - 1])[0] in "PS":
+        end -= 1
+    word = word[start:end]
+    return word.lower() if lowercase else word
+
+
+@dataclass
+class VocabularyVectors:
+    """Average contextual vectors of words: ``vectors`` is ``[layers, len(words), hidden]``."""
+
+    words: list[str]
+    vectors: np.ndarray
+    counts: np.ndarray
+    layers: list[int]
+
+
+def embed_with_vocabulary(
+    encoder: "Encoder",
+    texts: Sequence[str],
+    *,
+    vocabulary: Collection[str] | None,
+    layers: "str | Sequence[int]" = "all",
+    pooling: str = "mean",
+    lowercase: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    prefix: str | None = None,
+    progress: bool = False,
+    stats: ExtractionStats | None = None,
+) -> tuple[np.ndarray, VocabularyVectors]:
+    """Sentence vectors ``[layers, n, hidden]`` plus averaged word vectors, from one forward pass.
+
+    Words are the tokenizer's pre-tokenizer words (by character offsets), normalised with
+    :func:`normalize_word`; each word vector is the mean of its subwords (``word_ids()``), averaged
+    over all occurrences. Only words in ``vocabulary`` are kept (all words when None).
+    """
+    texts = _check_texts(texts, pretokenized=False)
+    mode = Pooling.parse(pooling)
+    chosen = resolve_layers(layers, encoder.num_layers)
+    stats = stats if stats is not None else ExtractionStats()
+    keep = None if vocabulary is None else {normalize_word(w, lowercase=lowercase) for w in vocabulary}
+    sentences = np.zeros((len(chosen), len(texts), encoder.hidden_size), dtype=np.float32)
+    index: dict[str, int] = {}
+    sums: list[np.ndarray] = []
+    counts: list[int] = []
+    for idx, (mask, special, encodings, _), hidden in iter_batches(
+            encoder, texts, layers=chosen, batch_size=batch_size, max_tokens=max_tokens, prefix=prefix,
+            pretokenized=False, precision="auto", progress=progress, stats=stats, desc="vocabulary"):
+        sentences[:, idx, :] = pool_sentences(hidden, mask, special, mode).cpu().numpy()
+        for b, i in enumerate(idx):
+            i = int(i)
+            words = [normalize_word(w, lowercase=lowercase) for w in _word_spans(encodings, i, texts[i], False)]
+            wanted = [w for w, word in enumerate(words) if word and (keep is None or word in keep)]
+            if not wanted:
+                continue
+            n_tok = int(mask[b].sum())
+            vecs = pool_words(hidden[:, b, :n_tok, :], encodings.word_ids(i), len(words), first=False)
+            vecs = vecs[:, wanted, :].cpu().numpy()
+            for col, w in enumerate(wanted):
+                slot = index.setdefault(words[w], len(index))
+                if slot == len(sums):
+                    sums.append(np.zeros((len(chosen), encoder.hidden_size), dtype=np.float64))
+                    counts.append(0)
+                sums[slot] += vecs[:, col, :]
+                counts[slot] += 1
+    words_out = list(index)
+    if sums:
+        matrix = np.stack(sums, axis=1) / np.asarray(counts, dtype=np.float64)[None, :, None]
+    else:
+        matrix = np.zeros((len(chosen), 0, encoder.hidden_size))
+    return sentences, VocabularyVectors(words=words_out, vectors=matrix.astype(np.float32),
+                                        counts=np.asarray(counts, dtype=np.int64), layers=chosen)
+
+
+def static_word_vectors(encoder: "Encoder", words: Sequence[str]) -> np.ndarray:
+    """``[len(words), hidden]``: the mean of each word's subword rows in the input-embedding matrix
+    (no context, no position embeddings). Words are tokenized alone, without special tokens."""
+    import torch
+
+    table = encoder.model.get_input_embeddings().weight
+    ids = encoder.tokenizer(list(words), add_special_tokens=False)["input_ids"]
+    out = np.zeros((len(words), table.shape[1]), dtype=np.float32)
+    with torch.no_grad():
+        for i, row in enumerate(ids):
+            if row:
+                out[i] = table[torch.tensor(row, device=table.device)].float().mean(0).cpu().numpy()
+    return out

