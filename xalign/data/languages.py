@@ -210,7 +210,11 @@ def normalize_lang(code: str) -> str:
     if base not in _LOOKUP:
         raise _unknown(code)
     canonical = _LOOKUP[base]
-    for sub in rest.split("_"):
+    original = code.strip().replace("-", "_").split("_")[1:]
+    for sub, orig in zip(rest.split("_"), original):
+        if _REGION.match(sub) and sub in _LOOKUP and not orig.isupper():
+            # 'en-sw' is a pair, not English in a region; regions are written in capitals ('fr-CA')
+            raise _unknown(code, " (looks like a language pair; use parse_pair for 'en-sw')")
         if _SCRIPT.match(sub):
             flores = _BY_CODE[canonical].flores
             script = flores.split("_")[1].lower() if flores else None

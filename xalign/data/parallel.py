@@ -28,46 +28,40 @@ _BOM = b"\xef\xbb\xbf"
 class LineFile:
     """Iterate ``(line_number, text)`` over a UTF-8 text file, hashing its bytes on the way.
 
-    Line numbers start at 1. The trailing ``\\n``/``\\r\\n`` is removed, nothing else.
-    Invalid UTF-8 raises ``ValueError`` naming ``file:line``; a missing file raises
-    ``FileNotFoundError`` naming the path. After a full pass, :meth:`source` gives
-    ``{"path", "sha256"}`` for manifests.
+    Line numbers start at 1; the line ending (``\\n``, ``\\r\\n``) is removed, nothing else.
+    Invalid UTF-8 raises ``ValueError`` naming ``file:line``; a missing file ``FileNotFoundError``
+    naming the path. After a full pass :meth:`source` gives ``{"path", "sha256"}`` for manifests.
     """
 
-    def __init__(self, path: PathLike, *, what: str = "text file", label: str | None = None) -> None:
+    def __init__(self, path: PathLike, *, what: str = "text file") -> None:
         self.path = Path(path)
-        self.label = label or str(self.path)
-        self._hash = hashlib.sha256()
         self.n_lines = 0
+        self._hash = hashlib.sha256()
         if not self.path.exists():
             raise FileNotFoundError(f"{what} not found: {self.path}")
         if not self.path.is_file():
             raise ValueError(f"expected a {what} at {self.path}, found a directory")
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
+        self._hash, self.n_lines = hashlib.sha256(), 0
         with self.path.open("rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 self._hash.update(raw)
                 self.n_lines = lineno
-                if raw.endswith(b"\n"):
-                    raw = raw[:-1]
-                    if raw.endswith(b"\r"):
-                        raw = raw[:-1]
+                raw = raw[:-1] if raw.endswith(b"\n") else raw
+                raw = raw[:-1] if raw.endswith(b"\r") else raw
                 if lineno == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM):]
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    raise ValueError(
-                        f"{self.label}:{lineno}: invalid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start} "
-                        f"of the line); expected UTF-8 text"
-                    ) from None
+                    raise ValueError(f"{self.path}:{lineno}: invalid UTF-8 (byte 0x{raw[exc.start]:02x} at offset "
+                                     f"{exc.start} of the line); expected UTF-8 text") from None
                 yield lineno, text
 
     def source(self) -> dict[str, str]:
-        """``{"path": ..., "sha256": ...}`` of the bytes read so far (the whole file after a full pass)."""
-        return {"path": self.label if self.label != str(self.path) else str(self.path.resolve()),
-                "sha256": self._hash.hexdigest()}
+        """``{"path": <absolute path>, "sha256": ...}`` of the bytes read (the whole file after a full pass)."""
+        return {"path": str(self.path.resolve()), "sha256": self._hash.hexdigest()}
 
 
 # --------------------------------------------------------------------------- container
@@ -238,9 +232,11 @@ def read_line_pair(src: PathLike, tgt: PathLike, src_lang: str | None, tgt_lang:
     it_s, it_t = iter(fs), iter(ft)
     for (ls, s), (lt, t) in zip(it_s, it_t):
         out.add(s, t, f"{fs.path}:{ls}", f"{ft.path}:{lt}", str(ls))
-    # zip stops at the shorter file; finish reading both to count their lines.
-    extra_s, extra_t = sum(1 for _ in it_s), sum(1 for _ in it_t)
-    if extra_s or extra_t:
+    for _ in it_s:  # zip stops at the shorter file: read both to the end to count their lines
+        pass
+    for _ in it_t:
+        pass
+    if fs.n_lines != ft.n_lines:
         raise ValueError(f"line counts differ: {fs.path} has {fs.n_lines} lines but {ft.path} has {ft.n_lines}")
     return out.finish(src_lang, tgt_lang, [fs.source(), ft.source()], ids=ids)
 
@@ -338,7 +334,7 @@ def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], pres
     bad = [s for s in chosen if s not in known]
     if bad:
         raise ValueError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or None for all)")
-    return chosen
+    return [s for s in known if s in chosen]
 
 
 def _read_id_rows(f: LineFile) -> list[tuple[str, str, str]]:
@@ -518,14 +514,14 @@ def load_parallel(src: PathLike | None = None, tgt: PathLike | None = None, *, p
     if src is None:
         if tgt is not None:
             raise ValueError("tgt= was given without src=")
-        if split is not None or columns is not None:
-            raise ValueError("split= and columns= do not apply to the bundled demo set")
+        if columns is not None:
+            raise ValueError("columns= does not apply to the bundled demo set")
         from xalign.data.demo import demo_pairs, load_demo
 
         if s_lang is None or t_lang is None:
             raise ValueError("nothing to load: pass src= and tgt= files, data='flores:<folder>', or pair= for the "
                              f"bundled demo set (available pairs: {', '.join(demo_pairs())})")
-        return load_demo(f"{s_lang}-{t_lang}")
+        return load_demo(f"{s_lang}-{t_lang}", split=split)
     path = Path(src)
     if fmt == "auto":
         fmt = detect_folder(path) if path.is_dir() else ("lines" if tgt is not None else "tsv")

@@ -127,7 +127,7 @@ def _count_truncated(encoder: "Encoder", texts: list, encodings: Any, *, prefix:
 def _tokenize_untruncated(encoder: "Encoder", texts: list, *, prefix: str | None, pretokenized: bool) -> list:
     if prefix:
         texts = [[prefix.strip(), *t] for t in texts] if pretokenized else [prefix + t for t in texts]
-    return encoder.tokenizer(texts, is_split_into_words=pretokenized, truncation=False)["input_ids"]
+    return encoder.tokenizer(texts, is_split_into_words=pretokenized, truncation=False, verbose=False)["input_ids"]
 
 
 def iter_batches(encoder: "Encoder", texts: list, *, layers: list[int], batch_size: int, max_tokens: int | None,

@@ -44,7 +44,7 @@ class ProbeConfig:
     preset: str = "default"
     pooling: str | None = None  # None: the preset's pooling
     prefix: str | None = None
-    methods: list[str] = field(default_factory=lambda: list(RETRIEVAL_METHODS))
+    methods: list[str] | None = None  # None: the preset's rules (default preset: all four)
     bli: bool = True
     dictionary: str | None = None  # path; None = the bundled test dictionary for the pair when there is one
     gold: str | None = None  # gold word alignments (probe runs word alignment only when given)
@@ -70,6 +70,9 @@ class ProbeConfig:
             self.pairs = [self.pairs]
         if not self.pairs:
             raise ValueError("pairs must name at least one language pair such as 'en-sw'")
+        if self.methods is None:
+            preset = PRESETS[self.preset]
+            self.methods = list(RETRIEVAL_METHODS) if self.preset == "default" else list(preset.methods)
         unknown = [m for m in self.methods if m not in RETRIEVAL_METHODS]
         if unknown:
             raise ValueError(f"unknown retrieval method(s) {unknown}; expected some of {list(RETRIEVAL_METHODS)}")
@@ -173,16 +176,17 @@ def _load_corpora(config: ProbeConfig) -> list["ParallelCorpus"]:
 
 
 def _dictionary_for(config: ProbeConfig, corpus: "ParallelCorpus") -> tuple[list[tuple[str, str]], str | None]:
+    from xalign.data import demo_dictionary
     from xalign.data.dictionaries import dictionary_for_pair, read_dictionary
 
     if not config.bli:
         return [], None
-    if config.dictionary is not None:
+    if config.dictionary is not None:  # columns: source-language word, target-language word
         return read_dictionary(config.dictionary), config.dictionary
     found = dictionary_for_pair(corpus.pair)
-    if found is None:
+    if not found:
         return [], None
-    return found
+    return found, f"bundled:{demo_dictionary(corpus.pair).name}"
 
 
 def probe_pair(encoder: "Encoder", corpus: "ParallelCorpus", config: ProbeConfig) -> PairResult:
@@ -261,7 +265,10 @@ def probe(config: ProbeConfig, *, encoder: "Encoder | None" = None, out_dir: str
     first = next(iter(results.values()))
     layer_numbers = [e["layer"] for e in first.layers]
     pos = layer_numbers.index(8) if 8 in layer_numbers else len(layer_numbers) // 2
+    from xalign.metrics.retrieval import PRESETS
+
     manifest = base_manifest(command="probe", model=encoder.describe(), preset=config.preset,
+                             preset_details=PRESETS[config.preset].to_dict(),
                              pooling=config.resolved_pooling, prefix=config.prefix, seed=config.seed,
                              data=[corpus_manifest(c) for c in corpora], config=config.to_dict(),
                              seconds=round(time.perf_counter() - t0, 2))

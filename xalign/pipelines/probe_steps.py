@@ -58,7 +58,8 @@ def retrieval_for_layer(src: np.ndarray, tgt: np.ndarray, src_lang: str, tgt_lan
 
 def cka_for_layers(src: np.ndarray, tgt: np.ndarray, config: "ProbeConfig") -> list[dict[str, Any]]:
     """Cross-lingual linear CKA (biased and debiased) per layer, with a bootstrap CI for the biased one."""
-    from xalign.metrics.cka import bootstrap_linear_cka, linear_cka
+    from xalign.metrics.cka import linear_cka
+    from xalign.metrics.cka_bootstrap import bootstrap_linear_cka
 
     out = []
     for li in range(src.shape[0]):

@@ -1,0 +1,332 @@
+"""The one nearest-neighbour kernel of xalign and the exact scoring scan built on it.
+
+* :func:`topk_search` is the only top-k search in the project: maximum inner product on
+  float32 with faiss (exact ``IndexFlatIP``, or an approximate ``IndexIVFFlat`` for very
+  large key sets), a faiss GPU index when faiss sees GPUs, and a chunked torch
+  matmul + ``topk`` on CUDA when torch sees a GPU but the installed faiss is CPU-only.
+  Queries are searched in chunks so memory stays bounded.
+* :func:`neighbourhood_similarity` (``r`` of CSLS / ratio margin) and :func:`csls_topk` are
+  written on top of it. CSLS top-k is exact with a single extra search: for a query ``x``,
+  ``2 cos(x, y) - r_S(y)`` is the inner product of ``[2x, -1]`` with ``[y, r_S(y)]``.
+* :func:`scan` computes the full score matrix in row chunks (torch, on the chosen device)
+  and reduces every chunk at once to the exact rank of each query's gold target, the
+  row-wise best target and, optionally, the column-wise best query. It is what makes
+  ranks/MRR exact for CSLS and ratio margin (whose ranking is not an inner product);
+  it costs one ``n_queries x n_keys x d`` product, fine up to ~50k x 50k on a CPU.
+
+Rows are compared by inner product; callers pass L2-normalised rows for cosine
+(see :func:`prepare`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+INDEX_KINDS = ("flat", "ivf")
+BACKENDS = ("auto", "faiss", "torch")
+SCORE_METHODS = ("cosine", "csls", "margin")
+DEFAULT_K = {"cosine": None, "csls": 10, "margin": 4}
+# Elements of one score block held at once by the scan and the torch backend (~256 MB float32).
+_BLOCK_ELEMENTS = 64 * 1024 * 1024
+
+
+def as_matrix(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` (numpy array, torch tensor or nested list) as a C-contiguous float32 2-D array.
+
+    Raises ``TypeError`` for non-numeric input and ``ValueError`` for a wrong shape, an empty
+    matrix or non-finite values.
+    """
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
+        x = x.detach().cpu().float().numpy()
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array [n, dim], got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: expected a non-empty [n, dim] array, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise ValueError(f"{name}: row {bad} contains NaN or infinite values")
+    return arr
+
+
+def prepare(x: Any, name: str, *, center: bool = False) -> np.ndarray:
+    """Validate, optionally centre (subtract the set's own mean) and L2-normalise rows (float32).
+
+    Centring follows Libovický et al. (2020): each language's mean over the evaluation set is
+    removed before normalising. A row with zero norm raises ``ValueError``.
+    """
+    arr = as_matrix(x, name)
+    if center:
+        arr64 = arr.astype(np.float64)
+        arr = (arr64 - arr64.mean(axis=0, keepdims=True)).astype(np.float32)
+    norms = np.linalg.norm(arr, axis=1)
+    tiny = np.flatnonzero(norms <= 1e-12)
+    if tiny.size:
+        what = "after centring " if center else ""
+        raise ValueError(f"{name}: row {int(tiny[0])} has zero norm {what}(cannot normalise; "
+                         f"{tiny.size} such rows)")
+    return np.ascontiguousarray(arr / norms[:, None], dtype=np.float32)
+
+
+def resolve_device(device: Any = None) -> str:
+    """``None`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; strings/``torch.device`` pass through."""
+    if device is None:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
+def _check_k(k: Any, n_keys: int, name: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(k).__name__}")
+    if not 1 <= int(k) <= n_keys:
+        raise ValueError(f"{name}: expected 1 <= {name} <= number of keys ({n_keys}), got {k}")
+    return int(k)
+
+
+def _faiss() -> Any:
+    try:
+        import faiss
+    except ImportError as exc:  # pragma: no cover - faiss-cpu is a dependency
+        raise ImportError("topk_search needs faiss: pip install faiss-cpu (or 'xalign[gpu]')") from exc
+    return faiss
+
+
+def topk_search(
+    queries: Any,
+    keys: Any,
+    k: int,
+    *,
+    chunk_size: int = 16384,
+    device: Any = None,
+    index: str = "flat",
+    backend: str = "auto",
+    nlist: int | None = None,
+    nprobe: int | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` keys by inner product for every query.
+
+    Args:
+        queries: ``[n_queries, dim]`` array (float32 is used; normalise rows for cosine).
+        keys: ``[n_keys, dim]`` array.
+        k: neighbours per query, ``1 <= k <= n_keys``.
+        chunk_size: queries searched per call, bounding the memory of results and score blocks.
+        device: ``None`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
+        index: ``"flat"`` (exact) or ``"ivf"`` (approximate inverted file, for >= ~1M keys).
+        backend: ``"auto"`` (faiss, except torch on CUDA when faiss has no GPU), ``"faiss"``
+            or ``"torch"`` (chunked matmul + ``torch.topk``; exact only).
+        nlist: IVF cells (default ``4 * sqrt(n_keys)``, at most ``n_keys // 39``).
+        nprobe: IVF cells visited per query (default ``min(nlist, 32)``).
+        seed: seed of the IVF training sample.
+
+    Returns:
+        ``(scores, indices)``: float32 and int64 arrays ``[n_queries, k]``, best first.
+    """
+    q = as_matrix(queries, "queries")
+    kb = as_matrix(keys, "keys")
+    if q.shape[1] != kb.shape[1]:
+        raise ValueError(f"queries have dim {q.shape[1]} but keys have dim {kb.shape[1]}")
+    k = _check_k(k, kb.shape[0])
+    if index not in INDEX_KINDS:
+        raise ValueError(f"index: expected one of {INDEX_KINDS}, got {index!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size: expected a positive int, got {chunk_size}")
+    dev = resolve_device(device)
+    on_gpu = dev.startswith("cuda")
+    if backend == "torch" and index != "flat":
+        raise ValueError("backend='torch' is exact only: use index='flat'")
+    if backend == "auto":
+        backend = "faiss"
+        if on_gpu and index == "flat" and _faiss().get_num_gpus() == 0:
+            backend = "torch"
+    if backend == "torch":
+        return _torch_topk(q, kb, k, chunk_size=chunk_size, device=dev)
+
+    faiss = _faiss()
+    d = q.shape[1]
+    if index == "flat":
+        cpu_index = faiss.IndexFlatIP(d)
+    else:
+        nlist = nlist or max(1, min(int(4 * np.sqrt(kb.shape[0])), kb.shape[0] // 39))
+        cpu_index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, int(nlist), faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(seed)
+        n_train = min(kb.shape[0], 256 * int(nlist))
+        train = kb if n_train == kb.shape[0] else kb[np.sort(rng.choice(kb.shape[0], n_train, replace=False))]
+        cpu_index.train(train)
+        cpu_index.nprobe = int(nprobe or min(int(nlist), 32))
+    search_index = cpu_index
+    if on_gpu and faiss.get_num_gpus() > 0:
+        gpu_id = int(dev.split(":")[1]) if ":" in dev else 0
+        resources = faiss.StandardGpuResources()
+        search_index = faiss.index_cpu_to_gpu(resources, gpu_id, cpu_index)
+    elif on_gpu:
+        logger.info("faiss has no GPU support here; the %s index searches on the CPU", index)
+    search_index.add(kb)
+    scores = np.empty((q.shape[0], k), dtype=np.float32)
+    indices = np.empty((q.shape[0], k), dtype=np.int64)
+    for start in range(0, q.shape[0], chunk_size):
+        stop = min(start + chunk_size, q.shape[0])
+        scores[start:stop], indices[start:stop] = search_index.search(q[start:stop], k)
+    if (indices < 0).any():
+        raise ValueError("the IVF index returned fewer than k neighbours for some queries; "
+                         "raise nprobe or use index='flat'")
+    return scores, indices
+
+
+def _torch_topk(q: np.ndarray, kb: np.ndarray, k: int, *, chunk_size: int, device: str) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    keys_t = torch.from_numpy(kb).to(device)
+    rows = max(1, min(chunk_size, _BLOCK_ELEMENTS // kb.shape[0]))
+    scores = np.empty((q.shape[0], k), dtype=np.float32)
+    indices = np.empty((q.shape[0], k), dtype=np.int64)
+    with torch.no_grad():
+        for start in range(0, q.shape[0], rows):
+            block = torch.from_numpy(q[start:start + rows]).to(device) @ keys_t.T
+            top = torch.topk(block, k, dim=1)
+            scores[start:start + rows] = top.values.cpu().numpy()
+            indices[start:start + rows] = top.indices.cpu().numpy()
+    return scores, indices
+
+
+def neighbourhood_similarity(queries: np.ndarray, keys: np.ndarray, k: int, **search_kw: Any) -> np.ndarray:
+    """Mean inner product of each query with its ``k`` nearest keys (CSLS/margin ``r``), float64 [n_queries]."""
+    k = _check_k(k, keys.shape[0], "neighbourhood k")
+    scores, _ = topk_search(queries, keys, k, **search_kw)
+    return scores.astype(np.float64).mean(axis=1)
+
+
+def csls_topk(
+    queries: Any,
+    keys: Any,
+    k: int = 10,
+    *,
+    neighbourhood: int = 10,
+    query_pool: Any = None,
+    center: bool = False,
+    **search_kw: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` keys by CSLS (Conneau et al. 2018) for every query.
+
+    ``CSLS(x, y) = 2 cos(x, y) - r_T(x) - r_S(y)``, where ``r_T(x)`` is the mean cosine of x's
+    ``neighbourhood`` nearest keys and ``r_S(y)`` the mean cosine of y's nearest rows of
+    ``query_pool`` (default: the queries themselves; BLI passes the whole source vocabulary).
+    Rows are L2-normalised here (after centring if ``center``). Three calls of
+    :func:`topk_search`: the two neighbourhoods and one search on augmented vectors.
+
+    Returns:
+        ``(scores, indices)`` ``[n_queries, k]``, CSLS scores (float32) best first.
+    """
+    q = prepare(queries, "queries", center=center)
+    kb = prepare(keys, "keys", center=center)
+    pool = q if query_pool is None else prepare(query_pool, "query_pool", center=center)
+    if q.shape[1] != kb.shape[1] or pool.shape[1] != kb.shape[1]:
+        raise ValueError(f"dims differ: queries {q.shape[1]}, keys {kb.shape[1]}, query_pool {pool.shape[1]}")
+    r_q = neighbourhood_similarity(q, kb, neighbourhood, **search_kw)
+    r_k = neighbourhood_similarity(kb, pool, neighbourhood, **search_kw)
+    q_aug = np.hstack([2.0 * q, -np.ones((q.shape[0], 1), dtype=np.float32)])
+    k_aug = np.hstack([kb, r_k.astype(np.float32)[:, None]])
+    scores, indices = topk_search(q_aug, k_aug, k, **search_kw)
+    return (scores - r_q.astype(np.float32)[:, None]).astype(np.float32), indices
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What one pass over the full score matrix of one method found (arrays indexed by query/key)."""
+
+    method: str
+    top1: np.ndarray  # [n_queries] int64, best key per query (first on ties)
+    top1_score: np.ndarray  # [n_queries] float64
+    ranks: np.ndarray | None  # [n_queries] int64, keys scoring strictly above the gold key
+    col_top1: np.ndarray | None  # [n_keys] int64, best query per key
+    col_top1_score: np.ndarray | None  # [n_keys] float64
+
+
+def scan(
+    queries: np.ndarray,
+    keys: np.ndarray,
+    methods: tuple[str, ...],
+    *,
+    r_queries: dict[str, np.ndarray] | None = None,
+    r_keys: dict[str, np.ndarray] | None = None,
+    gold: np.ndarray | None = None,
+    columns: bool = False,
+    device: Any = None,
+) -> dict[str, ScanResult]:
+    """Exact full-matrix reductions for each scoring method, one matmul per row chunk.
+
+    ``queries``/``keys`` must already be normalised (see :func:`prepare`). ``r_queries`` /
+    ``r_keys`` map "csls"/"margin" to neighbourhood similarities. The rank of query i is the
+    number of keys whose score is strictly greater than that of ``gold[i]`` (0 = top; ties are
+    resolved in the query's favour). Scores are float32 products, reduced in float32.
+    """
+    import torch
+
+    dev = resolve_device(device)
+    r_queries, r_keys = r_queries or {}, r_keys or {}
+    for m in methods:
+        if m not in SCORE_METHODS:
+            raise ValueError(f"method: expected one of {SCORE_METHODS}, got {m!r}")
+        if m != "cosine" and (m not in r_queries or m not in r_keys):
+            raise ValueError(f"method {m!r} needs neighbourhood similarities for queries and keys")
+        if m == "margin" and float(np.min(r_queries[m]) + np.min(r_keys[m])) <= 0.0:
+            raise ValueError("ratio margin needs positive neighbourhood similarities "
+                             f"(min r_x + min r_y = {np.min(r_queries[m]) + np.min(r_keys[m]):.4g}); use csls")
+    nq, nk = queries.shape[0], keys.shape[0]
+    rows = max(1, _BLOCK_ELEMENTS // nk)
+    keys_t = torch.from_numpy(keys).to(dev)
+    rk_t = {m: torch.from_numpy(np.asarray(r_keys[m], dtype=np.float32)).to(dev) for m in methods if m != "cosine"}
+    out: dict[str, dict[str, Any]] = {
+        m: {"top1": np.empty(nq, np.int64), "top1_score": np.empty(nq, np.float64),
+            "ranks": np.empty(nq, np.int64) if gold is not None else None,
+            "col_score": torch.full((nk,), -float("inf"), device=dev),
+            "col_idx": torch.zeros(nk, dtype=torch.int64, device=dev)}
+        for m in methods
+    }
+    with torch.no_grad():
+        for start in range(0, nq, rows):
+            stop = min(start + rows, nq)
+            cos = torch.from_numpy(queries[start:stop]).to(dev) @ keys_t.T
+            for m in methods:
+                if m == "cosine":
+                    block = cos
+                else:
+                    rq = torch.from_numpy(np.asarray(r_queries[m][start:stop], dtype=np.float32)).to(dev)
+                    if m == "csls":
+                        block = 2.0 * cos - rq[:, None] - rk_t[m][None, :]
+                    else:
+                        block = cos / ((rq[:, None] + rk_t[m][None, :]) / 2.0)
+                res = out[m]
+                best = torch.max(block, dim=1)
+                res["top1"][start:stop] = best.indices.cpu().numpy()
+                res["top1_score"][start:stop] = best.values.double().cpu().numpy()
+                if gold is not None:
+                    g = torch.from_numpy(gold[start:stop]).to(dev)
+                    gold_scores = block.gather(1, g[:, None])
+                    res["ranks"][start:stop] = (block > gold_scores).sum(dim=1).cpu().numpy()
+                if columns:
+                    col = torch.max(block, dim=0)
+                    better = col.values > res["col_score"]  # strict: earlier rows win ties
+                    res["col_score"] = torch.where(better, col.values, res["col_score"])
+                    res["col_idx"] = torch.where(better, col.indices + start, res["col_idx"])
+    return {
+        m: ScanResult(
+            method=m, top1=res["top1"], top1_score=res["top1_score"], ranks=res["ranks"],
+            col_top1=res["col_idx"].cpu().numpy() if columns else None,
+            col_top1_score=res["col_score"].double().cpu().numpy() if columns else None,
+        )
+        for m, res in out.items()
+    }

@@ -1,0 +1,93 @@
+"""Train figures: loss (and learning rate) curve, per-language accuracy bars, generalized l1 × l2 heatmap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from xalign.report.escaping import plotly_text
+from xalign.report.style import PALETTE, TEMPLATE, finite
+
+__all__ = ["loss_curve", "accuracy_bars", "generalized_heatmap"]
+
+
+def loss_curve(history: list[dict[str, Any]], *, title: str = "") -> go.Figure:
+    """Training loss per step, learning rate on a second axis, English eval accuracy when logged."""
+    rows = [h for h in history if isinstance(h, dict) and finite(h.get("step")) is not None]
+    if not rows:
+        raise ValueError("history: no entries with a 'step'")
+    rows.sort(key=lambda h: h["step"])
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+
+    def series(name: str) -> tuple[list[float], list[float]]:
+        pts = [(float(h["step"]), v) for h in rows if (v := finite(h.get(name))) is not None]
+        return [p[0] for p in pts], [p[1] for p in pts]
+
+    drawn = False
+    for name, label, color, secondary, mode, dash in (
+            ("loss", "loss", PALETTE[0], False, "lines", "solid"),
+            ("eval_en_accuracy", "eval accuracy (en)", PALETTE[2], False, "lines+markers", "solid"),
+            ("lr", "learning rate", PALETTE[8], True, "lines", "dot")):
+        xs, ys = series(name)
+        if xs:
+            drawn = True
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=label, line={"color": color, "dash": dash},
+                                     meta={"key": f"history.{name}"}), secondary_y=secondary)
+    if not drawn:
+        raise ValueError("history: no loss, lr or eval_en_accuracy values")
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="loss / accuracy", secondary_y=False)
+    fig.update_yaxes(title_text="learning rate", secondary_y=True, showgrid=False, exponentformat="e")
+    fig.update_layout(template=TEMPLATE, height=400, title={"text": plotly_text(title)}, hovermode="x unified")
+    return fig
+
+
+def _lang_values(block: Any) -> dict[str, float]:
+    if not isinstance(block, dict):
+        return {}
+    return {str(k): v for k, raw in block.items() if (v := finite(raw)) is not None}
+
+
+def accuracy_bars(eval_block: dict[str, Any], *, title: str = "") -> go.Figure:
+    """Accuracy per evaluation language (``eval.accuracy``), beside ``eval.smoothed_accuracy`` when present."""
+    groups = [(name, _lang_values(eval_block.get(key))) for key, name in
+              (("accuracy", "accuracy"), ("smoothed_accuracy", "smoothed (certified) accuracy"))]
+    groups = [(name, vals) for name, vals in groups if vals]
+    if not groups:
+        raise ValueError("eval: no per-language accuracy values")
+    langs: list[str] = []
+    for _, vals in groups:
+        langs += [lang for lang in vals if lang not in langs]
+    fig = go.Figure()
+    for gi, (name, vals) in enumerate(groups):
+        ys = [vals.get(lang) for lang in langs]
+        fig.add_trace(go.Bar(x=[plotly_text(lang) for lang in langs], y=ys, name=name,
+                             marker={"color": PALETTE[gi]}, text=[f"{y:.3f}" if y is not None else "" for y in ys],
+                             textposition="outside", meta={"key": f"eval.{name}"},
+                             hovertemplate=f"{name} %{{x}}: %{{y:.4f}}<extra></extra>"))
+    fig.update_layout(template=TEMPLATE, barmode="group", height=380, title={"text": plotly_text(title)},
+                      yaxis={"range": [0, 1.08], "title": {"text": "accuracy"}}, xaxis={"title": {"text": "language"}})
+    return fig
+
+
+def generalized_heatmap(generalized: dict[str, Any], *, title: str = "") -> go.Figure:
+    """Generalized cross-lingual accuracy: rows = language of the first segment (l1), columns = l2."""
+    langs = [str(x) for x in generalized.get("languages") or []]
+    z = np.asarray(generalized.get("matrix"), dtype=np.float64)
+    if z.ndim != 2 or z.shape != (len(langs), len(langs)) or not langs:
+        raise ValueError(f"eval.generalized: {len(langs)} languages for a matrix of shape {z.shape}")
+    labels = [plotly_text(x) for x in langs]
+    fig = go.Figure(go.Heatmap(
+        z=z.astype(np.float32), x=list(range(len(langs))), y=list(range(len(langs))), colorscale="Viridis",
+        text=np.vectorize(lambda v: f"{v:.3f}")(z), texttemplate="%{text}", meta={"key": "eval.generalized"},
+        customdata=[[f"{a} / {b}" for b in labels] for a in labels],
+        hovertemplate="l1 / l2 = %{customdata}: %{z:.4f}<extra></extra>"))
+    ticks = {"tickmode": "array", "tickvals": list(range(len(langs))), "ticktext": labels}
+    fig.update_layout(template=TEMPLATE, height=420, width=520, title={"text": plotly_text(title)},
+                      xaxis={**ticks, "title": {"text": "l2 (second segment)"}},
+                      yaxis={**ticks, "title": {"text": "l1 (first segment)"}, "autorange": "reversed",
+                             "scaleanchor": "x"})
+    return fig

@@ -1,0 +1,213 @@
+"""Reading a run directory into plain dicts and arrays: the report's only I/O besides the final write.
+
+Three kinds of run directory exist (see :func:`detect_kind`):
+
+* probe: ``manifest.json``, ``metrics.json``, optional ``details.json`` and ``embeddings/<pair>/``;
+* compare: ``compare.json`` and ``models/<label>/`` (each a probe run directory);
+* train: ``train_metrics.json`` (optionally next to a probe run's files).
+
+Nothing here computes a metric; missing optional files load as empty values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PairEmbeddings", "ProbeRun", "CompareRun", "TrainRun", "detect_kind", "load_probe_run",
+           "load_compare_run", "load_train_run", "load_embeddings"]
+
+
+@dataclass(frozen=True)
+class PairEmbeddings:
+    """Sentence embeddings of one language pair: ``src``/``tgt`` are [n_layers, n, hidden] (memory-mapped)."""
+
+    pair: str
+    src_lang: str
+    tgt_lang: str
+    layers: list[int]
+    src: np.ndarray = field(repr=False)
+    tgt: np.ndarray = field(repr=False)
+    src_texts: list[str] = field(repr=False)
+    tgt_texts: list[str] = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        return int(self.src.shape[1])
+
+
+@dataclass
+class ProbeRun:
+    """A probe run directory: ``metrics`` and ``details`` are the parsed JSON documents."""
+
+    path: Path
+    manifest: dict[str, Any]
+    metrics: dict[str, Any]
+    details: dict[str, Any]
+    embeddings: dict[str, PairEmbeddings]
+
+    @property
+    def pairs(self) -> dict[str, Any]:
+        return self.metrics["pairs"]
+
+
+@dataclass
+class CompareRun:
+    """A compare run directory: ``compare`` is ``compare.json``; ``models`` maps label → probe run (or None)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    compare: dict[str, Any]
+    models: dict[str, ProbeRun | None]
+
+
+@dataclass
+class TrainRun:
+    """A train run directory: ``train`` is ``train_metrics.json``; ``probe`` when the run also probed."""
+
+    path: Path
+    train: dict[str, Any]
+    probe: ProbeRun | None = None
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"expected a JSON file at {path}, found none")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: expected UTF-8 text, found undecodable byte at offset {exc.start}") from None
+
+
+def _expect_dict(obj: Any, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise ValueError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+    return obj
+
+
+def detect_kind(run_dir: str | Path) -> str:
+    """``"compare"``, ``"probe"`` or ``"train"`` from the files present in ``run_dir``."""
+    root = Path(run_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"expected a run directory at {root}, found none")
+    if (root / "compare.json").is_file():
+        return "compare"
+    if (root / "train_metrics.json").is_file():
+        return "train"
+    if (root / "metrics.json").is_file():
+        return "probe"
+    raise FileNotFoundError(
+        f"{root} is not a run directory: expected metrics.json (probe), compare.json (compare) "
+        f"or train_metrics.json (train), found {sorted(p.name for p in root.iterdir())[:10]}")
+
+
+def load_probe_run(run_dir: str | Path, *, embeddings: bool = True) -> ProbeRun:
+    """Read ``metrics.json`` (required), ``manifest.json``, ``details.json`` and the embeddings (optional)."""
+    root = Path(run_dir)
+    metrics = _expect_dict(_read_json(root / "metrics.json"), str(root / "metrics.json"))
+    pairs = metrics.get("pairs")
+    if not isinstance(pairs, dict):
+        raise ValueError(f"{root / 'metrics.json'}: expected a 'pairs' object, found {type(pairs).__name__}")
+    for name, block in pairs.items():
+        if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
+            raise ValueError(f"{root / 'metrics.json'}: pairs[{name!r}] needs a 'layers' list")
+        for i, entry in enumerate(block["layers"]):
+            if not isinstance(entry, dict) or not isinstance(entry.get("layer"), int):
+                raise ValueError(f"{root / 'metrics.json'}: pairs[{name!r}].layers[{i}] needs an integer 'layer'")
+    manifest_path = root / "manifest.json"
+    manifest = (_expect_dict(_read_json(manifest_path), str(manifest_path)) if manifest_path.is_file()
+                else dict(metrics.get("manifest") or {}))
+    details_path = root / "details.json"
+    details = _expect_dict(_read_json(details_path), str(details_path)) if details_path.is_file() else {}
+    embs: dict[str, PairEmbeddings] = {}
+    if embeddings:
+        for pair, block in pairs.items():
+            found = load_embeddings(root, pair, [e["layer"] for e in block["layers"]])
+            if found is not None:
+                embs[pair] = found
+    return ProbeRun(path=root, manifest=manifest, metrics=metrics, details=details, embeddings=embs)
+
+
+def load_embeddings(run_dir: str | Path, pair: str, layers: list[int]) -> PairEmbeddings | None:
+    """``embeddings/<pair>/{<src>.npy,<tgt>.npy,texts.json}`` memory-mapped, or None when absent.
+
+    ``layers`` are the layer numbers of the stored rows (from ``metrics.json``); inconsistent
+    shapes or text counts raise ``ValueError`` naming the file.
+    """
+    folder = Path(run_dir) / "embeddings" / pair
+    texts_path = folder / "texts.json"
+    if not texts_path.is_file():
+        logger.info("no embeddings for %s (expected %s)", pair, texts_path)
+        return None
+    texts = _expect_dict(_read_json(texts_path), str(texts_path))
+    try:
+        src_lang, tgt_lang = str(texts["src_lang"]), str(texts["tgt_lang"])
+        src_texts, tgt_texts = list(texts["src"]), list(texts["tgt"])
+    except KeyError as exc:
+        raise ValueError(f"{texts_path}: expected keys src_lang, tgt_lang, src, tgt; missing {exc.args[0]!r}") from None
+    arrays = []
+    for lang in (src_lang, tgt_lang):
+        path = folder / f"{lang}.npy"
+        if not path.is_file():
+            raise FileNotFoundError(f"expected embeddings at {path} (named by {texts_path}), found none")
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+        if arr.ndim != 3:
+            raise ValueError(f"{path}: expected a [layers, n, hidden] array, found shape {arr.shape}")
+        arrays.append(arr)
+    src, tgt = arrays
+    if src.shape != tgt.shape:
+        raise ValueError(f"{folder}: {src_lang}.npy has shape {src.shape} but {tgt_lang}.npy has {tgt.shape}")
+    if len(src_texts) != src.shape[1] or len(tgt_texts) != src.shape[1]:
+        raise ValueError(f"{texts_path}: {len(src_texts)} src / {len(tgt_texts)} tgt texts for "
+                         f"{src.shape[1]} embedded sentences")
+    if len(layers) != src.shape[0]:
+        layers = list(range(src.shape[0]))
+    return PairEmbeddings(pair=pair, src_lang=src_lang, tgt_lang=tgt_lang, layers=list(layers), src=src, tgt=tgt,
+                          src_texts=[str(t) for t in src_texts], tgt_texts=[str(t) for t in tgt_texts])
+
+
+def load_compare_run(run_dir: str | Path, *, embeddings: bool = True) -> CompareRun:
+    """Read ``compare.json`` and each ``models/<label>/`` probe run it lists (None where a model dir is absent)."""
+    root = Path(run_dir)
+    path = root / "compare.json"
+    doc = _expect_dict(_read_json(path), str(path))
+    models = doc.get("models")
+    if not isinstance(models, list) or not all(isinstance(m, dict) and "label" in m for m in models):
+        raise ValueError(f"{path}: expected 'models' as a list of objects with a 'label', found {models!r:.80}")
+    if not isinstance(doc.get("pairs", {}), dict):
+        raise ValueError(f"{path}: expected a 'pairs' object, found {type(doc['pairs']).__name__}")
+    runs: dict[str, ProbeRun | None] = {}
+    for m in models:
+        label = str(m["label"])
+        sub = root / str(m.get("run_dir") or f"models/{label}")
+        try:
+            sub.resolve().relative_to(root.resolve())
+        except ValueError:
+            raise ValueError(f"{path}: model {label!r} run_dir {m.get('run_dir')!r} points outside {root}") from None
+        runs[label] = load_probe_run(sub, embeddings=embeddings) if (sub / "metrics.json").is_file() else None
+    return CompareRun(path=root, manifest=dict(doc.get("manifest") or {}), compare=doc, models=runs)
+
+
+def load_train_run(run_dir: str | Path, *, embeddings: bool = True) -> TrainRun:
+    """Read ``train_metrics.json`` (and the probe files when the same directory has them)."""
+    root = Path(run_dir)
+    path = root / "train_metrics.json"
+    doc = _expect_dict(_read_json(path), str(path))
+    if not isinstance(doc.get("history", []), list):
+        raise ValueError(f"{path}: expected 'history' as a list, found {type(doc['history']).__name__}")
+    if not isinstance(doc.get("eval", {}), dict):
+        raise ValueError(f"{path}: expected 'eval' as an object, found {type(doc['eval']).__name__}")
+    probe = load_probe_run(root, embeddings=embeddings) if (root / "metrics.json").is_file() else None
+    return TrainRun(path=root, train=doc, probe=probe)

@@ -1,0 +1,160 @@
+"""2-D projections of sentence embeddings for display (UMAP with a fixed seed; PCA for tiny sets).
+
+This is drawing, not measuring: nothing here feeds a metric. Each layer is projected on its own;
+consecutive layers are rotated/reflected onto each other (orthogonal Procrustes) and scaled into
+[-1, 1] so that a layer slider moves points smoothly inside fixed axes.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PairProjection", "subsample", "project_2d", "project_pair_layers", "MIN_UMAP_POINTS"]
+
+#: below this many points (both languages together) "auto" uses PCA: UMAP's neighbourhood graph is meaningless.
+MIN_UMAP_POINTS = 40
+_METHODS = ("auto", "umap", "pca")
+
+
+@dataclass(frozen=True)
+class PairProjection:
+    """Per-layer 2-D coordinates of ``index`` (positions into the corpus) in both languages."""
+
+    index: np.ndarray  # [m] sorted sentence indices shown
+    layers: list[int]
+    src_xy: np.ndarray  # [n_layers, m, 2] float32 in [-1, 1]
+    tgt_xy: np.ndarray  # [n_layers, m, 2]
+    method: str  # "umap" or "pca"
+
+
+def subsample(n: int, max_points: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of at most ``max_points`` of ``range(n)``, drawn without replacement with ``seed``."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if max_points is None or n <= max_points:
+        return np.arange(n)
+    if max_points < 1:
+        raise ValueError(f"max_points must be >= 1, got {max_points}")
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=max_points, replace=False))
+
+
+def _normalize_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _pca_2d(x: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(axis=0, keepdims=True)
+    if centred.shape[0] < 2:
+        return np.zeros((centred.shape[0], 2))
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    out = np.zeros((x.shape[0], 2))
+    k = min(2, s.shape[0])
+    out[:, :k] = u[:, :k] * s[:k]
+    # deterministic sign: the largest-magnitude coordinate of each axis is positive
+    for j in range(k):
+        if out[np.argmax(np.abs(out[:, j])), j] < 0:
+            out[:, j] *= -1
+    return out
+
+
+def _umap_2d(x: np.ndarray, seed: int) -> np.ndarray:
+    import umap  # lazy: heavy import (numba)
+
+    n_neighbors = int(min(15, max(2, x.shape[0] - 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # n_jobs/random_state and spectral-init chatter
+        reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=0.1, metric="euclidean",
+                            random_state=seed, n_jobs=1, init="spectral" if x.shape[0] > n_neighbors + 2 else "random")
+        return np.asarray(reducer.fit_transform(x), dtype=np.float64)
+
+
+def resolve_method(method: str, n_points: int) -> str:
+    """``"umap"`` or ``"pca"`` for ``method`` in auto/umap/pca and ``n_points`` to project."""
+    if method not in _METHODS:
+        raise ValueError(f"projection method must be one of {list(_METHODS)}, got {method!r}")
+    if method == "pca":
+        return "pca"
+    if n_points < MIN_UMAP_POINTS:
+        if method == "umap":
+            logger.info("only %d points: PCA instead of UMAP", n_points)
+        return "pca"
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        if method == "umap":
+            raise ImportError("projection 'umap' needs umap-learn (pip install umap-learn)") from None
+        logger.warning("umap-learn is not installed: embedding maps use PCA")
+        return "pca"
+    return "umap"
+
+
+def project_2d(x: np.ndarray, *, seed: int = 0, method: str = "auto") -> tuple[np.ndarray, str]:
+    """Project the rows of ``x`` [n, d] to 2-D after L2 normalisation (cosine geometry).
+
+    Returns ``(coords [n, 2] float64, method used)``; PCA when ``n`` < :data:`MIN_UMAP_POINTS`,
+    when ``method="pca"`` or when umap-learn is missing under ``"auto"``.
+    """
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"expected a [n, dim] array, got shape {x.shape}")
+    used = resolve_method(method, x.shape[0])
+    z = _normalize_rows(x)
+    if used == "umap":
+        # PCA to <= 50 dimensions first: the usual denoising step, and faster neighbour search
+        if z.shape[1] > 50:
+            centred = z - z.mean(axis=0, keepdims=True)
+            _, _, vt = np.linalg.svd(centred, full_matrices=False)
+            z = centred @ vt[:50].T
+        return _umap_2d(z, seed), used
+    return _pca_2d(z), used
+
+
+def _fit_box(xy: np.ndarray) -> np.ndarray:
+    centred = xy - xy.mean(axis=0, keepdims=True) if len(xy) else xy
+    scale = float(np.abs(centred).max()) if centred.size else 0.0
+    return centred / scale if scale > 0 else centred
+
+
+def _procrustes_onto(moving: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """Rotate/reflect centred ``moving`` [m, 2] onto centred ``fixed`` (orthogonal Procrustes)."""
+    u, _, vt = np.linalg.svd(moving.T @ fixed)
+    return moving @ (u @ vt)
+
+
+def project_pair_layers(src: np.ndarray, tgt: np.ndarray, layers: list[int], *, max_points: int | None = 1000,
+                        seed: int = 0, method: str = "auto") -> PairProjection:
+    """Project both languages of each layer jointly (same subsample of sentence pairs in every layer).
+
+    ``src``/``tgt`` are [n_layers, n, hidden]; at most ``max_points`` sentences per language are
+    kept (drawn with ``seed``); coordinates of each layer are aligned to the previous layer and
+    scaled into [-1, 1].
+    """
+    if src.ndim != 3 or src.shape != tgt.shape:
+        raise ValueError(f"expected two [layers, n, hidden] arrays of one shape, got {src.shape} and {tgt.shape}")
+    if len(layers) != src.shape[0]:
+        raise ValueError(f"{len(layers)} layer numbers for {src.shape[0]} stored layers")
+    index = subsample(src.shape[1], max_points, seed)
+    m = len(index)
+    used = resolve_method(method, 2 * m)
+    src_xy = np.zeros((len(layers), m, 2), dtype=np.float32)
+    tgt_xy = np.zeros((len(layers), m, 2), dtype=np.float32)
+    previous: np.ndarray | None = None
+    for li in range(len(layers)):
+        joint = np.concatenate([np.asarray(src[li][index]), np.asarray(tgt[li][index])], axis=0)
+        xy, _ = project_2d(joint, seed=seed, method=used)
+        xy = xy - xy.mean(axis=0, keepdims=True)
+        if previous is not None and m > 0:
+            xy = _procrustes_onto(xy, previous)
+        xy = _fit_box(xy)
+        previous = xy
+        src_xy[li], tgt_xy[li] = xy[:m], xy[m:]
+    logger.info("projected %d layers x %d pairs with %s", len(layers), m, used)
+    return PairProjection(index=index, layers=list(layers), src_xy=src_xy, tgt_xy=tgt_xy, method=used)

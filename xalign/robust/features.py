@@ -1,0 +1,76 @@
+"""Tokenized sentence-pair datasets for the Trainer, with optional on-the-fly RS-DA substitution.
+
+:class:`PairDataset` tokenizes one pair per ``__getitem__`` (dynamic padding happens in the collator).
+With a substitution table it perturbs both sentences independently using ``item_rng(seed, epoch, index)``
+— reproducible, identical in every data-loader worker, and different in every epoch. The epoch is set
+by ``set_epoch`` (accelerate calls it on the dataset; :class:`xalign.robust.callbacks.EpochCallback`
+also does, before each epoch's workers start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from xalign.robust.substitutions import item_rng, substitute
+
+if TYPE_CHECKING:  # pragma: no cover
+    import datasets
+
+from torch.utils.data import Dataset as _TorchDataset
+
+
+class PairDataset(_TorchDataset):
+    """Labelled sentence pairs tokenized as ``tokenizer(sentence1, sentence2)`` (truncated to ``max_length``)."""
+
+    def __init__(self, sentence1: Sequence[str], sentence2: Sequence[str], labels: Sequence[int], tokenizer, *,
+                 max_length: int, table: Mapping[str, Sequence[str]] | None = None, seed: int = 0) -> None:
+        if not (len(sentence1) == len(sentence2) == len(labels)):
+            raise ValueError(f"columns differ in length: {len(sentence1)}, {len(sentence2)}, {len(labels)}")
+        if len(sentence1) == 0:
+            raise ValueError("empty dataset: no sentence pairs")
+        self.sentence1, self.sentence2 = list(sentence1), list(sentence2)
+        self.labels = [int(x) for x in labels]
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self.table = table
+        self.seed = int(seed)
+        self.epoch = 0
+        self._lengths: list[int] | None = None
+
+    @classmethod
+    def from_dataset(cls, data: "datasets.Dataset", tokenizer, **kwargs: Any) -> "PairDataset":
+        return cls(data["sentence1"], data["sentence2"], data["label"], tokenizer, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def texts(self, index: int) -> tuple[str, str]:
+        """The (possibly substituted) pair seen at ``index`` in the current epoch."""
+        a, b = self.sentence1[index], self.sentence2[index]
+        if self.table:
+            rng = item_rng(self.seed, self.epoch, index)
+            a, b = substitute(a, self.table, rng), substitute(b, self.table, rng)
+        return a, b
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        a, b = self.texts(index)
+        enc = self.tokenizer(a, b, truncation=True, max_length=self.max_length)
+        item = {k: list(v) for k, v in enc.items()}
+        item["labels"] = self.labels[index]
+        return item
+
+    @property
+    def lengths(self) -> list[int]:
+        """Token counts of the unperturbed pairs (for length-grouped batching)."""
+        if self._lengths is None:
+            enc = self.tokenizer(self.sentence1, self.sentence2, truncation=True, max_length=self.max_length)
+            self._lengths = [len(x) for x in enc["input_ids"]]
+        return self._lengths
+
+    def n_truncated(self) -> int:
+        """How many unperturbed pairs reach ``max_length`` (and so may have been cut)."""
+        return sum(1 for n in self.lengths if n >= self.max_length)

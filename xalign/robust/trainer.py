@@ -1,0 +1,208 @@
+"""The ``transformers.Trainer`` subclass that trains with the Robust-XLT methods.
+
+The method acts only inside :meth:`RobustTrainer.compute_loss` (and :meth:`prediction_step` for
+smoothed inference), so mixed precision, gradient accumulation, DDP (``torchrun``/``accelerate
+launch``), checkpointing and resuming are the Trainer's own. Perturbations go through
+``inputs_embeds`` (word embeddings from ``model.get_input_embeddings()``), never a re-implemented model.
+
+Methods (Huang et al., EMNLP 2021, "Improving Zero-Shot Cross-Lingual Transfer Learning via Robust
+Training"):
+
+* ``baseline`` — cross-entropy on clean inputs.
+* ``adv`` — PGD on the word embeddings (``adv_steps`` steps of size ``adv_alpha`` in an ``adv_eps``
+  ball, ℓ2 or ℓ∞, per token or per sentence, optional random start);
+  loss = CE(clean) + ``adv_weight`` · CE(adversarial). Without a random start the clean forward pass
+  doubles as the first PGD iterate, so K steps cost K+1 forward passes plus one backward pass through
+  the clean and adversarial graphs. The PGD inner gradients are w.r.t. δ only.
+* ``rs-rp`` — randomized smoothing with random perturbations: CE on embeddings + noise
+  (Gaussian σ or uniform in an ε-ball); optional smoothed inference (majority vote over N noisy copies).
+* ``rs-da`` — randomized smoothing with data augmentation: plain CE; the substitution happens in the data
+  (:class:`xalign.robust.features.PairDataset`).
+
+Noise and random starts use a ``torch.Generator`` seeded from ``(seed, process, global step,
+micro-batch)``, so a resumed run draws exactly the noise an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from transformers import Trainer
+
+from xalign.robust.perturb import NORMS, SCOPES, pgd
+from xalign.robust.smoothing import NoiseSpec, vote_counts
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("baseline", "adv", "rs-rp", "rs-da")
+_TAG_TRAIN, _TAG_SMOOTH = 1, 2
+
+
+@dataclass
+class RobustConfig:
+    """Hyper-parameters of the robust training method (saved with every run)."""
+
+    method: str = "baseline"
+    seed: int = 7
+    adv_steps: int = 1
+    adv_eps: float = 0.1
+    adv_alpha: float = 0.1
+    adv_norm: str = "l2"
+    adv_scope: str = "token"
+    adv_random_start: bool = False
+    adv_weight: float = 1.0
+    noise: NoiseSpec = field(default_factory=NoiseSpec)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}: expected one of {', '.join(METHODS)}")
+        if self.adv_norm not in NORMS:
+            raise ValueError(f"adv_norm must be one of {NORMS}, got {self.adv_norm!r}")
+        if self.adv_scope not in SCOPES:
+            raise ValueError(f"adv_scope must be one of {SCOPES}, got {self.adv_scope!r}")
+        if self.adv_steps < 0 or self.adv_eps < 0 or self.adv_alpha < 0 or self.adv_weight < 0:
+            raise ValueError("adv_steps, adv_eps, adv_alpha and adv_weight must be >= 0; got "
+                             f"{self.adv_steps}, {self.adv_eps}, {self.adv_alpha}, {self.adv_weight}")
+        if isinstance(self.noise, dict):
+            self.noise = NoiseSpec(**self.noise)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def step_generator(seed: int, *keys: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` whose state depends only on ``(seed, *keys)``."""
+    import numpy as np
+
+    state = np.random.SeedSequence([int(seed), *(int(k) for k in keys)]).generate_state(2, dtype=np.uint32)
+    gen = torch.Generator(device=torch.device(device))
+    gen.manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+    return gen
+
+
+class RobustTrainer(Trainer):
+    """``Trainer`` with ``robust=RobustConfig(...)``; everything else as in ``transformers.Trainer``."""
+
+    # compute_loss returns a per-micro-batch mean; the Trainer divides by the accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args: Any, robust: RobustConfig | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.robust = robust or RobustConfig()
+        self._micro_gs, self._micro = -1, 0
+        self._micro_key = (0, 0)
+        self._smoothing: tuple[int, NoiseSpec, int] | None = None
+        self._smooth_batch = 0
+        self._parts: list[torch.Tensor] = []
+
+    # ------------------------------------------------------------------ randomness
+    def _generator(self, tag: int, *keys: int) -> torch.Generator:
+        return step_generator(self.robust.seed, tag, self.args.process_index, *keys, device=self.args.device)
+
+    def training_step(self, model, inputs, num_items_in_batch=None):  # noqa: D102 - see Trainer
+        gs = self.state.global_step
+        if gs != self._micro_gs:
+            self._micro_gs, self._micro = gs, 0
+        self._micro_key = (gs, self._micro)
+        self._micro += 1
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def _grad_scale(self) -> float:
+        scaler = getattr(self.accelerator, "scaler", None)
+        return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else 1.0
+
+    # ------------------------------------------------------------------ training objective
+    @staticmethod
+    def _ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(logits.float(), labels)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Cross-entropy of the chosen method (see the module docstring); plain CE in evaluation."""
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        method = self.robust.method
+        if not model.training or method in ("baseline", "rs-da"):
+            outputs = model(**inputs)
+            loss = self._ce(outputs.logits, labels)
+            return (loss, outputs) if return_outputs else loss
+        inner = self.accelerator.unwrap_model(model)
+        input_ids = inputs.pop("input_ids")
+        embeds = inner.get_input_embeddings()(input_ids)
+        mask = inputs.get("attention_mask")
+        gen = self._generator(_TAG_TRAIN, *self._micro_key)
+        if method == "rs-rp":
+            outputs = model(inputs_embeds=embeds + self.robust.noise.sample(embeds, gen, mask), **inputs)
+            loss = self._ce(outputs.logits, labels)
+            return (loss, outputs) if return_outputs else loss
+        rb = self.robust
+        reuse_clean = rb.adv_steps > 0 and not rb.adv_random_start
+
+        def loss_fn(delta: torch.Tensor, k: int) -> torch.Tensor:
+            if k == 0 and reuse_clean:  # δ = 0: the clean pass, kept for the objective
+                return self._ce(model(inputs_embeds=embeds + delta, **inputs).logits, labels)
+            return self._ce(inner(inputs_embeds=embeds.detach() + delta, **inputs).logits, labels)
+
+        result = pgd(loss_fn, embeds.detach(), eps=rb.adv_eps, alpha=rb.adv_alpha, steps=rb.adv_steps,
+                     norm=rb.adv_norm, scope=rb.adv_scope, mask=mask, random_start=rb.adv_random_start,
+                     generator=gen, grad_scale=self._grad_scale(), keep_first=reuse_clean)
+        clean = result.first_loss
+        if clean is None:
+            clean = self._ce(model(inputs_embeds=embeds, **inputs).logits, labels)
+        outputs = model(inputs_embeds=embeds + result.delta, **inputs)
+        adv = self._ce(outputs.logits, labels)
+        self._parts.append(torch.stack([clean.detach(), adv.detach()]))
+        loss = clean + rb.adv_weight * adv
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Adds ``clean_loss``/``adv_loss`` (means since the last log) to training logs of ``adv``."""
+        if "loss" in logs and self._parts:
+            parts = torch.stack(self._parts).mean(0).tolist()
+            logs = {**logs, "clean_loss": round(parts[0], 6), "adv_loss": round(parts[1], 6)}
+            self._parts.clear()
+        super().log(logs, start_time)
+
+    # ------------------------------------------------------------------ data
+    def _get_train_sampler(self, train_dataset=None):
+        ds = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and hasattr(ds, "lengths"):
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        dataset=ds, lengths=ds.lengths)
+        return super()._get_train_sampler(train_dataset)
+
+    # ------------------------------------------------------------------ smoothed inference
+    @contextlib.contextmanager
+    def smoothed(self, n: int, noise: NoiseSpec, seed: int) -> Iterator[None]:
+        """Within this block ``predict``/``evaluate`` return vote counts over ``n`` noisy copies as
+        "logits" (argmax = the smoothed prediction); noise is seeded by ``(seed, process, batch)``."""
+        if n < 1:
+            raise ValueError(f"smoothing needs n >= 1 noisy copies, got {n}")
+        self._smoothing, self._smooth_batch = (n, noise, seed), 0
+        try:
+            yield
+        finally:
+            self._smoothing = None
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        if self._smoothing is None:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+        n, noise, seed = self._smoothing
+        inputs = dict(self._prepare_inputs(inputs))
+        labels = inputs.pop("labels", None)
+        input_ids = inputs.pop("input_ids")
+        inner = self.accelerator.unwrap_model(model)
+        gen = step_generator(seed, _TAG_SMOOTH, self.args.process_index, self._smooth_batch, device=self.args.device)
+        self._smooth_batch += 1
+        with torch.no_grad(), self.compute_loss_context_manager():
+            embeds = inner.get_input_embeddings()(input_ids)
+            counts = vote_counts(lambda e: model(inputs_embeds=e, **inputs).logits, embeds, n=n, noise=noise,
+                                 generator=gen, num_classes=int(inner.config.num_labels),
+                                 mask=inputs.get("attention_mask"))
+        return None, counts.float(), labels
