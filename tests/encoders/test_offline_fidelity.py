@@ -151,15 +151,17 @@ def hf_embed(model, tokenizer, texts: list[str], *, prefix: str = "passage: ", b
     """E5 pooling with the converted model: mean over all last-layer tokens incl. specials, L2-normalised."""
     import torch
 
-    out = []
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # less padding
+    out = np.zeros((len(texts), model.config.hidden_size))
     with torch.inference_mode():
-        for i in range(0, len(texts), batch_size):
-            enc = tokenizer([prefix + t for t in texts[i:i + batch_size]], padding=True, return_tensors="pt")
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            enc = tokenizer([prefix + texts[i] for i in idx], padding=True, return_tensors="pt")
             hidden = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1)
-            out.append(torch.nn.functional.normalize(pooled.double(), dim=-1).numpy())
-    return np.concatenate(out)
+            out[idx] = torch.nn.functional.normalize(pooled.double(), dim=-1).numpy()
+    return out
 
 
 def measure_fidelity(engine: ReferenceEngine, model, tokenizer, sentences: list[str],

@@ -28,6 +28,11 @@ def read_dictionary(path: PathLike, *, src_first: bool = True, lowercase: bool =
     or raise ``ValueError`` naming ``file:line`` under ``strict=True``. A line without the file's
     delimiter or with more than two fields raises ``ValueError`` naming ``file:line``.
     """
+    return _read(path, src_first, lowercase, dedupe, strict, logging.WARNING)
+
+
+def _read(path: PathLike, src_first: bool, lowercase: bool, dedupe: bool, strict: bool,
+          empty_log_level: int) -> list[tuple[str, str]]:
     f = LineFile(path, what="dictionary file")
     pairs: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
@@ -62,7 +67,8 @@ def read_dictionary(path: PathLike, *, src_first: bool = True, lowercase: bool =
     if tabbed is None:
         raise ValueError(f"{f.path} holds no dictionary entries; expected 'word<TAB>translation' lines")
     if half_empty:
-        logger.warning("%s: skipped %d entries with an empty side (first at %s)", f.path, half_empty, first_half_empty)
+        logger.log(empty_log_level, "%s: skipped %d entries with an empty side (first at %s)", f.path, half_empty,
+                   first_half_empty)
     if duplicates:
         logger.debug("%s: skipped %d repeated entries", f.path, duplicates)
     return pairs
@@ -83,4 +89,5 @@ def dictionary_for_pair(pair: str, *, lowercase: bool = False) -> list[tuple[str
     if path is None:
         logger.info("no bundled dictionary for %s-%s; read your own with read_dictionary(path)", src, tgt)
         return None
-    return read_dictionary(path, src_first=(tgt == "en"), lowercase=lowercase)
+    # the bundled sw-en/hi-en files have a few known 'word<TAB>' lines: note them at INFO, not WARNING
+    return _read(path, tgt == "en", lowercase, True, False, logging.INFO)

@@ -20,7 +20,6 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from xalign.data.languages import parse_pair
@@ -31,7 +30,7 @@ logger = logging.getLogger(__name__)
 Link = tuple[int, int]
 
 
-@dataclass
+@dataclass(repr=False)
 class GoldAlignment:
     """Gold word alignments for a list of sentence pairs (0-indexed word positions).
 
@@ -72,6 +71,10 @@ class GoldAlignment:
 
     def __len__(self) -> int:
         return len(self.src_words)
+
+    def __repr__(self) -> str:
+        return (f"GoldAlignment(pair={self.pair!r}, n={len(self)}, name={self.name!r}, "
+                f"out_of_range={self.out_of_range})")
 
     @property
     def pair(self) -> str | None:
@@ -237,7 +240,8 @@ def _drop_out_of_range(sure: set[Link], possible: set[Link], n_src: int, n_tgt: 
     if not bad:
         return sure, possible
     shift = 1 if one_indexed else 0
-    shown = f"{bad[0][0] + shift}-{bad[0][1] + shift}"
+    i, j = bad[0][0] + shift, bad[0][1] + shift
+    shown = f"{i}-{j}" if i >= 0 and j >= 0 else f"({i}, {j})"
     msg = (f"{loc}: link {shown} ({'1' if one_indexed else '0'}-indexed) is outside the sentence pair "
            f"({n_src} source words, {n_tgt} target words)")
     if on_out_of_range == "error":

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xalign.data.languages import normalize_lang, parse_pair
+from xalign.data.languages import flores_code, normalize_lang, ntrex_code, parse_pair
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class LineFile:
 
 
 # --------------------------------------------------------------------------- container
-@dataclass
+@dataclass(repr=False)
 class ParallelCorpus:
     """Sentence-aligned texts: ``src[i]`` translates ``tgt[i]``.
 
@@ -113,6 +113,9 @@ class ParallelCorpus:
 
     def __len__(self) -> int:
         return len(self.src)
+
+    def __repr__(self) -> str:  # the texts would flood logs and test reports
+        return f"ParallelCorpus(pair={self.pair!r}, n={len(self)}, name={self.name!r})"
 
     @property
     def pair(self) -> str:
@@ -268,10 +271,10 @@ def read_tsv(path: PathLike, src_lang: str | None, tgt_lang: str | None, *, colu
     names = [c.strip() for c in cells] if header else []
     lang_cols = {normalize_lang(c): k for k, c in enumerate(names) if _is_lang(c)}
     if columns is None:
-        if len(cells) == 2:
-            columns = (0, 1)
-        elif src_lang in lang_cols and tgt_lang in lang_cols:
+        if src_lang in lang_cols and tgt_lang in lang_cols:
             columns = (lang_cols[src_lang], lang_cols[tgt_lang])
+        elif len(cells) == 2:
+            columns = (0, 1)
         elif len(lang_cols) == 2:
             columns = tuple(sorted(lang_cols.values()))
         else:
@@ -289,8 +292,12 @@ def read_tsv(path: PathLike, src_lang: str | None, tgt_lang: str | None, *, colu
     else:
         raise TypeError(f"columns= needs two ints or two header names, got {columns!r}")
     if header:
-        src_lang = src_lang or (normalize_lang(names[cs]) if _is_lang(names[cs]) else None)
-        tgt_lang = tgt_lang or (normalize_lang(names[ct]) if _is_lang(names[ct]) else None)
+        col_langs = [normalize_lang(names[c]) if _is_lang(names[c]) else None for c in (cs, ct)]
+        for given, found, c in ((src_lang, col_langs[0], cs), (tgt_lang, col_langs[1], ct)):
+            if given and found and given != found:
+                raise ValueError(f"{f.path}:1: column {c} is headed {names[c]!r} ({found}) but the requested "
+                                 f"language is {given!r}; check pair=/columns=")
+        src_lang, tgt_lang = src_lang or col_langs[0], tgt_lang or col_langs[1]
     src_lang, tgt_lang = _need_langs(src_lang, tgt_lang, str(f.path))
     id_col = next((names.index(w) for w in _ID_WORDS if w in names), None)
     width = max(cs, ct, -1 if id_col is None else id_col) + 1
@@ -361,8 +368,6 @@ def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Se
                 strict: bool = False) -> ParallelCorpus:
     """FLORES-200 sentences from a SIB-200 folder (``<root>/<code>/{train,dev,test}.tsv``, joined on
     ``index_id``) or from the original release (``<root>/{dev,devtest}/<code>.{dev,devtest}``)."""
-    from xalign.data.languages import flores_code
-
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"FLORES folder not found: {root}")
@@ -376,7 +381,7 @@ def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Se
     else:
         def path(lang: str, s: str) -> Path:
             return root / codes[lang] / f"{s}.tsv"
-        splits = _pick_splits(split, _SIB_SPLITS, lambda s: (root / codes[src_lang] / f"{s}.tsv").is_file(), root)
+        splits = _pick_splits(split, _SIB_SPLITS, lambda s: any(root.glob(f"*/{s}.tsv")), root)
         listing = [p.name for p in root.iterdir() if p.is_dir()]
     for lang in (src_lang, tgt_lang):
         for s in splits:
@@ -417,8 +422,6 @@ def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Se
 def read_ntrex(root: PathLike, src_lang: str, tgt_lang: str, *, strict: bool = False) -> ParallelCorpus:
     """NTREX-128: ``<prefix>-src.eng.txt`` (English original) and ``<prefix>-ref.<code>.txt`` translations,
     line-aligned; any two languages form a pair through the shared English source."""
-    from xalign.data.languages import ntrex_code
-
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"NTREX folder not found: {root}")

@@ -69,10 +69,14 @@ def task_spec(task: str) -> TaskSpec:
     return TASKS[key]
 
 
-def _check_lang(spec: TaskSpec, lang: str) -> str:
+def check_language(spec: TaskSpec, lang: str) -> str:
+    """The canonical code of ``lang`` if ``spec`` has it, else ``ValueError`` naming its languages."""
     from xalign.data.languages import normalize_lang
 
-    code = normalize_lang(lang)
+    try:
+        code = normalize_lang(lang)
+    except ValueError:
+        code = None
     if code not in spec.languages:
         raise ValueError(f"{spec.name} has no language {lang!r}: expected one of {', '.join(spec.languages)}")
     return code
@@ -229,7 +233,7 @@ def _from_hub(spec: TaskSpec, lang: str, split: str) -> "datasets.Dataset":
 def load_task(task: str, lang: str, split: str, *, data_dir: PathLike | None = None) -> "datasets.Dataset":
     """Load ``split`` (``train``/``dev``/``test``) of ``task`` in ``lang``, from ``data_dir`` or the hub."""
     spec = task_spec(task)
-    lang = _check_lang(spec, lang)
+    lang = check_language(spec, lang)
     split = _check_split(split)
     if data_dir is None:
         return _from_hub(spec, lang, split)
@@ -296,14 +300,15 @@ class TaskSplits:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_aligned(by_lang: dict[str, "datasets.Dataset"]) -> None:
+def check_aligned(by_lang: dict[str, "datasets.Dataset"]) -> None:
+    """``ValueError`` unless all datasets have the same item ids (in order) and the same labels."""
     langs = list(by_lang)
     ref = by_lang[langs[0]]
     for lang in langs[1:]:
         other = by_lang[lang]
-        if other["item_id"] != ref["item_id"]:
+        if list(other["item_id"]) != list(ref["item_id"]):
             raise ValueError(f"{lang} and {langs[0]} data are not item-aligned (different item ids or order)")
-        if other["label"] != ref["label"]:
+        if list(other["label"]) != list(ref["label"]):
             raise ValueError(f"{lang} and {langs[0]} data disagree on labels for the same items")
 
 
@@ -336,7 +341,7 @@ def noleak_splits(load: Callable[[str, str], "datasets.Dataset"], *, train_lang:
         raise ValueError(f"empty split: {len(train_idx)} train, {len(select_idx)} select, {len(eval_idx)} eval items "
                          f"(dev has {len(dev)} items, test {len(test)})")
     by_lang = {lang: (dev if lang == train_lang else load(lang, "dev")).select(eval_idx) for lang in languages}
-    _check_aligned(by_lang)
+    check_aligned(by_lang)
     splits = TaskSplits(test.select(sorted(train_idx)), dev.select(sorted(select_idx)), by_lang, "noleak")
     splits.info = {"n_train": len(train_idx), "n_select": len(select_idx), "n_eval": len(eval_idx),
                    "train_split": "test", "select_split": "dev", "eval_split": "dev", "seed": seed}
@@ -367,7 +372,7 @@ def standard_splits(load: Callable[[str, str], "datasets.Dataset"], *, train_lan
     keep = None if n_eval is None or n_eval >= len(first) else sorted(rng.permutation(len(first))[:n_eval])
     by_lang = {lang: ds if keep is None else ds.select(keep) for lang, ds in full.items()}
     try:
-        _check_aligned(by_lang)
+        check_aligned(by_lang)
         aligned = True
     except ValueError:
         aligned = False
@@ -379,5 +384,5 @@ def standard_splits(load: Callable[[str, str], "datasets.Dataset"], *, train_lan
 def generalized_pairs(by_lang: dict[str, "datasets.Dataset"], lang1: str, lang2: str) -> "datasets.Dataset":
     """Sentence 1 from ``lang1`` and sentence 2 from ``lang2`` of item-aligned data (same labels, ids)."""
     a, b = by_lang[lang1], by_lang[lang2]
-    _check_aligned({lang1: a, lang2: b})
+    check_aligned({lang1: a, lang2: b})
     return make_dataset(a["sentence1"], b["sentence2"], a["label"], a["item_id"], a.features["label"].names)

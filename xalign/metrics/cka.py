@@ -20,7 +20,8 @@ normalise once at the end (not an average of per-batch CKA values).
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,7 @@ def _resolve(device: Any) -> Any:
 
 
 def _tensor(x: Any, name: str, device: Any, ndim: int = 2) -> Any:
-    """Validated float64 torch tensor on ``device``."""
+    """Validated float64 torch tensor on ``device``, always a fresh copy (callers centre it in place)."""
     import torch
 
     if isinstance(x, torch.Tensor):
@@ -49,7 +50,7 @@ def _tensor(x: Any, name: str, device: Any, ndim: int = 2) -> Any:
     if t.ndim != ndim:
         shape = "[n, dim]" if ndim == 2 else "[layers, n, dim]"
         raise ValueError(f"{name}: expected a {ndim}-D array {shape}, got shape {tuple(t.shape)}")
-    t = t.to(device=device, dtype=torch.float64)
+    t = t.to(device=device, dtype=torch.float64, copy=True)  # private copy: centred in place later
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}: contains NaN or infinite values")
     return t
@@ -71,15 +72,21 @@ class _Stats:
     def __init__(self, x: Any, name: str, debiased: bool, *, check: bool = True) -> None:
         self.name = name
         self.n = x.shape[0]
-        self.x = x - x.mean(dim=0, keepdim=True)
+        raw_sq = float((x * x).sum())
+        self.x = x.sub_(x.mean(dim=0, keepdim=True))  # x is a private copy (see _tensor)
         self.row_sq = (self.x * self.x).sum(dim=1)  # diag of K
         self.total_sq = self.row_sq.sum()  # trace of K
         self.debiased = debiased
         self.self_hsic = float(_hsic(self, self))
-        if check and not self.self_hsic > 0.0:
-            what = "has no variance (all rows equal)" if float(self.total_sq) <= 0.0 else \
-                "has a non-positive debiased self-HSIC (too few or near-identical examples)"
-            raise ValueError(f"{name} {what}: CKA is undefined; drop constant representations or use more examples")
+        if not check:
+            return
+        # relative test: centring rows that are equal up to rounding leaves ~1e-16 noise, not variance
+        if float(self.total_sq) <= 1e-12 * raw_sq or float(self.total_sq) == 0.0:
+            raise ValueError(f"{name} has no variance (all rows equal): CKA is undefined; "
+                             "drop constant representations")
+        if not self.self_hsic > 0.0:
+            raise ValueError(f"{name} has a non-positive debiased self-HSIC ({self.self_hsic:.3g}; too few or "
+                             "near-identical examples): debiased CKA is undefined; use more examples")
 
 
 def _hsic(a: _Stats, b: _Stats) -> Any:
@@ -128,12 +135,12 @@ def _rbf_gram(x: Any, sigma_scale: float, median_includes_diagonal: bool, name: 
     return torch.exp(-d2 / (2.0 * sigma_scale**2 * median))
 
 
-def hsic_gram(k: Any, l: Any, *, debiased: bool = False) -> float:
-    """HSIC of two ``n x n`` kernel matrices: biased ``tr(KHLH)/(n-1)^2`` or unbiased (Song et al. 2012)."""
+def hsic_gram(k: Any, m: Any, *, debiased: bool = False) -> float:
+    """HSIC of two ``n x n`` kernel matrices K, M: biased ``tr(KHMH)/(n-1)^2`` or unbiased (Song et al. 2012)."""
     n = k.shape[0]
     if debiased:
         kt = k.clone()
-        lt = l.clone()
+        lt = m.clone()
         kt.fill_diagonal_(0.0)
         lt.fill_diagonal_(0.0)
         k_sum, l_sum = kt.sum(), lt.sum()
@@ -142,7 +149,7 @@ def hsic_gram(k: Any, l: Any, *, debiased: bool = False) -> float:
         return float(value) / (n * (n - 3))
     kc = k - k.mean(dim=0, keepdim=True)
     kc = kc - kc.mean(dim=1, keepdim=True)
-    lc = l - l.mean(dim=0, keepdim=True)
+    lc = m - m.mean(dim=0, keepdim=True)
     lc = lc - lc.mean(dim=1, keepdim=True)
     return float((kc * lc).sum()) / (n - 1) ** 2
 
@@ -195,6 +202,8 @@ def cka_grid(xs: Sequence[Any] | Any, ys: Sequence[Any] | Any | None = None, *, 
     ``d x d'`` product.
     """
     dev = _resolve(device)
+    if ys is xs:
+        ys = None
     lx = _layers(xs, "xs", dev)
     ly = lx if ys is None else _layers(ys, "ys", dev)
     n = lx[0].shape[0]
@@ -207,6 +216,8 @@ def cka_grid(xs: Sequence[Any] | Any, ys: Sequence[Any] | Any | None = None, *, 
         for j, b in enumerate(sy):
             if ys is None and j < i:
                 grid[i, j] = grid[j, i]
+            elif ys is None and j == i:
+                grid[i, j] = 1.0  # CKA(X, X), exactly
             else:
                 grid[i, j] = _cka(a, b)
     return grid

@@ -15,8 +15,9 @@ each side's own mean before normalising (Libovický et al. 2020).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from xalign.metrics.mining import MiningResult, best_f1_threshold, bitext_mining
 from xalign.metrics.search import (
     DEFAULT_K,
     SCORE_METHODS,
+    ScanResult,
     csls_topk,
     neighbourhood_similarity,
     prepare,
@@ -55,8 +57,8 @@ class RetrievalResult:
     """Retrieval quality of one method in one direction.
 
     ``ranks[i]`` is the 0-based rank of query i's gold target (0 = retrieved first), ``top1[i]``
-    the index of the best-scoring target, ``p_at[k]`` the fraction of queries whose gold is in
-    the top k, ``mrr`` the mean of ``1 / (rank + 1)``.
+    the index of the best-scoring target and ``top1_score[i]`` its score, ``p_at[k]`` the fraction
+    of queries whose gold is in the top k, ``mrr`` the mean of ``1 / (rank + 1)``.
     """
 
     method: str
@@ -64,6 +66,7 @@ class RetrievalResult:
     center: bool
     ranks: np.ndarray
     top1: np.ndarray
+    top1_score: np.ndarray
     p_at: dict[int, float]
     mrr: float
     n_queries: int
@@ -75,6 +78,7 @@ class RetrievalResult:
         if arrays:
             out["ranks"] = self.ranks.tolist()
             out["top1"] = self.top1.tolist()
+            out["top1_score"] = self.top1_score.tolist()
         return out
 
 
@@ -107,18 +111,23 @@ def _gold(gold: Any, n_src: int, n_tgt: int) -> np.ndarray:
     return g.astype(np.int64)
 
 
-def _summarise(method: str, k: int | None, center: bool, ranks: np.ndarray, top1: np.ndarray,
-               ks: Sequence[int]) -> RetrievalResult:
+def _summarise(method: str, k: int | None, center: bool, scanned: ScanResult, ks: Sequence[int]) -> RetrievalResult:
+    ranks = np.asarray(scanned.ranks, dtype=np.int64)  # scan() was given gold, so ranks exist
     p_at = {int(kk): float(np.mean(ranks < kk)) for kk in ks}
     mrr = float(np.mean(1.0 / (ranks + 1.0)))
-    return RetrievalResult(method=method, k=k, center=center, ranks=ranks, top1=top1, p_at=p_at,
-                           mrr=mrr, n_queries=int(ranks.shape[0]))
+    return RetrievalResult(method=method, k=k, center=center, ranks=ranks, top1=scanned.top1,
+                           top1_score=scanned.top1_score, p_at=p_at, mrr=mrr, n_queries=int(ranks.shape[0]))
 
 
 def _directional(src: np.ndarray, tgt: np.ndarray, methods: Sequence[str], k: int | None, center: bool,
-                 gold: np.ndarray, ks: Sequence[int], device: Any,
-                 r_cache: dict[tuple[int, int], np.ndarray]) -> dict[str, RetrievalResult]:
-    """Scores of several methods with one scan; ``r_cache`` shares neighbourhoods between calls."""
+                 gold: np.ndarray, ks: Sequence[int], device: Any, names: tuple[str, str] = ("src", "tgt"),
+                 r_cache: dict[tuple[str, int], np.ndarray] | None = None) -> dict[str, RetrievalResult]:
+    """Scores of several methods with one scan.
+
+    ``r_cache[(name, k)]`` holds the mean similarity of each row of the set ``name`` to its k
+    nearest rows of the other set, shared between the two directions of a pair.
+    """
+    r_cache = {} if r_cache is None else r_cache
     r_q: dict[str, np.ndarray] = {}
     r_k: dict[str, np.ndarray] = {}
     method_k = {m: _method_k(m, k, src.shape[0], tgt.shape[0]) for m in methods}
@@ -126,14 +135,14 @@ def _directional(src: np.ndarray, tgt: np.ndarray, methods: Sequence[str], k: in
         if method_k[m] is None:
             continue
         kk = method_k[m]
-        key_q, key_k = (id(src), kk), (id(tgt), kk)
+        key_q, key_k = (names[0], kk), (names[1], kk)
         if key_q not in r_cache:
             r_cache[key_q] = neighbourhood_similarity(src, tgt, kk, device=device)
         if key_k not in r_cache:
             r_cache[key_k] = neighbourhood_similarity(tgt, src, kk, device=device)
         r_q[m], r_k[m] = r_cache[key_q], r_cache[key_k]
     scanned = scan(src, tgt, tuple(methods), r_queries=r_q, r_keys=r_k, gold=gold, device=device)
-    return {m: _summarise(m, method_k[m], center, scanned[m].ranks, scanned[m].top1, ks) for m in methods}
+    return {m: _summarise(m, method_k[m], center, scanned[m], ks) for m in methods}
 
 
 def retrieval_scores(
@@ -165,7 +174,7 @@ def retrieval_scores(
     if s.shape[1] != t.shape[1]:
         raise ValueError(f"src has dim {s.shape[1]} but tgt has dim {t.shape[1]}")
     g = _gold(gold, s.shape[0], t.shape[0])
-    return _directional(s, t, [method], k, center, g, ks, device, {})[method]
+    return _directional(s, t, [method], k, center, g, ks, device)[method]
 
 
 def bidirectional_retrieval(
@@ -190,10 +199,10 @@ def bidirectional_retrieval(
     if x.shape != y.shape:
         raise ValueError(f"a and b must be parallel sets of equal shape, got {x.shape} and {y.shape}")
     g = np.arange(x.shape[0], dtype=np.int64)
-    cache: dict[tuple[int, int], np.ndarray] = {}
+    cache: dict[tuple[str, int], np.ndarray] = {}
     return {
-        "a->b": _directional(x, y, list(methods), k, center, g, ks, device, cache),
-        "b->a": _directional(y, x, list(methods), k, center, g, ks, device, cache),
+        "a->b": _directional(x, y, list(methods), k, center, g, ks, device, ("a", "b"), cache),
+        "b->a": _directional(y, x, list(methods), k, center, g, ks, device, ("b", "a"), cache),
     }
 
 

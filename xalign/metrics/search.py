@@ -32,8 +32,8 @@ INDEX_KINDS = ("flat", "ivf")
 BACKENDS = ("auto", "faiss", "torch")
 SCORE_METHODS = ("cosine", "csls", "margin")
 DEFAULT_K = {"cosine": None, "csls": 10, "margin": 4}
-# Elements of one score block held at once by the scan and the torch backend (~256 MB float32).
-_BLOCK_ELEMENTS = 64 * 1024 * 1024
+# Elements of one score block held at once by the scan and the torch backend (64 MB float32).
+_BLOCK_ELEMENTS = 16 * 1024 * 1024
 
 
 def as_matrix(x: Any, name: str) -> np.ndarray:
@@ -114,13 +114,16 @@ def topk_search(
     nlist: int | None = None,
     nprobe: int | None = None,
     seed: int = 0,
+    metric: str = "ip",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` keys by inner product for every query.
+    """Top-``k`` keys by inner product (or cosine) for every query.
 
     Args:
-        queries: ``[n_queries, dim]`` array (float32 is used; normalise rows for cosine).
+        queries: ``[n_queries, dim]`` array (searched in float32).
         keys: ``[n_keys, dim]`` array.
         k: neighbours per query, ``1 <= k <= n_keys``.
+        metric: ``"ip"`` (inner product of the rows as given) or ``"cosine"`` (rows are
+            L2-normalised first; a zero row raises ``ValueError``).
         chunk_size: queries searched per call, bounding the memory of results and score blocks.
         device: ``None`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
         index: ``"flat"`` (exact) or ``"ivf"`` (approximate inverted file, for >= ~1M keys).
@@ -133,8 +136,11 @@ def topk_search(
     Returns:
         ``(scores, indices)``: float32 and int64 arrays ``[n_queries, k]``, best first.
     """
-    q = as_matrix(queries, "queries")
-    kb = as_matrix(keys, "keys")
+    if metric not in ("ip", "cosine"):
+        raise ValueError(f"metric: expected 'ip' or 'cosine', got {metric!r}")
+    prep = (lambda x, name: prepare(x, name)) if metric == "cosine" else as_matrix
+    q = prep(queries, "queries")
+    kb = prep(keys, "keys")
     if q.shape[1] != kb.shape[1]:
         raise ValueError(f"queries have dim {q.shape[1]} but keys have dim {kb.shape[1]}")
     k = _check_k(k, kb.shape[0])
@@ -161,6 +167,8 @@ def topk_search(
         cpu_index = faiss.IndexFlatIP(d)
     else:
         nlist = nlist or max(1, min(int(4 * np.sqrt(kb.shape[0])), kb.shape[0] // 39))
+        if not 1 <= nlist <= kb.shape[0]:
+            raise ValueError(f"nlist: expected 1 <= nlist <= number of keys ({kb.shape[0]}), got {nlist}")
         cpu_index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, int(nlist), faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
         n_train = min(kb.shape[0], 256 * int(nlist))
@@ -186,7 +194,8 @@ def topk_search(
     return scores, indices
 
 
-def _torch_topk(q: np.ndarray, kb: np.ndarray, k: int, *, chunk_size: int, device: str) -> tuple[np.ndarray, np.ndarray]:
+def _torch_topk(q: np.ndarray, kb: np.ndarray, k: int, *, chunk_size: int,
+                device: str) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     keys_t = torch.from_numpy(kb).to(device)
@@ -305,10 +314,12 @@ def scan(
                     block = cos
                 else:
                     rq = torch.from_numpy(np.asarray(r_queries[m][start:stop], dtype=np.float32)).to(dev)
-                    if m == "csls":
-                        block = 2.0 * cos - rq[:, None] - rk_t[m][None, :]
-                    else:
-                        block = cos / ((rq[:, None] + rk_t[m][None, :]) / 2.0)
+                    if m == "csls":  # one new block, then in place: 2cos - r_T(x) - r_S(y)
+                        block = torch.mul(cos, 2.0)
+                        block.sub_(rq[:, None]).sub_(rk_t[m][None, :])
+                    else:  # cos / ((r_T(x) + r_S(y)) / 2)
+                        block = rq[:, None] + rk_t[m][None, :]
+                        torch.div(cos, block.mul_(0.5), out=block)
                 res = out[m]
                 best = torch.max(block, dim=1)
                 res["top1"][start:stop] = best.indices.cpu().numpy()

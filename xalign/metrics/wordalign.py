@@ -24,8 +24,9 @@ AER = 1 - (|A n S| + |A n P|) / (|A| + |S|), summed over the corpus, with P take
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -191,7 +192,8 @@ def _word_id_array(word_ids: Any, n: int, name: str) -> np.ndarray:
     return ids
 
 
-def subword_to_word(links_sub: Any, src_word_ids: Sequence[int | None], tgt_word_ids: Sequence[int | None]) -> set[tuple[int, int]]:
+def subword_to_word(links_sub: Any, src_word_ids: Sequence[int | None],
+                    tgt_word_ids: Sequence[int | None]) -> set[tuple[int, int]]:
     """Word links from subword links: words i, j are linked if any of their subwords are.
 
     ``*_word_ids`` give the word of every subword row/column (``None`` or a negative value for
@@ -256,11 +258,13 @@ def _as_link_set(x: Any, where: str) -> set[tuple[int, int]]:
         raise TypeError(f"{where}: expected a set of (i, j) links or a bool matrix") from exc
 
 
-def per_sentence_counts(pred: Sequence[Iterable], sure: Sequence[Iterable], possible: Sequence[Iterable] | None = None) -> np.ndarray:
+def per_sentence_counts(pred: Sequence[Iterable], sure: Sequence[Iterable],
+                        possible: Sequence[Iterable] | None = None) -> np.ndarray:
     """``[n_sentences, 4]`` int64 counts ``|A|, |S|, |A n S|, |A n P|`` (P = possible | sure)."""
     if len(pred) != len(sure) or (possible is not None and len(possible) != len(sure)):
         lp = "None" if possible is None else len(possible)
-        raise ValueError(f"pred, sure and possible must have one entry per sentence: got {len(pred)}, {len(sure)}, {lp}")
+        raise ValueError("pred, sure and possible must have one entry per sentence: "
+                         f"got {len(pred)}, {len(sure)}, {lp}")
     out = np.zeros((len(pred), 4), dtype=np.int64)
     for i in range(len(pred)):
         a = _as_link_set(pred[i], f"pred[{i}]")
@@ -286,7 +290,8 @@ def scores_from_counts(counts: Any, n_possible: int | None = None) -> AlignmentS
                            n_possible=int(n_possible) if n_possible is not None else -1)
 
 
-def alignment_scores(pred: Sequence[Iterable], sure: Sequence[Iterable], possible: Sequence[Iterable] | None = None) -> AlignmentScores:
+def alignment_scores(pred: Sequence[Iterable], sure: Sequence[Iterable],
+                     possible: Sequence[Iterable] | None = None) -> AlignmentScores:
     """Corpus-level precision, recall, F1 and AER of predicted links against gold sure/possible links."""
     counts = per_sentence_counts(pred, sure, possible)
     if possible is None:

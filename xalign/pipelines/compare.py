@@ -75,7 +75,7 @@ def _per_query_correct(queries: np.ndarray, keys: np.ndarray, method: str) -> np
 def _paired(before: np.ndarray, after: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
     from xalign.metrics.stats import paired_bootstrap
 
-    res = paired_bootstrap(before, after, n_boot=n_boot, seed=seed)
+    res = paired_bootstrap(after, before, n_boot=n_boot, seed=seed)  # delta = after - before
     return {"delta": float(res.delta), "ci95": [float(res.ci95[0]), float(res.ci95[1])], "p_value": float(res.p_value)}
 
 

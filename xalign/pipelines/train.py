@@ -9,11 +9,9 @@ atomically, ``train_metrics.json`` — a run without it did not finish.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import shutil
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ TASK_CHOICES = ("xnli", "pawsx", "pairs")
 PROTOCOLS = ("standard", "noleak")
 RSDA_SOURCES = ("synonyms", "embedding", "dictionary")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_RUN_ONLY = ("resume", "overwrite", "progress", "num_workers", "report_to", "tensorboard")  # may change on resume
+_RUN_ONLY = ("resume", "overwrite", "progress", "num_workers", "report_to", "tensorboard", "keep_checkpoints")  # may change on resume
 _OUTPUTS = ("checkpoints", "encoder", "model", "config.json", "log.csv", "manifest.json", "train_metrics.json",
             "report.html", "tensorboard")
 
@@ -93,6 +91,7 @@ class TrainConfig:
     eval_steps: int | None = None  # None: evaluate (and checkpoint) at each epoch end and at the last step
     logging_steps: int = 10
     save_total_limit: int = 2
+    keep_checkpoints: bool = False  # False: delete checkpoints/ once the run has finished
     seed: int = 7
     precision: str = "auto"  # auto: bf16 on a bf16-capable GPU, else fp32
     device: str = "auto"
@@ -110,7 +109,9 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, str):
                 setattr(self, name, [v.strip() for v in value.split(",") if v.strip()])
-        _check_types(self)
+        from xalign.robust.config import check_field_types
+
+        check_field_types(self)
         _choice("task", self.task, TASK_CHOICES)
         _choice("protocol", self.protocol, PROTOCOLS)
         _choice("precision", self.precision, PRECISIONS)
@@ -133,11 +134,11 @@ class TrainConfig:
                 raise ValueError("task 'pairs' needs train_file, select_file and eval_files ({lang: file})")
             self.eval_langs = list(self.eval_files)
         else:
-            from xalign.data.tasks import _check_lang, task_spec
+            from xalign.data.tasks import check_language, task_spec
 
             spec = task_spec(self.task)
-            self.train_lang = _check_lang(spec, self.train_lang)
-            self.eval_langs = [_check_lang(spec, lang) for lang in self.eval_langs]
+            self.train_lang = check_language(spec, self.train_lang)
+            self.eval_langs = [check_language(spec, lang) for lang in self.eval_langs]
         if not self.eval_langs and not self.eval_files:
             raise ValueError("give at least one evaluation language (eval_langs) or eval_files")
         if self.method == "rs-da":
@@ -149,8 +150,8 @@ class TrainConfig:
                 raise ValueError("rs-da with the 'dictionary' source needs dictionaries=[FILE, ...] (foreign<TAB>english)")
 
     def _robust(self):
+        from xalign.robust.config import RobustConfig
         from xalign.robust.smoothing import NoiseSpec
-        from xalign.robust.trainer import RobustConfig
 
         noise = NoiseSpec(kind=self.rs_noise, sigma=self.rs_sigma, eps=self.rs_eps, norm=self.rs_norm)
         return RobustConfig(method=self.method, seed=self.seed, adv_steps=self.adv_steps, adv_eps=self.adv_eps,
@@ -175,59 +176,14 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
         """Read a YAML (``.yaml``/``.yml``) or JSON config file; ``overrides`` win over the file."""
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"expected a YAML or JSON config file at {p}, found none")
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+        from xalign.robust.config import read_config_file
 
-            try:
-                data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                line = f":{mark.line + 1}" if mark is not None else ""
-                raise ValueError(f"{p}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
-        else:
-            data = read_json(p)
-        if not isinstance(data, dict):
-            raise ValueError(f"{p}: expected a mapping of settings, found {type(data).__name__}")
-        data = {str(k).replace("-", "_"): v for k, v in data.items()}
-        data.update(overrides)
-        return cls.from_dict(data, source=str(p))
+        return cls.from_dict({**read_config_file(path), **overrides}, source=str(path))
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}: expected one of {', '.join(choices)}")
-
-
-def _matches(value: Any, hint: Any) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is type(None):
-        return value is None
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        return any(_matches(value, a) for a in args)
-    if origin is list:
-        return isinstance(value, list) and all(_matches(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _check_types(config: TrainConfig) -> None:
-    hints = typing.get_type_hints(type(config))
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if not _matches(value, hints[f.name]):
-            expected = str(hints[f.name]).replace("typing.", "")
-            raise TypeError(f"config key {f.name!r} expects {expected}, got {type(value).__name__}: {value!r}"[:300])
-        if hints[f.name] is float or (typing.get_origin(hints[f.name]) is not None and float in typing.get_args(hints[f.name])):
-            if isinstance(value, int):
-                setattr(config, f.name, float(value))
 
 
 @dataclass
@@ -293,26 +249,6 @@ def _load_splits(config: TrainConfig):
         raise
 
 
-def _substitution_table(config: TrainConfig, tokenizer, model, texts: list[str]) -> dict:
-    from xalign.robust import substitutions as subs
-
-    vocab = subs.text_vocabulary(texts)
-    tables = []
-    if "synonyms" in config.rsda_sources:
-        tables.append(subs.load_synonyms(config.synonyms))
-    if "dictionary" in config.rsda_sources:
-        tables += [subs.load_dictionary(path) for path in config.dictionaries]
-    if "embedding" in config.rsda_sources:
-        tables.append(subs.embedding_neighbours(tokenizer, model.get_input_embeddings().weight, vocab,
-                                                k=config.embed_k, min_cos=config.embed_min_cos))
-    table = subs.restrict(subs.merge_tables(*tables), vocab)
-    tokens = [w for t in texts for w in t.split()]
-    covered = sum(1 for w in tokens if w in table) / max(1, len(tokens))
-    logger.info("rs-da: %d training words have substitutes; they cover %.1f%% of training tokens", len(table),
-                100 * covered)
-    return table
-
-
 def _data_record(splits) -> dict[str, Any]:
     def rec(ds):
         return {"n": len(ds), "sha256": sha256_texts(f"{a}\t{b}\t{y}" for a, b, y in
@@ -344,7 +280,7 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
     from xalign.robust import callbacks as cbs
     from xalign.robust import evaluate as ev
     from xalign.robust.features import PairDataset
-    from xalign.robust.substitutions import augment_pairs
+    from xalign.robust.substitutions import augment_pairs, build_table
     from xalign.robust.trainer import RobustTrainer
 
     started = time.time()
@@ -356,9 +292,9 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
         if ds.features["label"].names != names:
             raise ValueError(f"label sets differ: train has {names}, {what} has {ds.features['label'].names}")
     if config.generalized and len(splits.eval) > 1:
-        from xalign.data.tasks import _check_aligned
+        from xalign.data.tasks import check_aligned
 
-        _check_aligned(splits.eval)
+        check_aligned(splits.eval)
 
     model_path = resolve_model_path(config.model)
     set_seed(config.seed)
@@ -375,11 +311,15 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
     train_src = splits.train
     table = None
     if config.method == "rs-da":
-        table = _substitution_table(config, tokenizer, model, train_src["sentence1"] + train_src["sentence2"])
+        table = build_table(config.rsda_sources, texts=list(train_src["sentence1"]) + list(train_src["sentence2"]),
+                            synonyms=config.synonyms, dictionaries=config.dictionaries, tokenizer=tokenizer,
+                            embeddings=model.get_input_embeddings().weight, k=config.embed_k,
+                            min_cos=config.embed_min_cos)
     if table is not None and config.rsda_copies > 0:
-        a, b, src = augment_pairs(train_src["sentence1"], train_src["sentence2"], table, copies=config.rsda_copies,
-                                  seed=config.seed)
-        train_ds = PairDataset(a, b, [train_src["label"][i] for i in src], tokenizer, max_length=config.max_length)
+        labels = list(train_src["label"])
+        a, b, src = augment_pairs(list(train_src["sentence1"]), list(train_src["sentence2"]), table,
+                                  copies=config.rsda_copies, seed=config.seed)
+        train_ds = PairDataset(a, b, [labels[i] for i in src], tokenizer, max_length=config.max_length)
     else:
         train_ds = PairDataset.from_dataset(train_src, tokenizer, max_length=config.max_length, table=table,
                                             seed=config.seed)
@@ -402,7 +342,8 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
         metric_for_best_model="eval_select_accuracy", greater_is_better=True, seed=config.seed,
         report_to=config.report_to, bf16=bf16, fp16=config.precision == "fp16", use_cpu=config.device == "cpu",
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        dataloader_num_workers=config.num_workers, disable_tqdm=not config.progress, remove_unused_columns=False)
+        dataloader_num_workers=config.num_workers, disable_tqdm=not config.progress, remove_unused_columns=False,
+        dataloader_pin_memory=cuda)
     if args.world_size > 1:
         per_device, rest = divmod(config.batch_size, config.grad_accum * args.world_size)
         if rest or per_device < 1:
@@ -421,17 +362,8 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
     trainer.remove_callback(PrinterCallback)
     train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
 
-    kw = {"max_length": config.max_length}
-    accuracy = ev.language_accuracy(trainer, splits.eval, **kw)
-    results: dict[str, Any] = {"accuracy": accuracy}
-    if config.generalized and len(splits.eval) > 1:
-        langs = list(splits.eval)
-        results["generalized"] = {"languages": langs, "matrix": ev.generalized_matrix(
-            trainer, splits.eval, langs, diagonal=accuracy, **kw)}
-    if config.smooth_n > 0:
-        results["smoothed_accuracy"] = ev.smoothed_accuracy(trainer, splits.eval, n=config.smooth_n,
-                                                            noise=robust.noise, seed=config.seed, **kw)
-        results["smoothing"] = {"n": config.smooth_n, "noise": dataclasses.asdict(robust.noise)}
+    results = ev.evaluate_run(trainer, splits.eval, max_length=config.max_length, generalized=config.generalized,
+                              smooth_n=config.smooth_n, noise=robust.noise, seed=config.seed)
     state = trainer.state
     best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1]) if state.best_model_checkpoint else None
     select = {"best_step": best_step, "accuracy": state.best_metric,
@@ -458,6 +390,8 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
                "data": splits.info, "steps": state.global_step, "train_runtime_s": train_output.metrics.get(
                    "train_runtime"), "wall_time_s": round(time.time() - started, 1)}
     write_json(out / "train_metrics.json", metrics)
+    if not config.keep_checkpoints:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
     try:
         from xalign.report import write_report
     except ImportError:

@@ -35,8 +35,8 @@ def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points
         run = load_compare_run(run_dir)
         labels = [str(m["label"]) for m in run.compare["models"]]
         names = [str(m.get("name", m["label"])) for m in run.compare["models"]]
-        return (f"xalign compare: {' vs '.join(labels)}", f"{' / '.join(names)} · {', '.join(run.compare.get('pairs') or {})}",
-                compare_sections(run, opts))
+        pairs = ", ".join(run.compare.get("pairs") or {})
+        return f"xalign compare: {' vs '.join(labels)}", f"{' / '.join(names)} · {pairs}", compare_sections(run, opts)
     if kind == "train":
         trun = load_train_run(run_dir)
         doc = trun.train

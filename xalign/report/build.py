@@ -112,10 +112,13 @@ def probe_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = 
     seed = _seed(opts, run.manifest)
     details = run.details.get("pairs") or {}
     start = {pair: initial_layer(block, opts.layer) for pair, block in pairs.items() if _layers_of(block)}
-    summary: list[Block] = [tables.manifest_table(run.manifest), tables.best_table(pairs)]
+    summary: list[Block] = [
+        tables.best_table(pairs, headline_only=True, caption="headline numbers: best layer per metric"),
+        tables.collapsible("all metrics: best layer", tables.best_table(pairs)),
+        tables.manifest_table(run.manifest)]
     for pair, block in pairs.items():
         if pair in start:
-            summary.append(tables.layer_table(block, start[pair]))
+            summary.append(tables.layer_table(block, start[pair], pair=pair))
         bli = (details.get(pair) or {}).get("bli")
         if isinstance(bli, dict) and bli:
             summary.append(tables.table(["BLI", "value"], list(bli.items()), caption=f"{pair}: word translation"))
@@ -158,9 +161,6 @@ def probe_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = 
     return sections
 
 
-_HEADLINE = (".p@1", "cka.linear", ".f1", ".aer")
-
-
 def compare_sections(run: CompareRun, opts: ReportOptions) -> list[Section]:
     """Summary, before/after curves with deltas, model × model CKA, side-by-side embedding maps."""
     doc = run.compare
@@ -172,21 +172,21 @@ def compare_sections(run: CompareRun, opts: ReportOptions) -> list[Section]:
     for m in doc["models"]:
         sub = run.models.get(str(m["label"]))
         model = (sub.manifest.get("model") if sub is not None else None) or {}
-        rows.append((m["label"], m.get("name", model.get("name", "")), model.get("revision", ""),
+        rows.append((m["label"], m.get("name", model.get("name", "")), m.get("revision", model.get("revision", "")),
                      m.get("run_dir", "")))
-    summary: list[Block] = [tables.manifest_table(run.manifest),
-                            tables.table(["label", "model", "revision", "run dir"], rows, caption="models")]
+    summary: list[Block] = [tables.table(["label", "model", "revision", "run dir"], rows, caption="models")]
     first = run.models.get(labels[0]) if labels else None
     for pair, block in pairs.items():
         ref = first.pairs.get(pair) if first is not None else None
         layer = initial_layer(ref, opts.layer) if ref else initial_layer(block, opts.layer)
-        keys = [k for k in figures_compare.compare_metric_keys(block) if k.endswith(_HEADLINE)]
+        keys = [k for k in figures_compare.compare_metric_keys(block) if tables.is_headline(k)]
         summary.append(tables.compare_table(block, labels, layer, keys))
     links = [lab for lab, sub in run.models.items() if sub is not None and (sub.path / "report.html").is_file()]
     if links:
         summary.append(tables.Html("<p>Each model's own report: " + ", ".join(
             f'<a href="{html_text(quote((run.models[lab].path / "report.html").relative_to(run.path).as_posix()))}">'
             f"{html_text(lab)}</a>" for lab in links) + "</p>"))
+    summary.append(tables.manifest_table(run.manifest))
     sections = [Section("Summary", summary)]
     sections.append(Section("Before / after per layer", [
         _safe(f"compare curves {pair}", figures_compare.compare_curves, block, labels,
@@ -212,21 +212,28 @@ def compare_sections(run: CompareRun, opts: ReportOptions) -> list[Section]:
 
 
 def train_sections(run: TrainRun, opts: ReportOptions) -> list[Section]:
-    """Summary (method, task, config), loss curve, accuracy bars, generalized heatmap (+ probe sections)."""
+    """Summary (method, task, results, config, manifest), loss curve, accuracy bars, generalized heatmap,
+    then the probe sections when the run directory also holds a probe."""
     doc = run.train
-    config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
-    rows = [("method", doc.get("method", "")), ("task", doc.get("task", ""))] + list(config.items())
-    ev = doc.get("eval") or {}
-    extra = [(k, v) for k, v in ev.items() if k not in {"accuracy", "generalized", "smoothed_accuracy"}]
-    summary: list[Block] = [tables.table(["field", "value"], rows, caption="training run", cls="manifest")]
-    if extra:
-        summary.append(tables.table(["eval", "value"], extra, caption="other evaluation results"))
-    if isinstance(doc.get("manifest"), dict):
-        summary.append(tables.manifest_table(doc["manifest"]))
+    ev = doc.get("eval") if isinstance(doc.get("eval"), dict) else {}
+    select = doc.get("select") if isinstance(doc.get("select"), dict) else {}
+    head = [("method", doc.get("method", "")), ("task", doc.get("task", ""))]
+    head += [(k, doc[k]) for k in ("steps", "train_runtime_s", "wall_time_s") if k in doc]
+    head += [(f"select {k}", v) for k, v in select.items() if k != "curve"]
+    head += [(f"eval {k}", v) for k, v in ev.items() if k not in {"accuracy", "generalized", "smoothed_accuracy"}]
+    summary: list[Block] = [tables.table(["field", "value"], head, caption="training run", cls="manifest")]
+    for key, caption in (("config", "configuration"), ("robust", "robustness settings"), ("data", "data")):
+        if isinstance(doc.get(key), dict) and doc[key]:
+            summary.append(tables.collapsible(caption, tables.table(["field", "value"], list(doc[key].items()),
+                                                                    cls="manifest")))
+    manifest = run.manifest or (doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {})
+    if manifest:
+        summary.append(tables.manifest_table(manifest))
     sections = [Section("Training summary", summary)]
     figs: list[Block] = []
-    if doc.get("history"):
-        figs.append(_safe("loss curve", figures_train.loss_curve, doc["history"], title="training loss"))
+    if doc.get("history") or select.get("curve"):
+        figs.append(_safe("loss curve", figures_train.loss_curve, doc.get("history") or [],
+                          select_curve=select.get("curve"), best_step=select.get("best_step"), title="training"))
     if isinstance(ev.get("accuracy"), dict) or isinstance(ev.get("smoothed_accuracy"), dict):
         figs.append(_safe("accuracy bars", figures_train.accuracy_bars, ev, title="accuracy per language"))
     if isinstance(ev.get("generalized"), dict):

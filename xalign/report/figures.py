@@ -20,6 +20,9 @@ __all__ = ["layer_curves", "cka_layer_heatmaps", "language_cka_heatmap", "simila
            "word_alignment_example", "curve_series"]
 
 _DASHES = ("solid", "dash", "dot", "dashdot")
+#: scoring rules drawn at first; the others start hidden ("legendonly": one click in the legend shows them)
+_SHOWN_RULES = ("cosine", "csls")
+_WORD_COLORS = {"cosine": "#1f77b4", "csls": "#d62728", "f1": "#e377c2", "aer": "#17becf"}
 
 
 def _band(x: list[int], lo: list[float], hi: list[float], *, name: str, color: str, group: str,
@@ -45,7 +48,7 @@ def curve_series(layers: list[dict[str, Any]], path: tuple[str, ...],
 
 
 def _add_curve(fig: go.Figure, layers: list[dict[str, Any]], path: tuple[str, ...], *, name: str, color: str,
-               dash: str, row: int, ci_leaf: str | None = None) -> bool:
+               dash: str, row: int, ci_leaf: str | None = None, visible: bool | str = True) -> bool:
     xs, ys, cis = curve_series(layers, path, ci_leaf)
     if all(v is None for v in ys):
         return False
@@ -54,8 +57,8 @@ def _add_curve(fig: go.Figure, layers: list[dict[str, Any]], path: tuple[str, ..
     if cis:
         cx = sorted(cis)
         fig.add_trace(_band(cx, [cis[c][0] for c in cx], [cis[c][1] for c in cx], name=f"{name} 95% CI",
-                            color=color, group=group, key=key), row=row, col=1)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=group,
+                            color=color, group=group, key=key).update(visible=visible), row=row, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=group, visible=visible,
                              line={"color": color, "dash": dash, "width": 2}, marker={"size": 5},
                              hovertemplate=f"{name}: %{{y:.3f}}<extra></extra>", meta={"key": key, "role": "value"}),
                   row=row, col=1)
@@ -113,20 +116,23 @@ def layer_curves(pair_block: dict[str, Any], *, title: str = "") -> go.Figure:
                         subplot_titles=[subtitles[p] for p in panels])
     row_of = {p: i + 1 for i, p in enumerate(panels)}
     drawn: dict[str, int] = {}
+    first = [r for r in rules if r in _SHOWN_RULES] or rules  # a run with only other rules shows those
     for ri, rule in enumerate(rules):
         for di, direction in enumerate(directions):
             path = ("retrieval", rule, direction, "p@1")
+            shown = rule in first
             if _add_curve(fig, layers, path, name=plotly_text(f"{rule} {direction}"), color=color_for(rule, ri),
-                          dash=_DASHES[di % len(_DASHES)], row=row_of["retrieval"], ci_leaf="p@1_ci95"):
-                drawn[".".join(path)] = row_of["retrieval"]
+                          dash=_DASHES[di % len(_DASHES)], row=row_of["retrieval"], ci_leaf="p@1_ci95",
+                          visible=True if shown else "legendonly") and shown:
+                drawn[".".join(path)] = row_of["retrieval"]  # stars only on curves shown at first
     for ci, key in enumerate(cka_keys):
         path = ("cka", key)
         if _add_curve(fig, layers, path, name=plotly_text(f"CKA {key}"), color=color_for(key, ci + 4),
-                      dash="solid" if key == "linear" else "dash", row=row_of.get("cka", 0),
-                      ci_leaf=f"{key}_ci95"):
+                      dash="solid" if key == "linear" else "dash", row=row_of["cka"], ci_leaf=f"{key}_ci95"):
             drawn[".".join(path)] = row_of["cka"]
-    for wi, (path, label, ci_leaf) in enumerate(word_paths):
-        if _add_curve(fig, layers, path, name=plotly_text(label), color=color_for(path[1], wi + 2),
+    for path, label, ci_leaf in word_paths:
+        color = _WORD_COLORS.get(path[1] if path[0] == "bli" else path[-1], "#7f7f7f")
+        if _add_curve(fig, layers, path, name=plotly_text(label), color=color,
                       dash="dot" if path[0] == "bli" else "solid", row=row_of["word"], ci_leaf=ci_leaf):
             drawn[".".join(path)] = row_of["word"]
     _mark_best(fig, pair_block.get("best") or {}, drawn)
@@ -170,9 +176,9 @@ def _heatmap(z: np.ndarray, labels: list[str], *, name: str, key: str, zmin: flo
                       hovertemplate="%{customdata}: %{z:.3f}<extra></extra>", meta={"key": key})
 
 
-def _ticks(fig: go.Figure, labels: list[str], *, axis: str, row: int = 1, col: int = 1) -> None:
+def _ticks(fig: go.Figure, labels: list[str], *, axis: str) -> None:
     update = fig.update_xaxes if axis == "x" else fig.update_yaxes
-    update(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels, row=row, col=col)
+    update(tickmode="array", tickvals=list(range(len(labels))), ticktext=labels)
 
 
 def cka_layer_heatmaps(cka_layers: dict[str, Any], layers: list[int] | None = None, *,
@@ -193,7 +199,7 @@ def cka_layer_heatmaps(cka_layers: dict[str, Any], layers: list[int] | None = No
                                  showscale=i == 0, name=plotly_text(lang), meta={"key": f"cka_layers.{lang}"},
                                  hovertemplate="layer %{y} / layer %{x}: %{z:.3f}<extra></extra>"),
                       row=1, col=i + 1)
-        fig.update_xaxes(title_text="layer", dtick=1 if size <= 16 else 2, row=1, col=i + 1)
+        fig.update_xaxes(title_text="layer", dtick=1 if size <= 16 else 2, constrain="domain", row=1, col=i + 1)
         fig.update_yaxes(title_text="layer", dtick=1 if size <= 16 else 2, autorange="reversed",
                          scaleanchor=f"x{i + 1 if i else ''}", row=1, col=i + 1)
     fig.update_layout(template=TEMPLATE, title={"text": plotly_text(title)}, height=460)
@@ -211,6 +217,7 @@ def language_cka_heatmap(language_cka: dict[str, Any], *, title: str = "") -> go
     _ticks(fig, labels, axis="x")
     _ticks(fig, labels, axis="y")
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(constrain="domain")
     layer = language_cka.get("layer")
     fig.update_layout(template=TEMPLATE, height=420, width=520,
                       title={"text": plotly_text(title or f"language × language CKA (layer {layer})")})
@@ -259,7 +266,7 @@ def word_alignment_example(example: dict[str, Any], *, title: str = "") -> go.Fi
         raise ValueError(f"word alignment example: similarity is {z.shape}, expected "
                          f"({len(src)} src tokens, {len(tgt)} tgt tokens)")
     ys, xs = [plotly_text(t) for t in src], [plotly_text(t) for t in tgt]
-    fig = go.Figure(_heatmap(z, ys, name="similarity", key="similarity", xlabels=xs))
+    fig = go.Figure(_heatmap(z, ys, name="similarity", key="similarity", xlabels=xs).update(colorscale="Blues"))
 
     def links(name: str) -> list[tuple[int, int]]:
         out = []
@@ -272,10 +279,10 @@ def word_alignment_example(example: dict[str, Any], *, title: str = "") -> go.Fi
 
     sure = links("gold_sure")
     possible = [p for p in links("gold_possible") if p not in set(sure)]
-    marks = (("gold sure", sure, {"symbol": "square-open", "size": 18, "color": "white", "line": {"width": 2}}),
-             ("gold possible", possible, {"symbol": "diamond-open", "size": 14, "color": "#ffdd57",
-                                          "line": {"width": 2}}),
-             ("predicted", links("pred"), {"symbol": "circle", "size": 8, "color": "#e4572e",
+    marks = (("gold sure", sure, {"symbol": "square-open", "size": 20, "color": "#00c853", "line": {"width": 3}}),
+             ("gold possible", possible, {"symbol": "diamond-open", "size": 16, "color": "#ff9800",
+                                          "line": {"width": 2.5}}),
+             ("predicted", links("pred"), {"symbol": "circle", "size": 9, "color": "#d50000",
                                            "line": {"color": "white", "width": 1}}))
     for name, pts, marker in marks:
         fig.add_trace(go.Scatter(x=[j for _, j in pts], y=[i for i, _ in pts], mode="markers", name=name,
@@ -284,9 +291,8 @@ def word_alignment_example(example: dict[str, Any], *, title: str = "") -> go.Fi
                                  meta={"key": name.replace(" ", "_")}))
     _ticks(fig, xs, axis="x")
     _ticks(fig, ys, axis="y")
-    fig.update_xaxes(side="top", tickangle=-45)
-    fig.update_yaxes(autorange="reversed")
-    fig.update_layout(template=TEMPLATE, title={"text": plotly_text(title), "y": 0.02, "yanchor": "bottom"},
-                      height=max(320, 26 * len(src) + 200), margin={"t": 120, "b": 60},
-                      legend={"orientation": "h", "y": -0.02, "yanchor": "top"})
+    fig.update_xaxes(tickangle=-45 if max(map(len, tgt)) > 6 else 0, automargin=True, showgrid=False)
+    fig.update_yaxes(autorange="reversed", automargin=True, showgrid=False)
+    fig.update_layout(template=TEMPLATE, title={"text": plotly_text(title)}, height=max(320, 26 * len(src) + 220),
+                      legend={"x": 1.12, "y": 1, "xanchor": "left"})
     return fig

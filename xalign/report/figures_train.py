@@ -14,30 +14,38 @@ from xalign.report.style import PALETTE, TEMPLATE, finite
 __all__ = ["loss_curve", "accuracy_bars", "generalized_heatmap"]
 
 
-def loss_curve(history: list[dict[str, Any]], *, title: str = "") -> go.Figure:
-    """Training loss per step, learning rate on a second axis, English eval accuracy when logged."""
-    rows = [h for h in history if isinstance(h, dict) and finite(h.get("step")) is not None]
-    if not rows:
-        raise ValueError("history: no entries with a 'step'")
-    rows.sort(key=lambda h: h["step"])
+def loss_curve(history: list[dict[str, Any]], *, select_curve: list[dict[str, Any]] | None = None,
+               best_step: int | None = None, title: str = "") -> go.Figure:
+    """Training loss per step (and clean/adversarial parts when logged), learning rate on a second
+    axis, the model-selection accuracy curve (``select.curve``) and the selected step."""
+    rows = sorted((h for h in history if isinstance(h, dict) and finite(h.get("step")) is not None),
+                  key=lambda h: h["step"])
     fig = make_subplots(specs=[[{"secondary_y": True}]])
 
-    def series(name: str) -> tuple[list[float], list[float]]:
-        pts = [(float(h["step"]), v) for h in rows if (v := finite(h.get(name))) is not None]
+    def series(items: list[dict[str, Any]], name: str) -> tuple[list[float], list[float]]:
+        pts = [(float(h["step"]), v) for h in items if (v := finite(h.get(name))) is not None]
         return [p[0] for p in pts], [p[1] for p in pts]
 
+    curves = [(rows, "loss", "loss", PALETTE[0], False, "lines", "solid"),
+              (rows, "clean_loss", "clean loss", PALETTE[5], False, "lines", "dash"),
+              (rows, "adv_loss", "adversarial loss", PALETTE[1], False, "lines", "dash"),
+              (rows, "eval_en_accuracy", "eval accuracy (en)", PALETTE[2], False, "lines+markers", "solid"),
+              ([c for c in select_curve or [] if isinstance(c, dict) and finite(c.get("step")) is not None], "value",
+               "selection accuracy", PALETTE[2], False, "lines+markers", "solid"),
+              (rows, "lr", "learning rate", PALETTE[8], True, "lines", "dot")]
     drawn = False
-    for name, label, color, secondary, mode, dash in (
-            ("loss", "loss", PALETTE[0], False, "lines", "solid"),
-            ("eval_en_accuracy", "eval accuracy (en)", PALETTE[2], False, "lines+markers", "solid"),
-            ("lr", "learning rate", PALETTE[8], True, "lines", "dot")):
-        xs, ys = series(name)
+    for items, name, label, color, secondary, mode, dash in curves:
+        xs, ys = series(items, name)
         if xs:
             drawn = True
+            key = "select.curve" if name == "value" else f"history.{name}"
             fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=label, line={"color": color, "dash": dash},
-                                     meta={"key": f"history.{name}"}), secondary_y=secondary)
+                                     meta={"key": key}), secondary_y=secondary)
     if not drawn:
-        raise ValueError("history: no loss, lr or eval_en_accuracy values")
+        raise ValueError("history: no loss, lr or accuracy values with a step")
+    if isinstance(best_step, int) and not isinstance(best_step, bool):
+        fig.add_vline(x=best_step, line={"color": "#2ca02c", "dash": "dash", "width": 1},
+                      annotation_text=f"selected step {best_step}", annotation_position="top left")
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss / accuracy", secondary_y=False)
     fig.update_yaxes(title_text="learning rate", secondary_y=True, showgrid=False, exponentformat="e")
@@ -87,7 +95,7 @@ def generalized_heatmap(generalized: dict[str, Any], *, title: str = "") -> go.F
         hovertemplate="l1 / l2 = %{customdata}: %{z:.4f}<extra></extra>"))
     ticks = {"tickmode": "array", "tickvals": list(range(len(langs))), "ticktext": labels}
     fig.update_layout(template=TEMPLATE, height=420, width=520, title={"text": plotly_text(title)},
-                      xaxis={**ticks, "title": {"text": "l2 (second segment)"}},
+                      xaxis={**ticks, "title": {"text": "l2 (second segment)"}, "constrain": "domain"},
                       yaxis={**ticks, "title": {"text": "l1 (first segment)"}, "autorange": "reversed",
                              "scaleanchor": "x"})
     return fig

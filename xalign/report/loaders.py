@@ -74,6 +74,7 @@ class TrainRun:
 
     path: Path
     train: dict[str, Any]
+    manifest: dict[str, Any] = field(default_factory=dict)
     probe: ProbeRun | None = None
 
 
@@ -210,4 +211,6 @@ def load_train_run(run_dir: str | Path, *, embeddings: bool = True) -> TrainRun:
     if not isinstance(doc.get("eval", {}), dict):
         raise ValueError(f"{path}: expected 'eval' as an object, found {type(doc['eval']).__name__}")
     probe = load_probe_run(root, embeddings=embeddings) if (root / "metrics.json").is_file() else None
-    return TrainRun(path=root, train=doc, probe=probe)
+    manifest_path = root / "manifest.json"
+    manifest = _expect_dict(_read_json(manifest_path), str(manifest_path)) if manifest_path.is_file() else {}
+    return TrainRun(path=root, train=doc, manifest=manifest, probe=probe)

@@ -32,9 +32,14 @@ def _pair_lines(src_xy: np.ndarray, tgt_xy: np.ndarray) -> tuple[np.ndarray, np.
     return xs, ys
 
 
-def _q(values: np.ndarray) -> np.ndarray:
-    """Coordinates as float32 rounded to 4 decimals (small and exact enough for display)."""
-    return np.round(np.asarray(values, dtype=np.float32), 4)
+def _q(values: np.ndarray) -> list[float | None]:
+    """Coordinates rounded to 4 decimals as a plain list (NaN → None, a gap).
+
+    Plain JSON numbers rather than base64 typed arrays: the page's hover handler reads the
+    partner's coordinates from ``gd.data``, where plotly.js keeps typed-array specs undecoded.
+    """
+    rounded = np.round(np.asarray(values, dtype=np.float64), 4)
+    return [None if np.isnan(v) else float(v) for v in rounded.tolist()]
 
 
 def embedding_map(projection: PairProjection, src_texts: list[str], tgt_texts: list[str], *, src_lang: str,
@@ -93,7 +98,7 @@ def embedding_map(projection: PairProjection, src_texts: list[str], tgt_texts: l
             "title": {"text": ""}}
     fig.update_layout(
         template=TEMPLATE, height=height, title={"text": plotly_text(title)}, hovermode="closest",
-        xaxis=axis, yaxis={**axis, "scaleanchor": "x"}, legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+        xaxis=axis, yaxis={**axis, "scaleanchor": "x"}, legend={"x": 1.01, "y": 1, "xanchor": "left"},
         sliders=[{"active": active, "steps": steps, "currentvalue": {"prefix": "layer "}, "pad": {"t": 30}}],
         meta={"role": MAP_ROLE, "src_trace": _SRC, "tgt_trace": _TGT, "highlight_trace": _HIGHLIGHT,
               "method": projection.method, "layers": layers},

@@ -138,8 +138,10 @@ class _Renderer:
         elif isinstance(block, go.Figure):
             self.n_figures += 1
             fid = f"fig-{self.n_figures}"
-            height = block.layout.height or 450
-            self.parts.append(f'<div class="xfigure" id="{fid}" style="height:{int(height)}px"></div>'
+            style = f"height:{int(block.layout.height or 450)}px"
+            if block.layout.width:
+                style += f";max-width:{int(block.layout.width) + 2}px"
+            self.parts.append(f'<div class="xfigure" id="{fid}" style="{style}"></div>'
                               f'<script type="application/json" id="{fid}-json">{figure_json(block)}</script>')
         else:
             raise TypeError(f"a page block must be a plotly Figure, Html or Row, got {type(block).__name__}")

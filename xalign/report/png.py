@@ -40,7 +40,8 @@ def export_png(figures: list[go.Figure], folder: str | Path, *, scale: float = 2
         static = [go.Figure(data=f.data, layout=f.layout) for f in figures]  # frames dropped
         names = [tmp / f"{_slug(f, i + 1)}.png" for i, f in enumerate(figures)]
         try:
-            write_images(static, names, scale=scale)
+            write_images(static, names, scale=scale, width=[int(f.layout.width or 1100) for f in figures],
+                         height=[int(f.layout.height or 500) for f in figures])
         except Exception as exc:  # kaleido/choreographer raise their own types for a missing or dying browser
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise RuntimeError(f"--png: kaleido could not render with a headless Chrome/Chromium ({first}); "

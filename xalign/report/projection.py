@@ -7,9 +7,11 @@ consecutive layers are rotated/reflected onto each other (orthogonal Procrustes)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -50,17 +52,45 @@ def _normalize_rows(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+def _principal_scores(centred: np.ndarray, k: int) -> np.ndarray:
+    """Scores of the top-``k`` principal components of centred rows (eigh of the smaller Gram/covariance
+    matrix: much faster than a full SVD for [2000, 384]); axes beyond the rank are zero."""
+    n, d = centred.shape
+    out = np.zeros((n, k))
+    if n < 2:
+        return out
+    with _one_blas_thread():  # tiny eigenproblems: multi-threaded BLAS only spins (100x slower on a busy box)
+        scores = _scores(centred, k)
+    out[:, : scores.shape[1]] = scores
+    return out
+
+
+def _one_blas_thread() -> Any:
+    try:
+        from threadpoolctl import threadpool_limits  # installed with umap-learn/scikit-learn
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _scores(centred: np.ndarray, k: int) -> np.ndarray:
+    n, d = centred.shape
+    if d <= n:
+        vals, vecs = np.linalg.eigh(centred.T @ centred)
+        order = np.argsort(vals)[::-1][:k]
+        scores = centred @ vecs[:, order]
+    else:
+        vals, vecs = np.linalg.eigh(centred @ np.ascontiguousarray(centred.T))
+        order = np.argsort(vals)[::-1][:k]
+        scores = vecs[:, order] * np.sqrt(np.clip(vals[order], 0, None))
+    return scores
+
+
 def _pca_2d(x: np.ndarray) -> np.ndarray:
-    centred = x - x.mean(axis=0, keepdims=True)
-    if centred.shape[0] < 2:
-        return np.zeros((centred.shape[0], 2))
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    out = np.zeros((x.shape[0], 2))
-    k = min(2, s.shape[0])
-    out[:, :k] = u[:, :k] * s[:k]
+    out = _principal_scores(x - x.mean(axis=0, keepdims=True), 2)
     # deterministic sign: the largest-magnitude coordinate of each axis is positive
-    for j in range(k):
-        if out[np.argmax(np.abs(out[:, j])), j] < 0:
+    for j in range(2):
+        if out.shape[0] and out[np.argmax(np.abs(out[:, j])), j] < 0:
             out[:, j] *= -1
     return out
 
@@ -110,9 +140,7 @@ def project_2d(x: np.ndarray, *, seed: int = 0, method: str = "auto") -> tuple[n
     if used == "umap":
         # PCA to <= 50 dimensions first: the usual denoising step, and faster neighbour search
         if z.shape[1] > 50:
-            centred = z - z.mean(axis=0, keepdims=True)
-            _, _, vt = np.linalg.svd(centred, full_matrices=False)
-            z = centred @ vt[:50].T
+            z = _principal_scores(z - z.mean(axis=0, keepdims=True), 50)
         return _umap_2d(z, seed), used
     return _pca_2d(z), used
 

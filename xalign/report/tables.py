@@ -11,7 +11,8 @@ from typing import Any, Iterable
 from xalign.report.escaping import html_text
 from xalign.report.style import ci_pair, dig, finite
 
-__all__ = ["Html", "table", "manifest_table", "best_table", "layer_table", "compare_table", "note"]
+__all__ = ["Html", "table", "manifest_table", "best_table", "layer_table", "compare_table", "note", "collapsible",
+           "is_headline"]
 
 
 class Html(str):
@@ -70,14 +71,7 @@ def manifest_table(manifest: dict[str, Any]) -> Html:
     data = manifest.get("data")
     if isinstance(data, list):
         for i, item in enumerate(data):
-            if isinstance(item, dict):
-                label = item.get("path") or item.get("name") or f"#{i}"
-                rest = {k: v for k, v in item.items() if k not in {"path", "sha256"}}
-                value = Html(f"{_cell(label)}<br><code>sha256 {_cell(item.get('sha256', '?'))}</code>"
-                             + (f"<br>{_cell(rest)}" if rest else ""))
-                rows.append((f"data {i + 1}", value))
-            else:
-                rows.append((f"data {i + 1}", item))
+            rows.append((f"data {i + 1}", _data_cell(item) if isinstance(item, dict) else item))
     versions = manifest.get("versions")
     if isinstance(versions, dict):
         rows.append(("versions", Html(", ".join(f"{html_text(k)} {html_text(v)}" for k, v in versions.items()))))
@@ -87,19 +81,49 @@ def manifest_table(manifest: dict[str, Any]) -> Html:
     return table(["field", "value"], rows, caption="run manifest", cls="manifest")
 
 
-def best_table(pairs: dict[str, Any]) -> Html:
-    """Headline numbers: for each pair, each ``best`` metric with its layer and value."""
+def is_headline(key: str) -> bool:
+    """Metrics shown in the short summary: CSLS/cosine P@1, CKA, BLI CSLS P@1, word-alignment F1/AER."""
+    if key.startswith("retrieval."):
+        return key.endswith(".p@1") and (".csls." in key or ".cosine." in key)
+    return key in {"cka.linear", "cka.linear_debiased", "bli.csls.p@1", "word_alignment.f1", "word_alignment.aer"}
+
+
+def _data_cell(item: dict[str, Any]) -> Html:
+    """A data record: its path or name, hash, and each source file with its hash; other fields as JSON."""
+    label = item.get("path") or item.get("name") or "?"
+    parts = [_cell(label)]
+    if "sha256" in item:
+        parts.append(f"<code>sha256 {_cell(item['sha256'])}</code>")
+    sources = item.get("sources")
+    if isinstance(sources, list):
+        for src in sources:
+            if isinstance(src, dict):
+                parts.append(f"<code>{_cell(src.get('path', '?'))} sha256 {_cell(src.get('sha256', '?'))}</code>")
+    rest = {k: v for k, v in item.items() if k not in {"path", "sha256", "sources"}
+            and not (k == "name" and label == v)}
+    if rest:
+        parts.append(_cell(rest))
+    return Html("<br>".join(parts))
+
+
+def best_table(pairs: dict[str, Any], *, headline_only: bool = False, caption: str = "best layer per metric") -> Html:
+    """For each pair, each ``best`` metric with its layer and value (only headline metrics if asked)."""
     rows = []
     for pair, block in pairs.items():
         best = block.get("best") or {}
         n = block.get("n", "")
         for key, spec in best.items():
-            rows.append((pair, n, key, dig(spec, "layer"), _fmt_pct(dig(spec, "value"))))
-    return table(["pair", "n", "metric", "best layer", "value"], rows, caption="best layer per metric",
-                 cls="summary")
+            if not headline_only or is_headline(key):
+                rows.append((pair, n, key, dig(spec, "layer"), _fmt_pct(dig(spec, "value"))))
+    return table(["pair", "n", "metric", "best layer", "value"], rows, caption=caption, cls="summary")
 
 
-def layer_table(pair_block: dict[str, Any], layer: int) -> Html:
+def collapsible(summary: str, content: Html) -> Html:
+    """``content`` inside a closed ``<details>`` element."""
+    return Html(f"<details><summary>{html_text(summary)}</summary>{content}</details>")
+
+
+def layer_table(pair_block: dict[str, Any], layer: int, *, pair: str = "") -> Html:
     """Every retrieval rule and direction at one layer: P@1 (CI), P@5, P@10, MRR, hubness."""
     entry = next((e for e in pair_block.get("layers") or [] if e.get("layer") == layer), None)
     if entry is None:
@@ -116,7 +140,7 @@ def layer_table(pair_block: dict[str, Any], layer: int) -> Html:
         rows.append(("CKA linear", "", _fmt_pct(cka.get("linear")), _fmt_ci(cka.get("linear_ci95")), "", "", "",
                      ""))
     return table(["rule", "direction", "P@1", "P@1 95% CI", "P@5", "P@10", "MRR", "hubness"], rows,
-                 caption=f"retrieval at layer {layer}", cls="summary")
+                 caption=f"{pair + ': ' if pair else ''}retrieval at layer {layer}", cls="summary")
 
 
 def compare_table(pair_block: dict[str, Any], labels: list[str], layer: int, keys: list[str]) -> Html:

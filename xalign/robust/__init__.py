@@ -22,7 +22,7 @@ _EXPORTS = {
     "majority_vote": "xalign.robust.smoothing", "load_synonyms": "xalign.robust.substitutions",
     "load_dictionary": "xalign.robust.substitutions", "embedding_neighbours": "xalign.robust.substitutions",
     "substitute": "xalign.robust.substitutions", "augment_pairs": "xalign.robust.substitutions",
-    "RobustConfig": "xalign.robust.trainer", "RobustTrainer": "xalign.robust.trainer", "METHODS": "xalign.robust.trainer",
+    "RobustConfig": "xalign.robust.config", "RobustTrainer": "xalign.robust.trainer", "METHODS": "xalign.robust.config",
 }
 
 __all__ = sorted(_EXPORTS)

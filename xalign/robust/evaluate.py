@@ -72,3 +72,25 @@ def smoothed_accuracy(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.
         with trainer.smoothed(n, noise, seed):
             out[lang] = dataset_accuracy(trainer, ds, max_length=max_length)
     return out
+
+
+def evaluate_run(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], *, max_length: int,
+                 generalized: bool = False, smooth_n: int = 0, noise: "NoiseSpec | None" = None,
+                 seed: int = 0) -> dict[str, Any]:
+    """``{"accuracy": {lang: …}, "generalized": {"languages", "matrix"}, "smoothed_accuracy": {lang: …},
+    "smoothing": {...}}`` — the last three only when asked (generalized needs ≥ 2 item-aligned languages)."""
+    from dataclasses import asdict
+
+    accuracy = language_accuracy(trainer, by_lang, max_length=max_length)
+    results: dict[str, Any] = {"accuracy": accuracy}
+    if generalized and len(by_lang) > 1:
+        langs = list(by_lang)
+        results["generalized"] = {"languages": langs, "matrix": generalized_matrix(
+            trainer, by_lang, langs, max_length=max_length, diagonal=accuracy)}
+    if smooth_n > 0:
+        if noise is None:
+            raise ValueError("smoothed evaluation needs a NoiseSpec")
+        results["smoothed_accuracy"] = smoothed_accuracy(trainer, by_lang, n=smooth_n, noise=noise, seed=seed,
+                                                         max_length=max_length)
+        results["smoothing"] = {"n": smooth_n, "noise": asdict(noise)}
+    return results

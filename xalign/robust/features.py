@@ -17,7 +17,9 @@ from xalign.robust.substitutions import item_rng, substitute
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
 
+import torch
 from torch.utils.data import Dataset as _TorchDataset
+from torch.utils.data import Sampler
 
 
 class PairDataset(_TorchDataset):
@@ -74,3 +76,31 @@ class PairDataset(_TorchDataset):
     def n_truncated(self) -> int:
         """How many unperturbed pairs reach ``max_length`` (and so may have been cut)."""
         return sum(1 for n in self.lengths if n >= self.max_length)
+
+
+class LengthGroupedEpochSampler(Sampler):
+    """Length-grouped shuffling (``transformers``' ``get_length_grouped_indices``: random mega-batches
+    of ``50 × batch_size`` items sorted by length) whose randomness depends only on ``(seed, epoch)``.
+
+    The Trainer calls ``set_epoch`` before every epoch, so a run resumed in a later epoch sees exactly
+    the batches an uninterrupted run would (transformers' own ``LengthGroupedSampler`` draws from the
+    global RNG at iteration time, which a resume does not reproduce).
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, *, seed: int) -> None:
+        self.lengths = list(lengths)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=gen))

@@ -47,7 +47,7 @@ def _dims(scope: str) -> tuple[int, ...]:
 def lp_norm(delta: "torch.Tensor", *, norm: str = "l2", scope: str = "token") -> "torch.Tensor":
     """ℓ2 or ℓ∞ norm over each ball (``keepdim``): ``[B, T, 1]`` for token scope, ``[B, 1, 1]`` for sequence."""
     _check(norm, scope)
-    d = delta.float()
+    d = delta if delta.dtype.is_floating_point and delta.element_size() >= 4 else delta.float()
     if norm == "l2":
         return d.pow(2).sum(dim=_dims(scope), keepdim=True).sqrt()
     return d.abs().amax(dim=_dims(scope), keepdim=True)

@@ -181,6 +181,36 @@ def embedding_neighbours(tokenizer, weight: "torch.Tensor", words: Iterable[str]
     return table
 
 
+def build_table(sources: Sequence[str], *, texts: Sequence[str], synonyms: PathLike | None = None,
+                dictionaries: Sequence[PathLike] = (), tokenizer=None, embeddings: "torch.Tensor | None" = None,
+                k: int = 8, min_cos: float = 0.5) -> Table:
+    """The merged table of ``sources`` (``"synonyms"``, ``"dictionary"``, ``"embedding"``), restricted to
+    the words of ``texts``; logs how many training tokens have substitutes."""
+    vocab = text_vocabulary(texts)
+    tables = []
+    for source in sources:
+        if source == "synonyms":
+            if synonyms is None:
+                raise ValueError("the 'synonyms' source needs a JSON synonym file")
+            tables.append(load_synonyms(synonyms))
+        elif source == "dictionary":
+            if not dictionaries:
+                raise ValueError("the 'dictionary' source needs at least one dictionary file")
+            tables += [load_dictionary(path) for path in dictionaries]
+        elif source == "embedding":
+            if tokenizer is None or embeddings is None:
+                raise ValueError("the 'embedding' source needs the tokenizer and the input-embedding matrix")
+            tables.append(embedding_neighbours(tokenizer, embeddings, vocab, k=k, min_cos=min_cos))
+        else:
+            raise ValueError(f"unknown substitution source {source!r}: expected synonyms, dictionary or embedding")
+    table = restrict(merge_tables(*tables), vocab)
+    tokens = [w for t in texts for w in t.split()]
+    covered = sum(1 for w in tokens if w in table) / max(1, len(tokens))
+    logger.info("substitutions: %d training words have substitutes; they cover %.1f%% of training tokens",
+                len(table), 100 * covered)
+    return table
+
+
 def item_rng(seed: int, *keys: int) -> "np.random.Generator":
     """A numpy Generator determined by ``(seed, *keys)`` only (e.g. ``(seed, epoch, index)``)."""
     import numpy as np

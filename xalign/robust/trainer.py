@@ -28,51 +28,20 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from transformers import Trainer
 
-from xalign.robust.perturb import NORMS, SCOPES, pgd
+from xalign.robust.config import METHODS, RobustConfig
+from xalign.robust.perturb import pgd
 from xalign.robust.smoothing import NoiseSpec, vote_counts
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("baseline", "adv", "rs-rp", "rs-da")
+__all__ = ["METHODS", "RobustConfig", "RobustTrainer", "step_generator"]
+
 _TAG_TRAIN, _TAG_SMOOTH = 1, 2
-
-
-@dataclass
-class RobustConfig:
-    """Hyper-parameters of the robust training method (saved with every run)."""
-
-    method: str = "baseline"
-    seed: int = 7
-    adv_steps: int = 1
-    adv_eps: float = 0.1
-    adv_alpha: float = 0.1
-    adv_norm: str = "l2"
-    adv_scope: str = "token"
-    adv_random_start: bool = False
-    adv_weight: float = 1.0
-    noise: NoiseSpec = field(default_factory=NoiseSpec)
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}: expected one of {', '.join(METHODS)}")
-        if self.adv_norm not in NORMS:
-            raise ValueError(f"adv_norm must be one of {NORMS}, got {self.adv_norm!r}")
-        if self.adv_scope not in SCOPES:
-            raise ValueError(f"adv_scope must be one of {SCOPES}, got {self.adv_scope!r}")
-        if self.adv_steps < 0 or self.adv_eps < 0 or self.adv_alpha < 0 or self.adv_weight < 0:
-            raise ValueError("adv_steps, adv_eps, adv_alpha and adv_weight must be >= 0; got "
-                             f"{self.adv_steps}, {self.adv_eps}, {self.adv_alpha}, {self.adv_weight}")
-        if isinstance(self.noise, dict):
-            self.noise = NoiseSpec(**self.noise)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def step_generator(seed: int, *keys: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -171,10 +140,11 @@ class RobustTrainer(Trainer):
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and hasattr(ds, "lengths"):
-            from transformers.trainer_pt_utils import LengthGroupedSampler
+            from xalign.robust.features import LengthGroupedEpochSampler
 
-            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                        dataset=ds, lengths=ds.lengths)
+            seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+            return LengthGroupedEpochSampler(ds.lengths, self.args.train_batch_size *
+                                             self.args.gradient_accumulation_steps, seed=seed)
         return super()._get_train_sampler(train_dataset)
 
     # ------------------------------------------------------------------ smoothed inference

@@ -1,0 +1,167 @@
+"""Cost of the robust-training methods relative to the baseline: step time and peak memory; prints one table.
+
+    python analysis/bench_train.py                     # default encoder, batch 16 XNLI pairs, adv K = 1 and 3
+    python analysis/bench_train.py --steps 8 --adv-steps 1,2,3 --batch 32
+    python analysis/bench_train.py --model random      # a mid-size random BERT (no default encoder needed)
+
+One fixed batch of English XNLI pairs (``../shared/data``; synthetic sentences when absent) goes through
+``RobustTrainer.training_step`` (forward + backward of the method) + an AdamW step, as in training; the
+batch is re-built from the dataset every step, so RS-DA's substitution and tokenization are included.
+Each method runs in its own subprocess so peak memory is attributable: peak RSS (``ru_maxrss``) on CPU,
+``torch.cuda.max_memory_allocated`` on a GPU. The first ``--warmup`` steps are not timed; the table shows
+the median step. Targets: rs-da ≤ 1.1×, rs-rp ≤ 1.15×, adv with K steps ≈ (K+1)× the baseline.
+Timings depend on the machine's load: compare rows of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+
+
+def _texts(n: int) -> tuple[list[str], list[str], list[int]]:
+    xnli = DATA / "xnli_via_myxnli"
+    if xnli.is_dir():
+        from xalign.data.tasks import load_task
+
+        ds = load_task("xnli", "en", "dev", data_dir=xnli).select(range(n))
+        return list(ds["sentence1"]), list(ds["sentence2"]), list(ds["label"])
+    base = "the quick brown fox jumps over the lazy dog while the cat watches from a good movie seat"
+    words = base.split()
+    a = [" ".join(words[i % 7:]) for i in range(n)]
+    return a, [" ".join(reversed(s.split())) for s in a], [i % 3 for i in range(n)]
+
+
+def _random_model(tmp: Path) -> str:
+    """A 6-layer, hidden-384 random BERT with a WordPiece tokenizer trained on the benchmark texts."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    a, b, _ = _texts(200)
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(a + b, trainers.WordPieceTrainer(vocab_size=8000, special_tokens=[
+        "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                                       special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+    BertModel(BertConfig(vocab_size=len(fast), hidden_size=384, num_hidden_layers=6, num_attention_heads=6,
+                         intermediate_size=1536)).save_pretrained(tmp)
+    fast.save_pretrained(tmp)
+    return str(tmp)
+
+
+def worker(args: argparse.Namespace) -> dict:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding
+    from transformers import TrainingArguments
+
+    from xalign.encoders import resolve_model_path
+    from xalign.robust.config import RobustConfig
+    from xalign.robust.features import PairDataset
+    from xalign.robust.substitutions import load_synonyms
+    from xalign.robust.trainer import RobustTrainer
+
+    method, _, k = args.worker.partition(":")
+    path = args.model_path or resolve_model_path(args.model)
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=3)
+    a, b, y = _texts(args.batch)
+    table = None
+    if method == "rs-da":
+        syn = DATA / "synonyms" / "counterfitted_neighbors.json"
+        table = load_synonyms(syn) if syn.is_file() else {"the": ("a",), "good": ("fine", "nice")}
+    ds = PairDataset(a, b, y, tok, max_length=128, table=table, seed=7)
+    robust = RobustConfig(method=method, adv_steps=int(k or 1), adv_eps=0.1, adv_alpha=0.1)
+    targs = TrainingArguments(output_dir=args.tmp, report_to="none", per_device_train_batch_size=args.batch,
+                              disable_tqdm=True, bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    trainer = RobustTrainer(model=model, args=targs, train_dataset=ds, data_collator=DataCollatorWithPadding(tok),
+                            robust=robust)
+    trainer.create_optimizer()
+    trainer.current_gradient_accumulation_steps = 1  # set by the Trainer's loop, which we bypass
+    model = trainer.model
+    cuda = torch.cuda.is_available()
+    times = []
+    for step in range(args.warmup + args.steps):
+        if cuda:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        ds.set_epoch(step)
+        batch = trainer.data_collator([ds[i] for i in range(len(ds))])
+        trainer.state.global_step = step
+        trainer.training_step(model, batch)
+        trainer.optimizer.step()
+        trainer.optimizer.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()
+        if step >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    peak = (torch.cuda.max_memory_allocated() / 2**20) if cuda else resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    tokens = int(batch["attention_mask"].sum())
+    return {"method": args.worker, "median_s": statistics.median(times), "times": times, "peak_mb": peak,
+            "memory": "cuda max allocated" if cuda else "peak RSS", "tokens": tokens,
+            "device": "cuda" if cuda else "cpu", "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="default", help="'default', 'random' (mid-size random BERT) or a model dir")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--adv-steps", default="1,3", help="comma-separated K values for adv")
+    p.add_argument("--out", default=None, help="also write the rows as JSON here")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--model-path", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--tmp", default="/tmp/xalign-bench-train", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args)))
+        return
+
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
+    model_path = _random_model(tmp / "model") if args.model == "random" else None
+    methods = ["baseline", "rs-da", "rs-rp"] + [f"adv:{k}" for k in args.adv_steps.split(",") if k.strip()]
+    rows = []
+    for m in methods:
+        cmd = [sys.executable, __file__, "--worker", m, "--model", args.model, "--batch", str(args.batch), "--steps",
+               str(args.steps), "--warmup", str(args.warmup), "--tmp", str(tmp / "out")]
+        if model_path:
+            cmd += ["--model-path", model_path]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+        if proc.returncode or not lines:
+            sys.exit(f"{m} failed:\n{proc.stderr[-3000:]}")
+        rows.append(json.loads(lines[-1][len("RESULT "):]))
+    base = rows[0]
+    print(f"model {args.model}, batch {args.batch} pairs ({base['tokens']} real tokens), device {base['device']}, "
+          f"{base['threads']} threads, median of {args.steps} steps after {args.warmup} warm-up")
+    print(f"{'method':<10} {'step s':>8} {'× base':>7} {'target':>9} {base['memory'] + ' MB':>24} {'× base':>7}")
+    for r in rows:
+        method, _, k = r["method"].partition(":")
+        target = {"baseline": "1", "rs-da": "≤ 1.1", "rs-rp": "≤ 1.15"}.get(method, f"≈ {int(k or 1) + 1}")
+        name = f"adv K={k}" if method == "adv" else method
+        print(f"{name:<10} {r['median_s']:8.3f} {r['median_s'] / base['median_s']:7.2f} {target:>9} "
+              f"{r['peak_mb']:24.0f} {r['peak_mb'] / base['peak_mb']:7.2f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

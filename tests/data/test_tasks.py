@@ -1,0 +1,139 @@
+"""Task data readers and protocols (XNLI myXNLI layout, PAWS-X, generic TSV/JSONL)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from xalign.data.tasks import (XNLI_LABELS, generalized_pairs, load_task, make_dataset, read_pairs,
+                               read_pawsx_tsv, standard_splits, task_spec, xnli_noleak_splits)
+
+
+@pytest.fixture(scope="module")
+def xnli_dir(shared_data):
+    return shared_data / "xnli_via_myxnli"
+
+
+def _raw_rows(path):
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return rows[0], rows[1:]
+
+
+def test_xnli_local_matches_files(xnli_dir):
+    sw = load_task("xnli", "sw", "dev", data_dir=xnli_dir)
+    en = load_task("xnli", "en", "dev", data_dir=xnli_dir)
+    header, rows = _raw_rows(xnli_dir / "my.genre.dev.tsv")
+    assert len(sw) == len(en) == len(rows) == 2490
+    assert en[5]["sentence1"] == rows[5][header.index("sentence1_en")]
+    assert en[5]["sentence2"] == rows[5][header.index("sentence2_en")]
+    assert XNLI_LABELS[en[5]["label"]] == rows[5][header.index("label")]
+    assert list(sw["item_id"]) == list(en["item_id"]) and list(sw["label"]) == list(en["label"])
+    assert [list(en["label"]).count(i) for i in range(3)] == [830, 830, 830]
+    assert len(load_task("xnli", "ur", "test", data_dir=xnli_dir)) == 5010
+
+
+def test_xnli_errors_name_what_is_missing(xnli_dir, tmp_path):
+    with pytest.raises(ValueError, match="xnli has no language 'xx'"):
+        load_task("xnli", "xx", "dev", data_dir=xnli_dir)
+    with pytest.raises(FileNotFoundError, match="no XNLI train file for 'en'"):
+        load_task("xnli", "en", "train", data_dir=xnli_dir)
+    with pytest.raises(ValueError, match="unknown task 'mnli'"):
+        load_task("mnli", "en", "dev", data_dir=xnli_dir)
+    bad = tmp_path / "sw.genre.dev.tsv"
+    bad.write_text("genre\tlabel\tsentence1_sw\tsentence2_sw\nfiction\tneutral\tA\tB\nfiction\tmaybe\tC\tD\n")
+    with pytest.raises(ValueError, match=r"sw.genre.dev.tsv:3: label 'maybe' is not one of"):
+        load_task("xnli", "sw", "dev", data_dir=tmp_path)
+    bad.write_text("genre\tlabel\tsentence1_sw\tsentence2_sw\nfiction\tneutral\tA\n")
+    with pytest.raises(ValueError, match=r"sw.genre.dev.tsv:2: expected 4 tab-separated fields, found 3"):
+        load_task("xnli", "sw", "dev", data_dir=tmp_path)
+
+
+def test_noleak_protocol_ids_are_disjoint(xnli_dir):
+    s = xnli_noleak_splits(xnli_dir, n_train=300, n_select=120, n_eval=150, seed=3, languages=["en", "sw", "ur"])
+    train_ids, select_ids = set(s.train["item_id"]), set(s.select["item_id"])
+    assert len(s.train) == 300 and len(s.select) == 120 and all(len(d) == 150 for d in s.eval.values())
+    assert all(i.startswith("test-") for i in train_ids) and all(i.startswith("dev-") for i in select_ids)
+    for lang, ds in s.eval.items():
+        ids = set(ds["item_id"])
+        assert not ids & train_ids and not ids & select_ids, lang
+    # no premise is shared by selection and evaluation items
+    assert not set(s.select["sentence1"]) & set(s.eval["en"]["sentence1"])
+    # translations are aligned: every eval language holds the same items with the same labels
+    assert list(s.eval["sw"]["item_id"]) == list(s.eval["ur"]["item_id"]) == list(s.eval["en"]["item_id"])
+    again = xnli_noleak_splits(xnli_dir, n_train=300, n_select=120, n_eval=150, seed=3, languages=["en", "sw"])
+    assert list(again.train["item_id"]) == list(s.train["item_id"])
+
+
+def test_generalized_pairs_mix_languages(xnli_dir):
+    s = xnli_noleak_splits(xnli_dir, n_train=10, n_select=10, n_eval=20, seed=0, languages=["en", "sw"])
+    g = generalized_pairs(s.eval, "en", "sw")
+    assert list(g["sentence1"]) == list(s.eval["en"]["sentence1"])
+    assert list(g["sentence2"]) == list(s.eval["sw"]["sentence2"])
+    assert list(g["label"]) == list(s.eval["en"]["label"])
+
+
+def test_pawsx_skips_upstream_empty_rows_with_count(shared_data, caplog):
+    path = shared_data / "pawsx_ko_via_koelectra" / "dev_2k.tsv"
+    lines = [x for x in path.read_text(encoding="utf-8").split("\n")[1:] if x]
+    fields = [line.split("\t") for line in lines]
+    bad = sum(1 for f in fields if f[1].strip() in ("", "NS") or f[2].strip() in ("", "NS"))
+    with caplog.at_level("WARNING"):
+        ds = read_pawsx_tsv(path)
+    assert len(ds) == len(lines) - bad and bad > 0
+    assert f"skipped {bad} rows" in caplog.text
+    assert set(ds["label"]) == {0, 1}
+    with pytest.raises(ValueError, match=r"dev_2k.tsv:\d+: empty or 'NS' sentence"):
+        read_pawsx_tsv(path, skip_bad=False)
+    flat = load_task("pawsx", "ko", "dev", data_dir=path.parent)
+    assert len(flat) == len(ds)
+
+
+def test_read_pairs_tsv_and_jsonl(tmp_path):
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("premise\thypothesis\tgold\tuid\nA b\tC d\tyes\tu1\nE f\tG h\tno\tu2\n", encoding="utf-8")
+    ds = read_pairs(tsv, sentence1="premise", sentence2="hypothesis", label="gold", item_id="uid")
+    assert list(ds["sentence1"]) == ["A b", "E f"] and list(ds["item_id"]) == ["u1", "u2"]
+    assert ds.features["label"].names == ["no", "yes"] and list(ds["label"]) == [1, 0]
+    jl = tmp_path / "dev.jsonl"
+    jl.write_text(json.dumps({"s1": "x", "s2": "y", "y": "yes"}) + "\n\n" + json.dumps({"s1": "z", "s2": "w", "y": 0}))
+    ds = read_pairs(jl, sentence1="s1", sentence2="s2", label="y", label_names=["no", "yes"])
+    assert list(ds["label"]) == [1, 0] and list(ds["item_id"]) == ["row-000000", "row-000001"]
+
+
+def test_read_pairs_errors(tmp_path):
+    f = tmp_path / "eval.tsv"
+    f.write_text("sentence1\tsentence2\tlabel\na\tb\tyes\nc\td\tmaybe\n")
+    with pytest.raises(ValueError, match=r"eval.tsv:3: label 'maybe' is not one of \['no', 'yes'\]"):
+        read_pairs(f, label_names=["no", "yes"])
+    f.write_text("sentence1\tsentence2\tlabel\n")
+    with pytest.raises(ValueError, match="eval.tsv: no data rows"):
+        read_pairs(f)
+    f.write_text("sentence1\tsentence2\tlabel\na\t\tyes\n")
+    with pytest.raises(ValueError, match=r"eval.tsv:2: empty sentence"):
+        read_pairs(f)
+    j = tmp_path / "x.jsonl"
+    j.write_text('{"sentence1": "a", "label": 1}\n')
+    with pytest.raises(ValueError, match=r"x.jsonl:1: missing field\(s\) \['sentence2'\]"):
+        read_pairs(j)
+    j.write_text('{"sentence1": "a",\n')
+    with pytest.raises(ValueError, match=r"x.jsonl:1: invalid JSON"):
+        read_pairs(j)
+    with pytest.raises(FileNotFoundError, match="nope.tsv"):
+        read_pairs(tmp_path / "nope.tsv")
+
+
+def test_standard_splits_and_alignment_checks():
+    def load(lang, split):
+        n = {"train": 8, "dev": 4, "test": 6}[split]
+        return make_dataset([f"{lang}{i}" for i in range(n)], ["h"] * n, [i % 2 for i in range(n)],
+                            [f"{split}-{i}" for i in range(n)], ["a", "b"])
+
+    s = standard_splits(load, train_lang="en", languages=["en", "de"], n_train=5, n_eval=3, seed=0)
+    assert len(s.train) == 5 and len(s.select) == 4 and s.info["aligned"]
+    assert list(s.eval["en"]["item_id"]) == list(s.eval["de"]["item_id"]) and len(s.eval["de"]) == 3
+    with pytest.raises(ValueError, match="unique"):
+        make_dataset(["a", "b"], ["c", "d"], [0, 1], ["x", "x"], ["n", "y"])
+    assert task_spec("paws-x").name == "pawsx"

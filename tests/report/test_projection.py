@@ -1,0 +1,98 @@
+"""Display projections: seeded subsampling, PCA against an eigen-decomposition, layer alignment, UMAP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xalign.report.projection import (MIN_UMAP_POINTS, project_2d, project_pair_layers, resolve_method,
+                                      subsample)
+
+
+def test_subsample_is_seeded_sorted_and_without_replacement():
+    a = subsample(1000, 100, seed=3)
+    assert len(a) == 100 and len(set(a.tolist())) == 100
+    assert np.all(np.diff(a) > 0)
+    np.testing.assert_array_equal(a, subsample(1000, 100, seed=3))
+    assert not np.array_equal(a, subsample(1000, 100, seed=4))
+    np.testing.assert_array_equal(subsample(7, 100, seed=0), np.arange(7))
+    np.testing.assert_array_equal(subsample(7, None, seed=0), np.arange(7))
+    with pytest.raises(ValueError, match="max_points"):
+        subsample(10, 0, seed=0)
+
+
+def test_pca_matches_covariance_eigenvectors():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 6)) * np.array([5, 3, 1, 0.5, 0.2, 0.1])
+    xy, used = project_2d(x, method="pca")
+    assert used == "pca"
+    z = x / np.linalg.norm(x, axis=1, keepdims=True)
+    z = z - z.mean(axis=0)
+    vals, vecs = np.linalg.eigh(z.T @ z)
+    ref = z @ vecs[:, ::-1][:, :2]
+    for j in range(2):  # equal up to the sign of each axis
+        assert np.allclose(np.abs(xy[:, j]), np.abs(ref[:, j]), atol=1e-8)
+        assert np.allclose(xy[:, j], ref[:, j], atol=1e-8) or np.allclose(xy[:, j], -ref[:, j], atol=1e-8)
+
+
+def test_resolve_method():
+    assert resolve_method("auto", MIN_UMAP_POINTS - 1) == "pca"
+    assert resolve_method("umap", 3) == "pca"  # too few points for a neighbourhood graph
+    assert resolve_method("pca", 10_000) == "pca"
+    with pytest.raises(ValueError, match="auto"):
+        resolve_method("tsne", 100)
+    with pytest.raises(ValueError, match="shape"):
+        project_2d(np.zeros(5))
+
+
+def test_layers_that_are_rotations_of_each_other_get_identical_maps():
+    rng = np.random.default_rng(1)
+    base_s = rng.standard_normal((25, 8)) * np.linspace(3, 0.5, 8)
+    base_t = base_s + 0.1 * rng.standard_normal((25, 8))
+    src, tgt = [base_s], [base_t]
+    for _ in range(2):  # each further layer: the same points under a random orthogonal map
+        q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
+        src.append(src[-1] @ q)
+        tgt.append(tgt[-1] @ q)
+    proj = project_pair_layers(np.stack(src), np.stack(tgt), [0, 1, 2], max_points=None, method="pca")
+    assert proj.method == "pca" and proj.src_xy.shape == (3, 25, 2)
+    for li in (1, 2):
+        np.testing.assert_allclose(proj.src_xy[li], proj.src_xy[0], atol=1e-5)
+        np.testing.assert_allclose(proj.tgt_xy[li], proj.tgt_xy[0], atol=1e-5)
+    both = np.concatenate([proj.src_xy[0], proj.tgt_xy[0]])
+    assert np.isclose(np.abs(both).max(), 1.0)  # scaled into [-1, 1]
+    assert np.allclose(both.mean(axis=0), 0, atol=1e-6)
+
+
+def test_identical_languages_project_onto_each_other_and_subsample_is_shared():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 50, 6)).astype(np.float32)
+    proj = project_pair_layers(x, x.copy(), [3, 7], max_points=20, seed=5, method="pca")
+    np.testing.assert_array_equal(proj.index, subsample(50, 20, seed=5))
+    np.testing.assert_allclose(proj.src_xy, proj.tgt_xy, atol=1e-6)
+    assert proj.layers == [3, 7]
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError, match="shape"):
+        project_pair_layers(np.zeros((2, 5, 3)), np.zeros((2, 6, 3)), [0, 1])
+    with pytest.raises(ValueError, match="layer numbers"):
+        project_pair_layers(np.zeros((2, 5, 3)), np.zeros((2, 5, 3)), [0])
+
+
+@pytest.mark.slow  # numba compiles UMAP on first use (~15 s on 2 cores)
+def test_umap_is_seeded_and_separates_planted_clusters():
+    pytest.importorskip("umap")
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((2, 16)) * 4
+    x = np.concatenate([centres[0] + 0.3 * rng.standard_normal((40, 16)),
+                        centres[1] + 0.3 * rng.standard_normal((40, 16))])
+    a, used = project_2d(x, seed=7, method="umap")
+    b, _ = project_2d(x, seed=7, method="umap")
+    assert used == "umap"
+    np.testing.assert_allclose(a, b)  # fixed seed → same map
+    # every point is nearer to its own cluster's centroid than to the other one
+    c0, c1 = a[:40].mean(axis=0), a[40:].mean(axis=0)
+    d0 = np.linalg.norm(a - c0, axis=1)
+    d1 = np.linalg.norm(a - c1, axis=1)
+    assert np.all(d0[:40] < d1[:40]) and np.all(d1[40:] < d0[40:])

@@ -1,0 +1,36 @@
+"""``xalign report RUN_DIR``: rebuild the self-contained HTML report of a probe, compare or train run
+from its files (no metric is recomputed)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="rebuild the offline HTML report of a run directory",
+                       description="Rebuild the self-contained HTML report of a probe, compare or train run "
+                                   "directory from its saved results (no metric is recomputed).")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by probe, compare or train")
+    p.add_argument("--out", default=None, metavar="FILE", help="output HTML file (default: RUN_DIR/report.html)")
+    p.add_argument("--layer", type=int, default=None, metavar="N",
+                   help="layer shown first by sliders and tables (default: the best P@1 layer of each pair)")
+    p.add_argument("--max-points", type=int, default=1000, metavar="N",
+                   help="sentences per language in embedding maps, a seeded subsample (default: 1000)")
+    p.add_argument("--projection", choices=("auto", "umap", "pca"), default="auto",
+                   help="embedding-map projection: auto = UMAP, PCA for tiny sets (default: auto)")
+    p.add_argument("--seed", type=int, default=None, help="subsample/UMAP seed (default: the run's seed)")
+    p.add_argument("--png", action="store_true",
+                   help="also write each figure as PNG to <out>_png/ (needs kaleido>=1 and Chrome/Chromium)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from xalign.report import write_report
+
+    path = write_report(args.run_dir, out=args.out, layer=args.layer, max_points=args.max_points,
+                        projection=args.projection, seed=args.seed, png=args.png)
+    print(path)
+    return 0
