@@ -171,7 +171,8 @@ def test_bad_data_and_settings_fail_in_one_line(tmp_path, tiny_bert_dir, pair_fi
     ({"batch_size": 30, "grad_accum": 4}, ValueError, "divisible by grad_accum"),
     ({"method": "rs-da"}, ValueError, "needs synonyms=FILE"),
     ({"adv_norm": "l1"}, ValueError, "adv_norm must be one of"),
-    ({"rs_sigma": 0.0}, ValueError, "positive sigma"),
+    ({"method": "rs-rp", "rs_sigma": 0.0}, ValueError, "positive sigma"),
+    ({"device": "tpu"}, ValueError, "unknown device 'tpu'"),
     ({"protocol": "fewshot"}, ValueError, "unknown protocol 'fewshot'"),
     ({"task": "pairs"}, ValueError, "task 'pairs' needs train_file"),
 ])

@@ -61,7 +61,12 @@ def _screenshot(driver, name: str) -> None:
     folder = os.environ.get("XALIGN_SCREENSHOT_DIR")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))  # the current viewport
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, min(int(height), 16000))  # and the whole page
+        time.sleep(0.5)
+        driver.save_screenshot(str(Path(folder) / f"{name}-full.png"))
+        driver.set_window_size(1400, 1000)
 
 
 def _assert_rendered_safely(driver) -> None:

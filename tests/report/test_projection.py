@@ -96,3 +96,13 @@ def test_umap_is_seeded_and_separates_planted_clusters():
     d0 = np.linalg.norm(a - c0, axis=1)
     d1 = np.linalg.norm(a - c1, axis=1)
     assert np.all(d0[:40] < d1[:40]) and np.all(d1[40:] < d0[40:])
+
+
+def test_distance_matrix_matches_brute_force():
+    from xalign.report.projection import _distances
+
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((12, 5))
+    ref = np.sqrt(((z[:, None, :] - z[None, :, :]) ** 2).sum(-1))
+    np.testing.assert_allclose(_distances(z), ref, atol=1e-10)
+    assert np.all(np.diag(_distances(z)) == 0)

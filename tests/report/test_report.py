@@ -186,3 +186,13 @@ def test_auto_projection_uses_umap_for_real_sized_maps(probe_run):
     assert "UMAP of 60 pairs" in fig.layout.annotations[0].text
     again = report_sections(probe_run)[2][3].blocks[0]
     assert list(again.data[0].x) == list(fig.data[0].x)  # seeded: the same map every time
+
+
+def test_compare_maps_show_the_same_layer_for_every_model(compare_run):
+    metrics = json.loads((compare_run / "models" / "before" / "metrics.json").read_text(encoding="utf-8"))
+    best = metrics["pairs"]["en-sw"]["best"]["retrieval.csls.en->sw.p@1"]["layer"]
+    _, _, sections = report_sections(compare_run, projection="pca")
+    row = sections[3].blocks[1]
+    assert [f.layout.sliders[0].active for f in row.blocks] == [best, best]
+    _, _, sections = report_sections(compare_run, projection="pca", layer=4)
+    assert [f.layout.sliders[0].active for f in sections[3].blocks[1].blocks] == [4, 4]

@@ -29,9 +29,20 @@ def add_data_args(parser: argparse.ArgumentParser, *, pair_required: bool = Fals
     group.add_argument("--strict", action="store_true", help="fail on empty lines instead of dropping them pairwise")
 
 
+def quiet_transformers(args: argparse.Namespace) -> None:
+    """CLI only: hide transformers' per-load progress bars and info logs unless -vv was given."""
+    if getattr(args, "verbose", 0) > 1:
+        return
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def load_encoder_from_args(args: argparse.Namespace, spec: str | None = None):
     from xalign.encoders import load_encoder
 
+    quiet_transformers(args)
     return load_encoder(spec or args.model, device=args.device, dtype=args.dtype, revision=args.revision,
                         trust_remote_code=args.trust_remote_code)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from xalign.cli.common import add_data_args
+from xalign.cli.common import add_data_args, quiet_transformers
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
                         n_boot_cka=args.n_boot_cka, seed=args.seed, device=args.device, dtype=args.dtype,
                         report=not args.no_report)
     config = CompareConfig(before=args.before, after=args.after, labels=args.label, probe=pconf)
+    quiet_transformers(args)
     result = compare(config, out_dir=args.out)
     labels = config.labels or []
     for pair, block in result.pairs.items():

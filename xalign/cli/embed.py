@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = ExtractConfig(layers=args.layers, pooling=args.pooling, prefix=args.prefix, batch_size=args.batch_size,
                            max_tokens=args.max_tokens, progress=not args.no_progress and sys.stderr.isatty())
-    corpora = load_corpora_from_args(args)
+    corpora = load_corpora_from_args(args)  # bad data fails before the model is loaded
     encoder = load_encoder_from_args(args)
     for corpus in corpora:
         out = Path(args.out) / corpus.pair

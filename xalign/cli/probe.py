@@ -73,11 +73,12 @@ def format_summary(metrics: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from xalign.cli.common import load_encoder_from_args
-    from xalign.pipelines.probe import probe
+    from xalign.pipelines.probe import load_corpora, probe
 
     config = config_from_args(args)
+    corpora = load_corpora(config)  # bad data fails before the model is loaded
     encoder = load_encoder_from_args(args)
-    result = probe(config, encoder=encoder, out_dir=args.out)
+    result = probe(config, encoder=encoder, corpora=corpora, out_dir=args.out)
     print("\n".join(format_summary(result.metrics())))
     out = Path(args.out)
     written = [p.name for p in sorted(out.iterdir())]

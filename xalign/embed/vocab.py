@@ -85,8 +85,9 @@ def embed_with_vocabulary(
             if not wanted:
                 continue
             n_tok = int(mask[b].sum())
-            vecs = pool_words(hidden[:, b, :n_tok, :], encodings.word_ids(i), len(words), first=False)
-            vecs = vecs[:, wanted, :].cpu().numpy()
+            column = {w: col for col, w in enumerate(wanted)}  # pool only the wanted words
+            word_ids = [column.get(w) if w is not None else None for w in encodings.word_ids(i)]
+            vecs = pool_words(hidden[:, b, :n_tok, :], word_ids, len(wanted), first=False).cpu().numpy()
             for col, w in enumerate(wanted):
                 slot = index.setdefault(words[w], len(index))
                 if slot == len(sums):

@@ -147,10 +147,10 @@ def compare(config: CompareConfig, *, out_dir: str | Path | None = None,
     """Probe each model on the same corpora and compare; with ``out_dir`` write the run directory."""
     from xalign.encoders import load_encoder
     from xalign.io import base_manifest
-    from xalign.pipelines.probe import _load_corpora
+    from xalign.pipelines.probe import load_corpora
 
     pconf = config.probe
-    corpora = corpora if corpora is not None else _load_corpora(pconf)
+    corpora = corpora if corpora is not None else load_corpora(pconf)
     t0 = time.perf_counter()
     probes: dict[str, ProbeResult] = {}
     models = []

@@ -160,7 +160,7 @@ def _best_layers(layers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return best
 
 
-def _load_corpora(config: ProbeConfig) -> list["ParallelCorpus"]:
+def load_corpora(config: ProbeConfig) -> list["ParallelCorpus"]:
     from xalign.data import load_parallel
 
     if config.src_file is not None:
@@ -255,7 +255,7 @@ def probe(config: ProbeConfig, *, encoder: "Encoder | None" = None, out_dir: str
     from xalign.io import base_manifest
     from xalign.pipelines.extract import corpus_manifest
 
-    corpora = corpora if corpora is not None else _load_corpora(config)
+    corpora = corpora if corpora is not None else load_corpora(config)
     if encoder is None:
         from xalign.encoders import load_encoder
 

@@ -116,12 +116,16 @@ class TrainConfig:
         _choice("protocol", self.protocol, PROTOCOLS)
         _choice("precision", self.precision, PRECISIONS)
         _choice("lr_scheduler", self.lr_scheduler, ("linear", "constant", "cosine"))
+        _choice("device", self.device, ("auto", "cpu", "cuda"))
         for src in self.rsda_sources:
             _choice("rsda_sources", src, RSDA_SOURCES)
         self._robust()  # validates method and its hyper-parameters
         for name in ("batch_size", "grad_accum", "eval_batch_size", "max_length", "logging_steps", "save_total_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("smooth_n", "rsda_copies", "warmup_steps", "num_workers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("n_train", "n_select", "n_eval", "max_steps", "eval_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (or null), got {getattr(self, name)}")
@@ -153,7 +157,9 @@ class TrainConfig:
         from xalign.robust.config import RobustConfig
         from xalign.robust.smoothing import NoiseSpec
 
-        noise = NoiseSpec(kind=self.rs_noise, sigma=self.rs_sigma, eps=self.rs_eps, norm=self.rs_norm)
+        uses_noise = self.method == "rs-rp" or self.smooth_n > 0
+        noise = (NoiseSpec(kind=self.rs_noise, sigma=self.rs_sigma, eps=self.rs_eps, norm=self.rs_norm)
+                 if uses_noise else NoiseSpec())
         return RobustConfig(method=self.method, seed=self.seed, adv_steps=self.adv_steps, adv_eps=self.adv_eps,
                             adv_alpha=self.adv_alpha, adv_norm=self.adv_norm, adv_scope=self.adv_scope,
                             adv_random_start=self.adv_random_start, adv_weight=self.adv_weight, noise=noise)

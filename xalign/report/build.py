@@ -176,11 +176,17 @@ def compare_sections(run: CompareRun, opts: ReportOptions) -> list[Section]:
                      m.get("run_dir", "")))
     summary: list[Block] = [tables.table(["label", "model", "revision", "run dir"], rows, caption="models")]
     first = run.models.get(labels[0]) if labels else None
+    start: dict[str, int] = {}  # one layer per pair for the table and every model's map
     for pair, block in pairs.items():
         ref = first.pairs.get(pair) if first is not None else None
-        layer = initial_layer(ref, opts.layer) if ref else initial_layer(block, opts.layer)
+        if ref and _layers_of(ref):
+            start[pair] = initial_layer(ref, opts.layer)
+        elif _layers_of(block):
+            start[pair] = initial_layer(block, opts.layer)
+        else:
+            continue
         keys = [k for k in figures_compare.compare_metric_keys(block) if tables.is_headline(k)]
-        summary.append(tables.compare_table(block, labels, layer, keys))
+        summary.append(tables.compare_table(block, labels, start[pair], keys))
     links = [lab for lab, sub in run.models.items() if sub is not None and (sub.path / "report.html").is_file()]
     if links:
         summary.append(tables.Html("<p>Each model's own report: " + ", ".join(
@@ -202,8 +208,8 @@ def compare_sections(run: CompareRun, opts: ReportOptions) -> list[Section]:
         for label, sub in run.models.items():
             emb = sub.embeddings.get(pair) if sub is not None else None
             if emb is not None:
-                layer = initial_layer(sub.pairs[pair], opts.layer) if pair in sub.pairs else emb.layers[0]
-                row.append(map_figure(emb, opts, seed=seed, layer=layer, title=f"{label}: {pair}"))
+                row.append(map_figure(emb, opts, seed=seed, layer=start.get(pair, emb.layers[0]),
+                                      title=f"{label}: {pair}"))
         if row:
             maps_section += [tables.Html(f"<h3>{html_text(pair)}</h3>"), Row(row)]
     if maps_section:

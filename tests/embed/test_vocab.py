@@ -1,0 +1,45 @@
+"""Corpus-averaged word vectors equal a naive average of embed_words over occurrences."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from xalign.embed import embed, embed_words
+from xalign.embed.vocab import embed_with_vocabulary, normalize_word, static_word_vectors
+
+TEXTS = ["The cat sat. The dog ran!", "A cat, a dog and the bird.", "Birds sing; the cat sleeps."]
+
+
+def test_normalize_word():
+    assert normalize_word("«Cat!»") == "cat"
+    assert normalize_word("don't") == "don't"
+    assert normalize_word("...") == ""
+    assert normalize_word("Dog", lowercase=False) == "Dog"
+
+
+def test_vocabulary_vectors_match_naive_average(tiny_encoder):
+    sentences, vocab = embed_with_vocabulary(tiny_encoder, TEXTS, vocabulary={"cat", "the", "dog", "missing"},
+                                             batch_size=2)
+    np.testing.assert_allclose(sentences, embed(tiny_encoder, TEXTS), atol=1e-5)
+    words = embed_words(tiny_encoder, TEXTS)
+    sums, counts = defaultdict(float), defaultdict(int)
+    for item in words:
+        for w, word in enumerate(item.words):
+            key = normalize_word(word)
+            if key in {"cat", "the", "dog"}:
+                sums[key] = sums[key] + item.vectors[:, w].astype(np.float64)
+                counts[key] += 1
+    assert sorted(vocab.words) == ["cat", "dog", "the"]
+    for i, word in enumerate(vocab.words):
+        assert vocab.counts[i] == counts[word]
+        np.testing.assert_allclose(vocab.vectors[:, i], sums[word] / counts[word], atol=1e-5)
+
+
+def test_static_vectors_average_input_rows(tiny_encoder):
+    table = tiny_encoder.model.get_input_embeddings().weight.detach().numpy()
+    vecs = static_word_vectors(tiny_encoder, ["cat", "unbelievable"])
+    for word, vec in zip(["cat", "unbelievable"], vecs):
+        ids = tiny_encoder.tokenizer(word, add_special_tokens=False)["input_ids"]
+        np.testing.assert_allclose(vec, table[ids].mean(0), atol=1e-6)
