@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent('''
     files = {lang: os.path.join(data_dir, "pairs.tsv") for lang in ("en", "xx")}
     cfg = TrainConfig(out=out, model=model_dir, task="pairs", train_file=files["en"], select_file=files["en"],
                       eval_files=files, max_length=64, batch_size=8, grad_accum=2, max_steps=3, method="adv",
-                      adv_steps=2, adv_random_start=True, device="cpu", learning_rate=1e-2, smooth_n=2)
+                      adv_steps=2, device="cpu", learning_rate=1e-2, smooth_n=2)
     result = train(cfg, callbacks=[Dump()])
     print("RANK", os.environ["RANK"], json.dumps(result.metrics["eval"]["accuracy"]))
 ''')

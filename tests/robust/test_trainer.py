@@ -40,27 +40,44 @@ def _ce(model, batch, **extra):
     return torch.nn.functional.cross_entropy(model(**inputs).logits, batch["labels"])
 
 
-def test_adv_objective_matches_naive_single_step_pgd(tiny_classifier, tmp_path):
-    """ℓ∞ PGD, one step, no random start: δ = ε·sign(∇_e CE) on real tokens; loss = CE(e) + w·CE(e + δ)."""
+def _param_grads(loss, model):
+    return [g.detach().clone() for g in torch.autograd.grad(loss, list(model.parameters()), retain_graph=True)]
+
+
+@pytest.mark.parametrize("path", ["fused", "retained"])
+def test_adv_objective_matches_naive_single_step_pgd(tiny_classifier, tmp_path, path):
+    """ℓ∞ PGD, one step, no random start: δ = ε·sign(∇_e CE) on real tokens; loss = CE(e) + w·CE(e + δ),
+    and after the Trainer's backward the gradients are those of that objective (both implementations)."""
     model, tok = tiny_classifier
     eps, weight = 0.05, 0.7
     trainer, ds = _trainer(model, tok, tmp_path, RobustConfig(method="adv", adv_steps=1, adv_eps=eps, adv_alpha=eps,
                                                               adv_norm="linf", adv_weight=weight))
+    trainer.is_fsdp_enabled = path == "retained"  # the DeepSpeed/FSDP code path (one backward per step)
     batch = _batch(trainer, ds)
     model.train()
-    loss = trainer.compute_loss(model, batch)
-    assert all(p.grad is None for p in model.parameters())  # PGD differentiates w.r.t. δ only
 
-    embeds = model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
-    clean = _ce(model, batch, inputs_embeds=embeds)
-    (grad,) = torch.autograd.grad(clean, embeds)
+    embeds = model.get_input_embeddings()(batch["input_ids"])
+    leaf = embeds.detach().requires_grad_(True)
+    clean_ref = _ce(model, batch, inputs_embeds=leaf)
+    (grad,) = torch.autograd.grad(clean_ref, leaf, retain_graph=True)
     delta = eps * grad.sign() * batch["attention_mask"].unsqueeze(-1)
-    adv = _ce(model, batch, inputs_embeds=embeds.detach() + delta)
-    np.testing.assert_allclose(clean.item(), _ce(model, batch).item(), rtol=1e-6)  # inputs_embeds == input_ids path
-    np.testing.assert_allclose(loss.item(), clean.item() + weight * adv.item(), rtol=1e-5)
+    clean = _ce(model, batch, inputs_embeds=embeds)
+    adv = _ce(model, batch, inputs_embeds=embeds + delta)
+    g_clean, g_adv = _param_grads(clean, model), _param_grads(adv, model)
+    np.testing.assert_allclose(clean.item(), _ce(model, batch).item(), rtol=1e-6)  # inputs_embeds == input_ids
     assert adv.item() > clean.item()  # the perturbation increases the loss
-    loss.backward()  # one backward through the clean and adversarial graphs reaches the embedding matrix
-    assert model.get_input_embeddings().weight.grad is not None
+
+    loss = trainer.compute_loss(model, batch)
+    np.testing.assert_allclose(loss.item(), clean.item() + weight * adv.item(), rtol=1e-5)
+    np.testing.assert_allclose(trainer._parts[-1].tolist(), [clean.item(), adv.item()], rtol=1e-5)
+    if path == "fused":  # the clean backward already happened inside compute_loss
+        for p, g in zip(model.parameters(), g_clean):
+            torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-6)
+    else:
+        assert all(p.grad is None for p in model.parameters())  # PGD differentiates w.r.t. δ only
+    loss.backward()
+    for p, gc, ga in zip(model.parameters(), g_clean, g_adv):
+        torch.testing.assert_close(p.grad, gc + weight * ga, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("norm", ["l2", "linf"])

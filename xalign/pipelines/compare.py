@@ -80,15 +80,10 @@ def _paired(before: np.ndarray, after: np.ndarray, n_boot: int, seed: int) -> di
 
 
 def _paired_cka(b_src, b_tgt, a_src, a_tgt, n_boot: int, seed: int) -> dict[str, Any]:
-    from xalign.metrics.cka import linear_cka
-    from xalign.metrics.cka_bootstrap import linear_cka_bootstrap
+    from xalign.metrics.cka_bootstrap import paired_cka_difference
 
-    delta = linear_cka(a_src, a_tgt) - linear_cka(b_src, b_tgt)
-    diff = (linear_cka_bootstrap(a_src, a_tgt, n_boot=n_boot, seed=seed)
-            - linear_cka_bootstrap(b_src, b_tgt, n_boot=n_boot, seed=seed))
-    lo, hi = np.quantile(diff, [0.025, 0.975])
-    p = min(1.0, 2 * min((diff <= 0).mean(), (diff >= 0).mean()))
-    return {"delta": float(delta), "ci95": [float(lo), float(hi)], "p_value": float(p)}
+    delta, ci, p = paired_cka_difference(a_src, a_tgt, b_src, b_tgt, n_boot=n_boot, seed=seed)
+    return {"delta": delta, "ci95": [ci[0], ci[1]], "p_value": p}
 
 
 def compare_pair(pair: str, probes: dict[str, ProbeResult], labels: list[str], config: ProbeConfig) -> dict[str, Any]:

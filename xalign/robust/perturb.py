@@ -149,12 +149,12 @@ class PGDResult:
 def pgd(loss_fn: Callable[["torch.Tensor", int], "torch.Tensor"], like: "torch.Tensor", *, eps: float,
         alpha: float, steps: int, norm: str = "l2", scope: str = "token", mask: "torch.Tensor | None" = None,
         random_start: bool = False, generator: "torch.Generator | None" = None, grad_scale: float = 1.0,
-        keep_first: bool = False) -> PGDResult:
+        keep_first: bool = False, init: "torch.Tensor | None" = None) -> PGDResult:
     """Projected gradient ascent on ``loss_fn(delta, step)`` over δ in the ``eps``-ball.
 
     ``steps`` iterations of: gradient of the loss w.r.t. δ only (``torch.autograd.grad``, model
-    parameters get no gradient), :func:`ascent_step`, :func:`project`. δ starts at 0, or uniformly in
-    the ball with ``random_start`` (needs ``generator``). ``grad_scale`` multiplies the loss before
+    parameters get no gradient), :func:`ascent_step`, :func:`project`. δ starts at ``init`` if given,
+    else at 0, or uniformly in the ball with ``random_start`` (needs ``generator``). ``grad_scale`` multiplies the loss before
     differentiation (use the fp16 loss scale to avoid underflow; the step direction is scale-free);
     non-finite gradient entries are zeroed. With ``keep_first`` (and no random start) the loss of the
     first iterate keeps its graph and is returned as ``first_loss``.
@@ -164,7 +164,10 @@ def pgd(loss_fn: Callable[["torch.Tensor", int], "torch.Tensor"], like: "torch.T
     _check(norm, scope)
     if steps < 0 or eps < 0 or alpha < 0:
         raise ValueError(f"need steps >= 0, eps >= 0, alpha >= 0; got steps={steps}, eps={eps}, alpha={alpha}")
-    if random_start:
+    if init is not None:
+        delta = project(init.detach(), eps=eps, norm=norm, scope=scope, mask=mask)
+        random_start = True  # the first iterate is not δ = 0: nothing to keep
+    elif random_start:
         if generator is None:
             raise ValueError("random_start=True needs a torch.Generator")
         delta = uniform_ball_noise(like, eps=eps, norm=norm, scope=scope, generator=generator, mask=mask)

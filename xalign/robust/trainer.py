@@ -11,9 +11,12 @@ Training"):
 * ``baseline`` — cross-entropy on clean inputs.
 * ``adv`` — PGD on the word embeddings (``adv_steps`` steps of size ``adv_alpha`` in an ``adv_eps``
   ball, ℓ2 or ℓ∞, per token or per sentence, optional random start);
-  loss = CE(clean) + ``adv_weight`` · CE(adversarial). Without a random start the clean forward pass
-  doubles as the first PGD iterate, so K steps cost K+1 forward passes plus one backward pass through
-  the clean and adversarial graphs. The PGD inner gradients are w.r.t. δ only.
+  loss = CE(clean) + ``adv_weight`` · CE(adversarial). The clean pass and its backward run first
+  (outside DDP's gradient sync, through ``accelerator.backward`` so AMP loss scaling and accumulation
+  scaling apply); without a random start that backward also gives the first PGD direction, so K steps
+  cost K+1 forward+backward passes (K-1 of them input-gradient only). The PGD inner gradients are
+  w.r.t. δ only. Under DeepSpeed/FSDP (one backward per step) the clean graph is kept and
+  back-propagated with the adversarial one instead.
 * ``rs-rp`` — randomized smoothing with random perturbations: CE on embeddings + noise
   (Gaussian σ or uniform in an ε-ball); optional smoothed inference (majority vote over N noisy copies).
 * ``rs-da`` — randomized smoothing with data augmentation: plain CE; the substitution happens in the data
@@ -34,7 +37,7 @@ import torch
 from transformers import Trainer
 
 from xalign.robust.config import METHODS, RobustConfig
-from xalign.robust.perturb import pgd
+from xalign.robust.perturb import ascent_step, pgd
 from xalign.robust.smoothing import NoiseSpec, vote_counts
 
 logger = logging.getLogger(__name__)
@@ -108,6 +111,48 @@ class RobustTrainer(Trainer):
             outputs = model(inputs_embeds=embeds + self.robust.noise.sample(embeds, gen, mask), **inputs)
             loss = self._ce(outputs.logits, labels)
             return (loss, outputs) if return_outputs else loss
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            loss, outputs = self._adv_retained(model, inner, embeds, inputs, labels, mask, gen)
+        else:
+            loss, outputs = self._adv_fused(model, inner, input_ids, embeds, inputs, labels, mask, gen)
+        return (loss, outputs) if return_outputs else loss
+
+    def _pgd(self, inner, embeds, inputs, labels, mask, gen, **kw):
+        rb = self.robust
+
+        def loss_fn(delta: torch.Tensor, k: int) -> torch.Tensor:
+            return self._ce(inner(inputs_embeds=embeds.detach() + delta, **inputs).logits, labels)
+
+        return pgd(kw.pop("loss_fn", loss_fn), embeds.detach(), eps=rb.adv_eps, alpha=rb.adv_alpha, norm=rb.adv_norm,
+                   scope=rb.adv_scope, mask=mask, generator=gen, grad_scale=self._grad_scale(), **kw)
+
+    def _adv_fused(self, model, inner, input_ids, embeds, inputs, labels, mask, gen):
+        """Clean pass first, with its backward done here (outside DDP's gradient sync): that one backward
+        gives both the clean parameter gradients and ∂CE/∂δ at δ = 0, the first PGD direction. The Trainer
+        then back-propagates only the adversarial term: K steps cost K + 1 forward/backward passes."""
+        rb = self.robust
+        first = None if rb.adv_random_start or rb.adv_steps == 0 else torch.zeros_like(embeds, requires_grad=True)
+        ga = getattr(self, "current_gradient_accumulation_steps", 1) or 1
+        with self.accelerator.no_sync(model):
+            clean = self._ce(model(inputs_embeds=embeds if first is None else embeds + first, **inputs).logits,
+                             labels)
+            self.accelerator.backward(clean / ga)
+        init, steps = None, rb.adv_steps
+        if first is not None:
+            grad = torch.nan_to_num(first.grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+            init, steps = ascent_step(torch.zeros_like(grad), grad, alpha=rb.adv_alpha, norm=rb.adv_norm,
+                                      scope=rb.adv_scope, mask=mask), steps - 1
+        result = self._pgd(inner, embeds, inputs, labels, mask, gen, steps=steps, init=init,
+                           random_start=rb.adv_random_start)
+        embeds = inner.get_input_embeddings()(input_ids)  # the first graph was freed by its backward
+        outputs = model(inputs_embeds=embeds + result.delta, **inputs)
+        adv = self._ce(outputs.logits, labels)
+        self._parts.append(torch.stack([clean.detach(), adv.detach()]))
+        return clean.detach() + rb.adv_weight * adv, outputs  # same value; the clean gradient is already in
+
+    def _adv_retained(self, model, inner, embeds, inputs, labels, mask, gen):
+        """For DeepSpeed/FSDP (one backward per step): the clean graph is kept and back-propagated together
+        with the adversarial one by the Trainer (one extra input-gradient pass)."""
         rb = self.robust
         reuse_clean = rb.adv_steps > 0 and not rb.adv_random_start
 
@@ -116,17 +161,15 @@ class RobustTrainer(Trainer):
                 return self._ce(model(inputs_embeds=embeds + delta, **inputs).logits, labels)
             return self._ce(inner(inputs_embeds=embeds.detach() + delta, **inputs).logits, labels)
 
-        result = pgd(loss_fn, embeds.detach(), eps=rb.adv_eps, alpha=rb.adv_alpha, steps=rb.adv_steps,
-                     norm=rb.adv_norm, scope=rb.adv_scope, mask=mask, random_start=rb.adv_random_start,
-                     generator=gen, grad_scale=self._grad_scale(), keep_first=reuse_clean)
+        result = self._pgd(inner, embeds, inputs, labels, mask, gen, loss_fn=loss_fn, steps=rb.adv_steps,
+                           random_start=rb.adv_random_start, keep_first=reuse_clean)
         clean = result.first_loss
         if clean is None:
             clean = self._ce(model(inputs_embeds=embeds, **inputs).logits, labels)
         outputs = model(inputs_embeds=embeds + result.delta, **inputs)
         adv = self._ce(outputs.logits, labels)
         self._parts.append(torch.stack([clean.detach(), adv.detach()]))
-        loss = clean + rb.adv_weight * adv
-        return (loss, outputs) if return_outputs else loss
+        return clean + rb.adv_weight * adv, outputs
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Adds ``clean_loss``/``adv_loss`` (means since the last log) to training logs of ``adv``."""
