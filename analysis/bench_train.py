@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -75,6 +76,8 @@ def worker(args: argparse.Namespace) -> dict:
     from xalign.robust.trainer import RobustTrainer
 
     method, _, k = args.worker.partition(":")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     path = args.model_path or resolve_model_path(args.model)
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(path)
@@ -124,6 +127,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--adv-steps", default="1,3", help="comma-separated K values for adv")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's choice)")
+    p.add_argument("--repeat", type=int, default=1, help="run every method this many times, interleaved; "
+                                                          "the table shows the median over all timed steps")
     p.add_argument("--out", default=None, help="also write the rows as JSON here")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--model-path", default=None, help=argparse.SUPPRESS)
@@ -138,20 +144,29 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-train-"))
     model_path = _random_model(tmp / "model") if args.model == "random" else None
     methods = ["baseline", "rs-da", "rs-rp"] + [f"adv:{k}" for k in args.adv_steps.split(",") if k.strip()]
+    load = os.getloadavg()[0]
+    results: dict[str, list[dict]] = {m: [] for m in methods}
+    for _ in range(args.repeat):
+        for m in methods:
+            cmd = [sys.executable, __file__, "--worker", m, "--model", args.model, "--batch", str(args.batch),
+                   "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads),
+                   "--tmp", str(tmp / "out")]
+            if model_path:
+                cmd += ["--model-path", model_path]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if proc.returncode or not lines:
+                sys.exit(f"{m} failed:\n{proc.stderr[-3000:]}")
+            results[m].append(json.loads(lines[-1][len("RESULT "):]))
     rows = []
     for m in methods:
-        cmd = [sys.executable, __file__, "--worker", m, "--model", args.model, "--batch", str(args.batch), "--steps",
-               str(args.steps), "--warmup", str(args.warmup), "--tmp", str(tmp / "out")]
-        if model_path:
-            cmd += ["--model-path", model_path]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-        if proc.returncode or not lines:
-            sys.exit(f"{m} failed:\n{proc.stderr[-3000:]}")
-        rows.append(json.loads(lines[-1][len("RESULT "):]))
+        times = [t for r in results[m] for t in r["times"]]
+        rows.append(dict(results[m][0], times=times, median_s=statistics.median(times),
+                         peak_mb=max(r["peak_mb"] for r in results[m])))
     base = rows[0]
     print(f"model {args.model}, batch {args.batch} pairs ({base['tokens']} real tokens), device {base['device']}, "
-          f"{base['threads']} threads, median of {args.steps} steps after {args.warmup} warm-up")
+          f"{base['threads']} threads, median of {args.steps} steps × {args.repeat} runs after {args.warmup} warm-up"
+          f" (load average at start {load:.1f})")
     print(f"{'method':<10} {'step s':>8} {'× base':>7} {'target':>9} {base['memory'] + ' MB':>24} {'× base':>7}")
     for r in rows:
         method, _, k = r["method"].partition(":")

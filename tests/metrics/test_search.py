@@ -161,3 +161,26 @@ def test_cuda_search_equals_cpu(data):
             np.testing.assert_array_equal(a.ranks, b.ranks)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = previous
+
+
+@pytest.mark.parametrize("hubby", [False, True])
+def test_csls_topk_candidate_shortcut_and_fallback_are_exact(hubby, caplog):
+    rng = np.random.default_rng(12)
+    keys = rng.standard_normal((400, 10))
+    queries = rng.standard_normal((150, 10))
+    if hubby:  # a few keys near the queries' mean direction (hubs) and a spread of r_S values
+        keys[:40] = queries.mean(0) * 6 + 0.3 * rng.standard_normal((40, 10))
+        queries += 0.8 * queries.mean(0)
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    kk = keys / np.linalg.norm(keys, axis=1, keepdims=True)
+    cos = q @ kk.T
+    r_q = np.sort(cos, axis=1)[:, -3:].mean(1)
+    r_k = np.sort(cos, axis=0)[-3:, :].mean(0)
+    ref = 2 * cos - r_q[:, None] - r_k[None, :]
+    ref_i = np.argsort(-ref, axis=1)[:, :2]
+    with caplog.at_level("DEBUG", logger="xalign.metrics.search"):
+        s, i = csls_topk(queries, keys, 2, neighbourhood=3, candidates=8, device="cpu")
+    np.testing.assert_array_equal(i, ref_i)
+    np.testing.assert_allclose(s, np.take_along_axis(ref, ref_i, 1), atol=1e-5)
+    redone = int(next(r.args[0] for r in caplog.records if "augmented" in r.getMessage()))
+    assert (redone > 0) if hubby else (redone < 150)  # both paths are exercised across the two cases

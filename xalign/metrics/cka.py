@@ -70,11 +70,13 @@ class _Stats:
     """Per-representation terms of the feature-form HSIC (centred features, row norms, self-HSIC)."""
 
     def __init__(self, x: Any, name: str, debiased: bool, *, check: bool = True) -> None:
+        import torch
+
         self.name = name
         self.n = x.shape[0]
-        raw_sq = float((x * x).sum())
+        raw_sq = float(torch.linalg.vector_norm(x)) ** 2
         self.x = x.sub_(x.mean(dim=0, keepdim=True))  # x is a private copy (see _tensor)
-        self.row_sq = (self.x * self.x).sum(dim=1)  # diag of K
+        self.row_sq = torch.linalg.vector_norm(self.x, dim=1) ** 2  # diag of K
         self.total_sq = self.row_sq.sum()  # trace of K
         self.debiased = debiased
         self.self_hsic = float(_hsic(self, self))

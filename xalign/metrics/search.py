@@ -226,6 +226,7 @@ def csls_topk(
     neighbourhood: int = 10,
     query_pool: Any = None,
     center: bool = False,
+    candidates: int | None = None,
     **search_kw: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-``k`` keys by CSLS (Conneau et al. 2018) for every query.
@@ -233,8 +234,15 @@ def csls_topk(
     ``CSLS(x, y) = 2 cos(x, y) - r_T(x) - r_S(y)``, where ``r_T(x)`` is the mean cosine of x's
     ``neighbourhood`` nearest keys and ``r_S(y)`` the mean cosine of y's nearest rows of
     ``query_pool`` (default: the queries themselves; BLI passes the whole source vocabulary).
-    Rows are L2-normalised here (after centring if ``center``). Three calls of
-    :func:`topk_search`: the two neighbourhoods and one search on augmented vectors.
+    Rows are L2-normalised here (after centring if ``center``).
+
+    Two full :func:`topk_search` passes: the keys' neighbourhoods, and each query's
+    ``candidates`` (default ``max(64, 4k)``) nearest keys by cosine, which also give ``r_T``.
+    The CSLS top-k among the candidates is provably the exact top-k when its k-th score beats
+    ``2 cos_K(x) - min_y r_S(y)``, the best score any non-candidate can reach; the few queries
+    where that bound fails are searched again exactly on augmented vectors
+    (``[2x, -1] . [y, r_S(y)] = 2cos - r_S(y)``). With ``index="ivf"`` all queries take the
+    augmented search (approximate, as the index).
 
     Returns:
         ``(scores, indices)`` ``[n_queries, k]``, CSLS scores (float32) best first.
@@ -244,12 +252,27 @@ def csls_topk(
     pool = q if query_pool is None else prepare(query_pool, "query_pool", center=center)
     if q.shape[1] != kb.shape[1] or pool.shape[1] != kb.shape[1]:
         raise ValueError(f"dims differ: queries {q.shape[1]}, keys {kb.shape[1]}, query_pool {pool.shape[1]}")
-    r_q = neighbourhood_similarity(q, kb, neighbourhood, **search_kw)
-    r_k = neighbourhood_similarity(kb, pool, neighbourhood, **search_kw)
-    q_aug = np.hstack([2.0 * q, -np.ones((q.shape[0], 1), dtype=np.float32)])
-    k_aug = np.hstack([kb, r_k.astype(np.float32)[:, None]])
-    scores, indices = topk_search(q_aug, k_aug, k, **search_kw)
-    return (scores - r_q.astype(np.float32)[:, None]).astype(np.float32), indices
+    k = _check_k(k, kb.shape[0])
+    nb = _check_k(neighbourhood, min(kb.shape[0], pool.shape[0]), "neighbourhood")
+    n_cand = min(kb.shape[0], max(candidates or 64, 4 * k, nb))
+    r_k = neighbourhood_similarity(kb, pool, nb, **search_kw)
+    cos, cand = topk_search(q, kb, n_cand, **search_kw)
+    cos64 = cos.astype(np.float64)
+    r_q = cos64[:, :nb].mean(axis=1)
+    rescored = 2.0 * cos64 - r_k[cand]  # 2cos - r_S(y) of every candidate
+    order = np.argsort(-rescored, axis=1, kind="stable")[:, :k]
+    scores = np.take_along_axis(rescored, order, 1)
+    indices = np.take_along_axis(cand, order, 1)
+    if n_cand < kb.shape[0] or search_kw.get("index", "flat") != "flat":
+        outside_best = 2.0 * cos64[:, -1] - float(r_k.min())
+        redo = np.flatnonzero(~(scores[:, -1] > outside_best + 1e-5) | (search_kw.get("index", "flat") != "flat"))
+        logger.debug("csls_topk: %d of %d queries need the exact augmented search", redo.size, q.shape[0])
+        if redo.size:
+            q_aug = np.hstack([2.0 * q[redo], -np.ones((redo.size, 1), dtype=np.float32)])
+            k_aug = np.hstack([kb, r_k.astype(np.float32)[:, None]])
+            s_aug, i_aug = topk_search(q_aug, k_aug, k, **search_kw)
+            scores[redo], indices[redo] = s_aug, i_aug
+    return (scores - r_q[:, None]).astype(np.float32), indices
 
 
 @dataclass(frozen=True)

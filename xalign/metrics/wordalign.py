@@ -42,13 +42,18 @@ def similarity(src_vecs: Any, tgt_vecs: Any, kind: str = "cosine01") -> np.ndarr
     a, b = np.asarray(src_vecs, dtype=np.float64), np.asarray(tgt_vecs, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"expected [m, d] and [n, d] vectors, got shapes {a.shape} and {b.shape}")
+    dot = a @ b.T  # token counts are small: no large-n BLAS concern here
     if kind == "dot":
-        return a @ np.ascontiguousarray(b.T)
-    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    if (na == 0).any() or (nb == 0).any():
+        return dot
+    na = np.sqrt(np.einsum("ij,ij->i", a, a))
+    nb = np.sqrt(np.einsum("ij,ij->i", b, b))
+    if not (na.all() and nb.all()):
         raise ValueError("a token vector has zero norm; cosine similarity is undefined")
-    cos = (a / na[:, None]) @ np.ascontiguousarray((b / nb[:, None]).T)
-    return (cos + 1.0) / 2.0
+    dot /= na[:, None]
+    dot /= nb[None, :]
+    dot += 1.0
+    dot *= 0.5
+    return dot
 
 
 def _check_sim(sim: Any, i: int) -> np.ndarray:
@@ -186,7 +191,10 @@ def align(
 
 
 def _word_id_array(word_ids: Any, n: int, name: str) -> np.ndarray:
-    ids = np.array([-1 if w is None else int(w) for w in word_ids], dtype=np.int64)
+    if isinstance(word_ids, np.ndarray) and np.issubdtype(word_ids.dtype, np.integer):
+        ids = word_ids.astype(np.int64, copy=False).ravel()
+    else:
+        ids = np.array([-1 if w is None else int(w) for w in word_ids], dtype=np.int64)
     if ids.shape[0] != n:
         raise ValueError(f"{name}: expected {n} word ids (one per subword), got {ids.shape[0]}")
     return ids
@@ -207,7 +215,7 @@ def subword_to_word(links_sub: Any, src_word_ids: Sequence[int | None],
     rows, cols = np.nonzero(links)
     ws, wt = s[rows], t[cols]
     keep = (ws >= 0) & (wt >= 0)
-    return {(int(a), int(b)) for a, b in zip(ws[keep], wt[keep])}
+    return set(zip(ws[keep].tolist(), wt[keep].tolist()))
 
 
 def average_subwords(vecs: Any, word_ids: Sequence[int | None]) -> np.ndarray:

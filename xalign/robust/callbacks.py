@@ -94,7 +94,7 @@ class LoggerCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs:
-            shown = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in logs.items()}
+            shown = {k: (float(f"{v:.4g}") if isinstance(v, float) else v) for k, v in logs.items()}
             logger.info("step %d: %s", state.global_step, shown)
 
 
