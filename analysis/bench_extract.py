@@ -55,6 +55,7 @@ LABELS = {
     "b": "(b) transformers, 1 sentence per forward",
     "c": "(c) transformers, padded batches of 32, input order",
     "d": "(d) sentence-transformers encode, batch 32",
+    "e": "(e) transformers, length-sorted batches of 32",
 }
 
 
@@ -198,6 +199,25 @@ def _prepare(task: str, args: argparse.Namespace, texts: list[str]) -> tuple[Cal
             return last, last_all
 
         return loop, meta
+    if task == "e":  # what xalign's batching does, without its all-layer stacking and pooling
+
+        def sorted_loop() -> np.ndarray:
+            enc_all = enc.tokenizer(texts, truncation=True, max_length=enc.max_length,
+                                    return_special_tokens_mask=True)
+            order = np.argsort([-len(ids) for ids in enc_all["input_ids"]], kind="stable")
+            last = np.zeros((len(texts), enc.hidden_size), dtype=np.float32)
+            with torch.inference_mode():
+                for i in range(0, len(texts), BATCH):
+                    idx = order[i:i + BATCH]
+                    batch = enc.tokenizer.pad({k: [enc_all[k][j] for j in idx] for k in enc_all.keys()},
+                                              return_tensors="pt")
+                    special = batch.pop("special_tokens_mask").to(enc.device)
+                    batch = {k: v.to(enc.device) for k, v in batch.items()}
+                    hidden = enc.model(**batch).last_hidden_state.float()
+                    last[idx] = _mean(hidden, batch["attention_mask"], special).cpu().numpy()
+            return last
+
+        return sorted_loop, meta
     if task.startswith("stream"):
         kw = {} if args.shard_size is None else {"shard_size": args.shard_size}
         path = Path(tempfile.mkdtemp(dir=args.tmp)) / "emb.npy"
@@ -232,7 +252,7 @@ def _worker(task: str, args: argparse.Namespace) -> dict[str, Any]:
     elif task in {"b", "c"}:
         last, last_all = value
         np.save(tmp / f"{task}_all.npy", last_all)
-    elif task == "d":
+    elif task in {"d", "e"}:
         last = value
     else:
         arr = np.load(value.path, mmap_mode="r")
@@ -280,7 +300,8 @@ def _fmt(rows: list[dict[str, Any]]) -> str:
         if "target" in r:
             target = f"{'ok >=' if r['ratio'] >= r['target'] else 'MISS <'}{r['target']}"
         lines.append(
-            f"{r['name']:<52} {r['rate']:>7.1f} {ratio:>8} {target:>9} {r['cpu_rate']:>10.1f} {r['peak_rss_mb']:>11.0f} "
+            f"{r['name']:<52} {r['rate']:>7.1f} {ratio:>8} {target:>9} {r['cpu_rate']:>10.1f} "
+            f"{r['peak_rss_mb']:>11.0f} "
             f"{r['peak_rss_mb'] - r['rss_loaded_mb']:>8.0f} {100 * r['cpu_util']:>5.0f} "
             f"{r['load_start']:>4.1f}/{r['load_end']:<4.1f}  {r.get('note', '')}")
     return "\n".join(lines)
@@ -312,9 +333,9 @@ def _stream_summary(s1: dict[str, Any], s10: dict[str, Any]) -> dict[str, Any] |
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="400 sentences (200 en + 200 sw) instead of 3,994")
-    parser.add_argument("--only", default="a,b,c,d,stream", help="comma-separated rows: a,b,c,d,stream")
+    parser.add_argument("--only", default="a,b,c,d,e,stream", help="comma-separated rows: a,b,c,d,e,stream")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="run (a), (c), (d) this many times, interleaved, and keep each one's fastest round")
+                        help="run (a), (c), (d), (e) this many times, interleaved, and keep each one's fastest round")
     parser.add_argument("--threads", type=int, default=None, help="torch threads in every row (default: torch's)")
     parser.add_argument("--device", default=None, help="cuda/cpu (default: CUDA when present)")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "auto", "bf16", "fp16"],
@@ -338,14 +359,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.n, args.shard_size = 400, 400  # 1 shard vs 10 shards, as 3,994 vs 39,940 with 4,096-row shards
     parts = set(args.only.split(","))
-    unknown = parts - {"a", "b", "c", "d", "stream"}
+    unknown = parts - {"a", "b", "c", "d", "e", "stream"}
     if unknown:
-        parser.error(f"--only takes a,b,c,d,stream; got {sorted(unknown)}")
+        parser.error(f"--only takes a,b,c,d,e,stream; got {sorted(unknown)}")
     t_start, load_start = time.perf_counter(), os.getloadavg()
     runs: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp:
         for rnd in range(args.rounds):
-            for task in ("a", "b", "c", "d"):
+            for task in ("a", "b", "c", "d", "e"):
                 if task in parts and (task != "b" or rnd == 0):
                     runs.setdefault(task, []).append(_run_worker(task, args, tmp))
         if "stream" in parts:
@@ -354,11 +375,12 @@ def main(argv: list[str] | None = None) -> int:
         tmp_path = Path(tmp)
         agree = {"b": _agreement(tmp_path, "a", "b"), "c": _agreement(tmp_path, "a", "c"),
                  "c_all": _agreement(tmp_path, "a_all", "c_all"), "d": _agreement(tmp_path, "a_all", "d"),
+                 "e": _agreement(tmp_path, "a", "e"),
                  "stream1": _agreement(tmp_path, "a", "stream1"), "stream10": _agreement(tmp_path, "a", "stream10")}
     results = {task: _best(r) for task, r in runs.items()}
     base = results.get("a", {})
     rows: list[dict[str, Any]] = []
-    for task in ("a", "b", "c", "d"):
+    for task in ("a", "b", "c", "d", "e"):
         if task not in results:
             continue
         r = dict(results[task], name=LABELS[task])
@@ -368,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                 r["target"] = TARGETS[task]
         r["note"] = {"a": "", "b": _note(agree["b"], "(a) mean"),
                      "c": _note(agree["c"], "(a) mean") + "; " + _note(agree["c_all"], "xalign mean_all"),
-                     "d": _note(agree["d"], "xalign mean_all")}[task]
+                     "d": _note(agree["d"], "xalign mean_all"),
+                     "e": "not a target: shows what the batching alone gives; " + _note(agree["e"], "(a) mean")}[task]
         if len(r.get("rates", [])) > 1:
             r["note"] = f"rounds {', '.join(f'{x:.1f}' for x in r['rates'])}; " + r["note"]
         rows.append(r)

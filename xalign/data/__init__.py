@@ -17,12 +17,16 @@ from xalign.data.languages import (
     parse_pair,
 )
 from xalign.data.parallel import ParallelCorpus, load_parallel
+from xalign.data.folders import detect_folder, read_flores, read_ntrex
 
 __all__ = [
     "DEMO_LANGS",
     "GoldAlignment",
     "ParallelCorpus",
     "demo_dictionary",
+    "detect_folder",
+    "read_flores",
+    "read_ntrex",
     "demo_gold",
     "demo_pairs",
     "dictionary_for_pair",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xalign.data.languages import flores_code, normalize_lang, ntrex_code, parse_pair
+from xalign.data.languages import normalize_lang, parse_pair
 
 logger = logging.getLogger(__name__)
 
@@ -321,140 +321,6 @@ def read_tsv(path: PathLike, src_lang: str | None, tgt_lang: str | None, *, colu
     return out.finish(src_lang, tgt_lang, [f.source()], ids=id_col is not None)
 
 
-# --------------------------------------------------------------------------- folder formats
-_SIB_SPLITS = ("train", "dev", "test")
-_FLORES_SPLITS = ("dev", "devtest")
-
-
-def _folder_langs(names: Iterable[str]) -> str:
-    langs = sorted({normalize_lang(n) for n in names if _is_lang(n)})
-    return f"available languages: {', '.join(langs) or 'none'} (any two of them make a pair, e.g. 'en-sw')"
-
-
-def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], present: Any, root: Path) -> list[str]:
-    if split is None:
-        chosen = [s for s in known if present(s)]
-        if not chosen:
-            raise FileNotFoundError(f"{root} holds none of the splits {', '.join(known)}")
-        return chosen
-    chosen = [split] if isinstance(split, str) else list(split)
-    bad = [s for s in chosen if s not in known]
-    if bad:
-        raise ValueError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or None for all)")
-    return [s for s in known if s in chosen]
-
-
-def _read_id_rows(f: LineFile) -> list[tuple[str, str, str]]:
-    """Rows ``(index_id, text, "file:line")`` of a SIB-200 ``index_id<TAB>category<TAB>text`` file."""
-    rows, seen = [], set()
-    it = iter(f)
-    _, head = next(it, (1, ""))
-    names = head.split("\t")
-    if "index_id" not in names or "text" not in names:
-        raise ValueError(f"{f.path}:1: expected a header with index_id and text columns, found {names}")
-    ci, ct = names.index("index_id"), names.index("text")
-    for lineno, line in it:
-        parts = line.split("\t")
-        if len(parts) != len(names):
-            raise ValueError(f"{f.path}:{lineno}: expected {len(names)} tab-separated fields, found {len(parts)}")
-        if parts[ci] in seen:
-            raise ValueError(f"{f.path}:{lineno}: duplicate index_id {parts[ci]!r}")
-        seen.add(parts[ci])
-        rows.append((parts[ci], parts[ct], f"{f.path}:{lineno}"))
-    return rows
-
-
-def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Sequence[str] | None = None,
-                strict: bool = False) -> ParallelCorpus:
-    """FLORES-200 sentences from a SIB-200 folder (``<root>/<code>/{train,dev,test}.tsv``, joined on
-    ``index_id``) or from the original release (``<root>/{dev,devtest}/<code>.{dev,devtest}``)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"FLORES folder not found: {root}")
-    codes = {lang: flores_code(lang) for lang in (src_lang, tgt_lang)}
-    original = (root / "dev").is_dir() or (root / "devtest").is_dir()
-    if original:
-        def path(lang: str, s: str) -> Path:
-            return root / s / f"{codes[lang]}.{s}"
-        splits = _pick_splits(split, _FLORES_SPLITS, lambda s: (root / s).is_dir(), root)
-        listing = [p.name.rsplit(".", 1)[0] for s in splits for p in (root / s).glob(f"*.{s}")]
-    else:
-        def path(lang: str, s: str) -> Path:
-            return root / codes[lang] / f"{s}.tsv"
-        splits = _pick_splits(split, _SIB_SPLITS, lambda s: any(root.glob(f"*/{s}.tsv")), root)
-        listing = [p.name for p in root.iterdir() if p.is_dir()]
-    for lang in (src_lang, tgt_lang):
-        for s in splits:
-            if not path(lang, s).is_file():
-                raise FileNotFoundError(f"{path(lang, s)} not found: no FLORES-200 {s} file for {lang!r} in {root}; "
-                                        + _folder_langs(listing))
-    out = _PairCollector(f"flores200:{'+'.join(splits)}", strict)
-    sources: list[dict[str, Any]] = []
-    unmatched, first_unmatched = 0, None
-    for s in splits:
-        files = [LineFile(path(lang, s), what="FLORES file") for lang in (src_lang, tgt_lang)]
-        if original:
-            both = [[(f"{s}:{n}", t, f"{f.path}:{n}") for n, t in f] for f in files]
-        else:
-            both = [_read_id_rows(f) for f in files]
-        sources += [f.source() for f in files]
-        tgt_by_id = {row_id: (text, loc) for row_id, text, loc in both[1]}
-        src_ids = {row_id for row_id, _, _ in both[0]}
-        for row_id, text, loc in both[0]:
-            if row_id not in tgt_by_id:
-                unmatched += 1
-                first_unmatched = first_unmatched or f"{loc} (index_id {row_id!r} missing from {files[1].path})"
-                continue
-            out.add(text, tgt_by_id[row_id][0], loc, tgt_by_id[row_id][1], row_id)
-        for row_id, _, loc in both[1]:
-            if row_id not in src_ids:
-                unmatched += 1
-                first_unmatched = first_unmatched or f"{loc} (index_id {row_id!r} missing from {files[0].path})"
-    if unmatched:
-        if strict:
-            raise ValueError(f"{first_unmatched}: the two languages' files do not hold the same rows "
-                             f"({unmatched} unmatched)")
-        logger.warning("FLORES %s-%s: skipped %d row(s) present in only one language (first: %s)", src_lang,
-                       tgt_lang, unmatched, first_unmatched)
-    return out.finish(src_lang, tgt_lang, sources, ids=True)
-
-
-def read_ntrex(root: PathLike, src_lang: str, tgt_lang: str, *, strict: bool = False) -> ParallelCorpus:
-    """NTREX-128: ``<prefix>-src.eng.txt`` (English original) and ``<prefix>-ref.<code>.txt`` translations,
-    line-aligned; any two languages form a pair through the shared English source."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"NTREX folder not found: {root}")
-    src_files = sorted(root.glob("*-src.eng.txt"))
-    if not src_files:
-        raise FileNotFoundError(f"{root} has no NTREX source file (*-src.eng.txt, e.g. newstest2019-src.eng.txt)")
-    prefix = src_files[0].name[: -len("-src.eng.txt")]
-    refs = [p.name[len(prefix) + 5: -4] for p in root.glob(f"{prefix}-ref.*.txt")]
-
-    def file_for(lang: str) -> Path:
-        p = src_files[0] if lang == "en" else root / f"{prefix}-ref.{ntrex_code(lang)}.txt"
-        if not p.is_file():
-            raise FileNotFoundError(f"{p} not found: no NTREX reference for {lang!r} in {root}; "
-                                    + _folder_langs(["en", *refs]))
-        return p
-
-    corpus = read_line_pair(file_for(src_lang), file_for(tgt_lang), src_lang, tgt_lang, strict=strict,
-                            name=f"ntrex128:{prefix}", ids=True)
-    return corpus
-
-
-def detect_folder(root: PathLike) -> str:
-    """``"ntrex"`` or ``"flores"`` for a corpus folder; ``ValueError`` when it is neither."""
-    root = Path(root)
-    if any(root.glob("*-src.eng.txt")):
-        return "ntrex"
-    if (root / "dev").is_dir() or (root / "devtest").is_dir() or any(root.glob("*/train.tsv")) or any(
-            root.glob("*/dev.tsv")) or any(root.glob("*/test.tsv")):
-        return "flores"
-    raise ValueError(f"cannot tell the format of folder {root}: expected FLORES/SIB-200 (<code>/train.tsv), "
-                     f"FLORES-200 (dev/<code>.dev) or NTREX (newstest2019-src.eng.txt + -ref.<code>.txt)")
-
-
 # --------------------------------------------------------------------------- entry point
 _FORMATS = ("auto", "lines", "tsv", "flores", "ntrex")
 _DATA_NAMES = {"flores": "flores", "flores200": "flores", "sib200": "flores", "ntrex": "ntrex", "ntrex128": "ntrex"}
@@ -503,6 +369,8 @@ def load_parallel(src: PathLike | None = None, tgt: PathLike | None = None, *, p
     ``strict=True`` raises instead, naming the first ``file:line``. Errors name the file, line and
     counts involved.
     """
+    from xalign.data.folders import detect_folder, read_flores, read_ntrex
+
     if fmt not in _FORMATS:
         raise ValueError(f"unknown fmt={fmt!r}: expected one of {', '.join(_FORMATS)}")
     s_lang, t_lang = _resolve_langs(pair, src_lang, tgt_lang)

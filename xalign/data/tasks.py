@@ -299,6 +299,17 @@ class TaskSplits:
     protocol: str
     info: dict[str, Any] = field(default_factory=dict)
 
+    def fingerprint(self) -> dict[str, Any]:
+        """Sizes and sha256 of the texts+labels and of the item ids of every split (for manifests)."""
+        from xalign.io import sha256_texts
+
+        def rec(ds):
+            rows = (f"{a}\t{b}\t{y}" for a, b, y in zip(ds["sentence1"], ds["sentence2"], ds["label"]))
+            return {"n": len(ds), "sha256": sha256_texts(rows), "item_ids_sha256": sha256_texts(ds["item_id"])}
+
+        return {"protocol": self.protocol, "info": self.info, "train": rec(self.train), "select": rec(self.select),
+                "eval": {k: rec(v) for k, v in self.eval.items()}}
+
 
 def check_aligned(by_lang: dict[str, "datasets.Dataset"]) -> None:
     """``ValueError`` unless all datasets have the same item ids (in order) and the same labels."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xalign.io import atomic_path, base_manifest, read_json, sha256_file, sha256_texts, write_json
+from xalign.io import atomic_path, base_manifest, read_json, sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -170,14 +170,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "TrainConfig":
         """Build from a mapping; unknown keys raise one ``ValueError`` naming them and the valid keys."""
-        if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a mapping of settings, found {type(data).__name__}")
-        data = {str(k).replace("-", "_"): v for k, v in data.items()}
-        valid = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}")
-        return cls(**data)
+        from xalign.robust.config import dataclass_from_dict
+
+        return dataclass_from_dict(cls, data, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainConfig":
@@ -253,15 +248,6 @@ def _load_splits(config: TrainConfig):
             raise FileNotFoundError(f"{exc} (the standard protocol needs train/dev/test splits; a local XNLI "
                                     f"copy has only dev/test: use protocol noleak)") from None
         raise
-
-
-def _data_record(splits) -> dict[str, Any]:
-    def rec(ds):
-        return {"n": len(ds), "sha256": sha256_texts(f"{a}\t{b}\t{y}" for a, b, y in
-                                                     zip(ds["sentence1"], ds["sentence2"], ds["label"])),
-                "item_ids_sha256": sha256_texts(ds["item_id"])}
-    return {"protocol": splits.protocol, "info": splits.info, "train": rec(splits.train),
-            "select": rec(splits.select), "eval": {k: rec(v) for k, v in splits.eval.items()}}
 
 
 def _model_revision(path: str) -> str:
@@ -388,7 +374,7 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
     files = {"synonyms": config.synonyms, **{f"dictionary:{p}": p for p in config.dictionaries}}
     write_json(out / "manifest.json", base_manifest(
         command="train", model={"spec": config.model, "path": model_path, "revision": _model_revision(model_path)},
-        data=_data_record(splits), files={k: {"path": v, "sha256": sha256_file(v)} for k, v in files.items() if v},
+        data=splits.fingerprint(), files={k: {"path": v, "sha256": sha256_file(v)} for k, v in files.items() if v},
         seed=config.seed, method=config.method, task=config.task, world_size=args.world_size,
         device=str(args.device), precision="bf16" if bf16 else ("fp16" if config.precision == "fp16" else "fp32")))
     metrics = {"method": config.method, "task": config.task, "config": config.to_dict(), "robust": robust.to_dict(),

@@ -102,6 +102,19 @@ def check_field_types(config: Any) -> None:
         setattr(config, f.name, value)
 
 
+def dataclass_from_dict(cls: type, data: Any, *, source: str = "config") -> Any:
+    """``cls(**data)`` after normalising ``-`` to ``_`` in keys; unknown keys raise one ``ValueError``
+    naming them and the valid keys."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected a mapping of settings, found {type(data).__name__}")
+    data = {str(k).replace("-", "_"): v for k, v in data.items()}
+    valid = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}")
+    return cls(**data)
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Settings from a YAML (``.yaml``/``.yml``) or JSON file as a dict (``-`` in keys becomes ``_``)."""
     from xalign.io import read_json
