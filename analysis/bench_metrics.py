@@ -5,7 +5,7 @@
     python analysis/bench_metrics.py --only retrieval,cka
 
 1. Exact top-10 CSLS retrieval, n x n random unit vectors (d = 384; 50k full, 10k quick):
-   xalign ``csls_topk`` (three faiss searches, the last on augmented vectors) vs sklearn
+   xalign ``csls_topk`` (two faiss searches + a proven-exact candidate re-ranking) vs sklearn
    ``NearestNeighbors(algorithm="brute", metric="cosine")`` for both neighbourhoods plus sklearn's
    own chunked brute-force scan (``pairwise_distances_chunked``, what NearestNeighbors uses) for the
    CSLS re-scoring, vs a chunked torch matmul + topk. Also xalign ``retrieval_scores(method="csls")``,

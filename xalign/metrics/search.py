@@ -6,8 +6,9 @@
   matmul + ``topk`` on CUDA when torch sees a GPU but the installed faiss is CPU-only.
   Queries are searched in chunks so memory stays bounded.
 * :func:`neighbourhood_similarity` (``r`` of CSLS / ratio margin) and :func:`csls_topk` are
-  written on top of it. CSLS top-k is exact with a single extra search: for a query ``x``,
-  ``2 cos(x, y) - r_S(y)`` is the inner product of ``[2x, -1]`` with ``[y, r_S(y)]``.
+  written on top of it. CSLS top-k is exact from two searches: candidates by cosine with a
+  bound proving they contain the CSLS top-k, and, for queries where the bound fails, a search on
+  augmented vectors (``2 cos(x, y) - r_S(y)`` is the inner product of ``[2x, -1]`` and ``[y, r_S(y)]``).
 * :func:`scan` computes the full score matrix in row chunks (torch, on the chosen device)
   and reduces every chunk at once to the exact rank of each query's gold target, the
   row-wise best target and, optionally, the column-wise best query. It is what makes

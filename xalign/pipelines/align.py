@@ -36,6 +36,7 @@ def align_corpus(encoder: "Encoder", gold: "GoldAlignment", *, layers: list[int]
     from xalign.embed import embed_words
     from xalign.metrics.stats import bootstrap_ci
     from xalign.metrics.wordalign import (align_batch, alignment_scores, average_subwords, per_sentence_counts,
+                                          scores_from_counts,
                                           similarity, subword_to_word)
 
     if level not in {"subword", "word"}:
@@ -61,8 +62,7 @@ def align_corpus(encoder: "Encoder", gold: "GoldAlignment", *, layers: list[int]
             counts = per_sentence_counts(links, gold.sure, gold.possible)
 
             def aer_of(idx: np.ndarray, c: np.ndarray = counts) -> float:
-                a, s, a_s, a_p = c[idx].sum(0)
-                return 1.0 - (a_s + a_p) / max(a + s, 1)
+                return float(scores_from_counts(c[idx]).aer)
 
             lo, hi = bootstrap_ci(aer_of, n_items=len(links), n_boot=n_boot, seed=seed)
             metrics["aer_ci95"] = [float(lo), float(hi)]

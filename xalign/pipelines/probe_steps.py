@@ -36,7 +36,7 @@ def _direction(queries: np.ndarray, keys: np.ndarray, method: str, config: "Prob
         out["p@1_ci95"] = [_r(lo), _r(hi)]
     if base == "cosine" and not centered:
         k = min(10, len(keys))
-        _, idx = topk_search(queries, keys, k)
+        _, idx = topk_search(queries, keys, k, metric="cosine")
         out["hubness"] = _r(hubness(idx, len(keys), k=k))
     return out
 
