@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-eval", type=int, default=300, help="other dev items per evaluation language")
     p.add_argument("--epochs", type=float, default=1.0)
     p.add_argument("--max-length", type=int, default=96)
+    p.add_argument("--learning-rate", type=float, default=1e-4,
+                   help="the recipe's 2e-5 is for 392k MultiNLI pairs; a few hundred steps need a larger one "
+                        "(see examples/train_xnli_small.yaml: at 2e-5 a 79-step run stays near chance)")
     p.add_argument("--pairs", nargs="+", default=["en-sw", "en-ur", "en-yo", "en-de", "en-fr"])
     p.add_argument("--probe-limit", type=int, default=300, help="FLORES-200 sentence pairs per language pair")
     p.add_argument("--n-boot", type=int, default=500)
@@ -79,7 +82,7 @@ def train_all(args: argparse.Namespace) -> dict[str, dict]:
                     out=str(out), model="default", task="xnli", data_dir=args.xnli_dir, protocol="noleak",
                     train_lang="en", eval_langs=["en", "sw", "ur"], generalized=True, n_train=args.n_train,
                     n_select=args.n_select, n_eval=args.n_eval, method=method, seed=seed, epochs=args.epochs,
-                    max_length=args.max_length, device=args.device, resume=out.exists(), **extra)
+                    max_length=args.max_length, learning_rate=args.learning_rate, device=args.device, resume=out.exists(), **extra)
                 t0 = time.perf_counter()
                 metrics = train(config).metrics
                 logger.info("trained %s in %.0fs: %s", label, time.perf_counter() - t0, metrics["eval"]["accuracy"])
@@ -264,7 +267,8 @@ def write_results(args: argparse.Namespace, runs: dict, result, vs_baseline: dic
         f"fine-tuned with methods {', '.join(args.methods)}; seeds {', '.join(map(str, args.seeds))}.",
         f"- XNLI no-leak protocol: {args.n_train} English test items for training, {args.n_select} English dev items "
         f"for checkpoint selection, {args.n_eval} *other* dev items per evaluation language (en, sw, ur); "
-        f"{args.epochs:g} epoch(s), max length {args.max_length}, Robust-XLT/XTREME recipe otherwise.",
+        f"{args.epochs:g} epoch(s), max length {args.max_length}, learning rate {args.learning_rate:g}, "
+        f"Robust-XLT/XTREME recipe otherwise.",
         f"- Alignment probe: FLORES-200 demo set, first {args.probe_limit} sentence pairs of each of "
         f"{', '.join(args.pairs)}; mean pooling over non-special tokens; preset `default`; bootstrap "
         f"{args.n_boot} resamples (P@1) / {args.n_boot_cka} (CKA), seed 0. Deltas are paired (same resampled "
