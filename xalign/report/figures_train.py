@@ -62,7 +62,7 @@ def _lang_values(block: Any) -> dict[str, float]:
 def accuracy_bars(eval_block: dict[str, Any], *, title: str = "") -> go.Figure:
     """Accuracy per evaluation language (``eval.accuracy``), beside ``eval.smoothed_accuracy`` when present."""
     groups = [(name, _lang_values(eval_block.get(key))) for key, name in
-              (("accuracy", "accuracy"), ("smoothed_accuracy", "smoothed (certified) accuracy"))]
+              (("accuracy", "accuracy"), ("smoothed_accuracy", "smoothed (majority-vote) accuracy"))]
     groups = [(name, vals) for name, vals in groups if vals]
     if not groups:
         raise ValueError("eval: no per-language accuracy values")
