@@ -37,7 +37,7 @@ def test_accuracy_bars(doc):
     t = _by_key(fig)
     assert list(t["eval.accuracy"].x) == ["en", "sw", "ur"]
     assert list(t["eval.accuracy"].y) == [0.81, 0.62, 0.58]
-    assert list(t["eval.smoothed (certified) accuracy"].y) == [0.75, 0.55, 0.5]
+    assert list(t["eval.smoothed (majority-vote) accuracy"].y) == [0.75, 0.55, 0.5]
     with pytest.raises(ValueError, match="accuracy"):
         accuracy_bars({})
 
