@@ -118,23 +118,24 @@ def embed_to_disk(
     resumed = len(done & set(mine))
     if resumed:
         logger.info("resuming %s: %d of %d shards already done", target.name, resumed, len(mine))
-    out = np.lib.format.open_memmap(partial, mode="r+")
     n_truncated = 0
     for s in mine:
         if s in done:
             continue
         stats = ExtractionStats()
         lo, hi = s * shard_size, min(len(texts), (s + 1) * shard_size)
-        out[:, lo:hi, :] = embed(encoder, texts[lo:hi], layers=chosen, pooling=pooling, prefix=prefix,
+        vecs = embed(encoder, texts[lo:hi], layers=chosen, pooling=pooling, prefix=prefix,
                                  batch_size=batch_size, max_tokens=max_tokens, precision=precision,
-                                 progress=progress, stats=stats)
-        n_truncated += stats.n_truncated
+                     progress=progress, stats=stats)
+        out = np.lib.format.open_memmap(partial, mode="r+")  # reopened per shard: written pages leave RSS
+        out[:, lo:hi, :] = vecs
         out.flush()
+        del out, vecs
+        n_truncated += stats.n_truncated
         done.add(s)
         tmp = progress_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"fingerprint": fp, "done": sorted(done), "n_truncated": n_truncated}))
         os.replace(tmp, progress_file)
-    del out
     if state is not None:
         state.wait_for_everyone()
     info = StoreInfo(path=str(target), shape=shape, layers=chosen, pooling=str(pooling),
