@@ -13,6 +13,7 @@ from transformers import TrainerCallback
 
 from xalign.cli.main import main
 from xalign.pipelines.train import TrainConfig, train
+from xalign.robust.evaluate import correct_from_string
 
 from ..robust.conftest import _one_thread, synthetic_pairs  # noqa: F401 - autouse fixture: one torch thread
 
@@ -86,6 +87,11 @@ def test_run_outputs_and_encoder(tmp_path, tiny_bert_dir, pair_files):
         pred = [clf(**tok(r["sentence1"], r["sentence2"], return_tensors="pt")).logits.argmax(-1).item() for r in rows]
     expected = np.mean([p == names.index(r["label"]) for p, r in zip(pred, rows)])
     assert m["eval"]["accuracy"]["xx"] == pytest.approx(expected)
+    # per-item correctness, in file order, for paired tests between runs
+    assert m["eval"]["correct"]["xx"] == "".join(str(int(p == names.index(r["label"]))) for p, r in zip(pred, rows))
+    assert gen["correct"][1][1] == m["eval"]["correct"]["xx"]
+    assert [np.mean(correct_from_string(c)) for row in gen["correct"] for c in row] == pytest.approx(
+        [v for row in gen["matrix"] for v in row])
 
     # the encoder directory opens with load_encoder and holds the classifier's encoder weights
     enc = load_encoder(str(run / "encoder"), device="cpu")

@@ -36,32 +36,66 @@ def compute_accuracy(eval_pred: Any) -> dict[str, float]:
     return {"accuracy": accuracy_from_logits(eval_pred.predictions, eval_pred.label_ids)}
 
 
+def dataset_correct(trainer: "RobustTrainer", data: "datasets.Dataset", *, max_length: int) -> np.ndarray:
+    """Per-item correctness (bool ``[n]``, dataset order) of ``trainer.model`` in one deterministic pass.
+
+    The Trainer predicts in :func:`~xalign.robust.features.length_order` (the ``RobustTrainer`` eval
+    sampler); the result is put back into item order."""
+    from xalign.robust.features import length_order
+
+    ds = PairDataset.from_dataset(data, trainer.processing_class, max_length=max_length)
+    out = trainer.predict(ds)
+    logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
+    pred, labels = np.asarray(logits).argmax(-1), np.asarray(out.label_ids)
+    if pred.shape != labels.shape or pred.shape != (len(ds),):
+        raise ValueError(f"predictions {pred.shape} and labels {labels.shape} do not match {len(ds)} items")
+    order = np.asarray(length_order(ds.lengths), dtype=np.int64)
+    if not np.array_equal(np.asarray(ds.labels)[order], labels):
+        raise RuntimeError("the Trainer did not predict in length_order: per-item results cannot be mapped back")
+    correct = np.empty(len(ds), dtype=bool)
+    correct[order] = pred == labels
+    return correct
+
+
 def dataset_accuracy(trainer: "RobustTrainer", data: "datasets.Dataset", *, max_length: int) -> float:
     """Plain (single deterministic pass) accuracy of ``trainer.model`` on ``data``."""
-    out = trainer.predict(PairDataset.from_dataset(data, trainer.processing_class, max_length=max_length))
-    return accuracy_from_logits(out.predictions, out.label_ids)
+    correct = dataset_correct(trainer, data, max_length=max_length)
+    return float(correct.mean()) if correct.size else float("nan")
 
 
-def language_accuracy(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], *,
-                      max_length: int) -> dict[str, float]:
-    """``{lang: accuracy}`` for every evaluation language."""
-    return {lang: dataset_accuracy(trainer, ds, max_length=max_length) for lang, ds in by_lang.items()}
+def correct_string(correct: np.ndarray) -> str:
+    """Per-item correctness as a compact ``"0110…"`` string (item order), for paired tests across runs."""
+    return "".join("1" if c else "0" for c in np.asarray(correct, dtype=bool))
 
 
-def generalized_matrix(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], languages: Sequence[str],
-                       *, max_length: int, diagonal: Mapping[str, float] | None = None) -> list[list[float]]:
-    """``matrix[i][j]`` = accuracy with sentence 1 in ``languages[i]`` and sentence 2 in ``languages[j]``
-    (item-aligned data). Known diagonal values (plain per-language accuracy) are reused."""
-    matrix = []
+def correct_from_string(text: str) -> np.ndarray:
+    """Inverse of :func:`correct_string`: a float ``[n]`` array of 0/1."""
+    if set(text) - {"0", "1"}:
+        raise ValueError(f"expected a string of 0/1 per item, got {text[:20]!r}…")
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.float64) - ord("0")
+
+
+def language_correct(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], *,
+                     max_length: int) -> dict[str, np.ndarray]:
+    """``{lang: per-item correctness}`` for every evaluation language."""
+    return {lang: dataset_correct(trainer, ds, max_length=max_length) for lang, ds in by_lang.items()}
+
+
+def generalized_correct(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], languages: Sequence[str],
+                        *, max_length: int, diagonal: Mapping[str, np.ndarray] | None = None
+                        ) -> list[list[np.ndarray]]:
+    """``cells[i][j]`` = per-item correctness with sentence 1 in ``languages[i]`` and sentence 2 in
+    ``languages[j]`` (item-aligned data). Known diagonal cells (plain per-language runs) are reused."""
+    cells = []
     for l1 in languages:
         row = []
         for l2 in languages:
             if l1 == l2 and diagonal is not None and l1 in diagonal:
-                row.append(float(diagonal[l1]))
+                row.append(np.asarray(diagonal[l1], dtype=bool))
             else:
-                row.append(dataset_accuracy(trainer, generalized_pairs(dict(by_lang), l1, l2), max_length=max_length))
-        matrix.append(row)
-    return matrix
+                row.append(dataset_correct(trainer, generalized_pairs(dict(by_lang), l1, l2), max_length=max_length))
+        cells.append(row)
+    return cells
 
 
 def smoothed_accuracy(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], *, n: int,
@@ -77,16 +111,20 @@ def smoothed_accuracy(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.
 def evaluate_run(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], *, max_length: int,
                  generalized: bool = False, smooth_n: int = 0, noise: "NoiseSpec | None" = None,
                  seed: int = 0) -> dict[str, Any]:
-    """``{"accuracy": {lang: …}, "generalized": {"languages", "matrix"}, "smoothed_accuracy": {lang: …},
-    "smoothing": {...}}`` — the last three only when asked (generalized needs ≥ 2 item-aligned languages)."""
+    """``{"accuracy": {lang: …}, "correct": {lang: "0110…"}, "generalized": {"languages", "matrix", "correct"},
+    "smoothed_accuracy": {lang: …}, "smoothing": {...}}`` — the last three only when asked (generalized needs
+    ≥ 2 item-aligned languages). ``correct`` holds per-item correctness in item order (see
+    :func:`correct_from_string`), so two runs on the same items can be compared with a paired test."""
     from dataclasses import asdict
 
-    accuracy = language_accuracy(trainer, by_lang, max_length=max_length)
-    results: dict[str, Any] = {"accuracy": accuracy}
+    correct = language_correct(trainer, by_lang, max_length=max_length)
+    results: dict[str, Any] = {"accuracy": {lang: float(c.mean()) for lang, c in correct.items()},
+                               "correct": {lang: correct_string(c) for lang, c in correct.items()}}
     if generalized and len(by_lang) > 1:
         langs = list(by_lang)
-        results["generalized"] = {"languages": langs, "matrix": generalized_matrix(
-            trainer, by_lang, langs, max_length=max_length, diagonal=accuracy)}
+        cells = generalized_correct(trainer, by_lang, langs, max_length=max_length, diagonal=correct)
+        results["generalized"] = {"languages": langs, "matrix": [[float(c.mean()) for c in row] for row in cells],
+                                  "correct": [[correct_string(c) for c in row] for row in cells]}
     if smooth_n > 0:
         if noise is None:
             raise ValueError("smoothed evaluation needs a NoiseSpec")

@@ -78,6 +78,13 @@ class PairDataset(_TorchDataset):
         return sum(1 for n in self.lengths if n >= self.max_length)
 
 
+def length_order(lengths: Sequence[int]) -> list[int]:
+    """Evaluation order: longest first, ties in item order. Deterministic, so per-item predictions made in
+    this order map back to items (``order[k]`` is the item predicted k-th); batches of similar length
+    need little padding."""
+    return sorted(range(len(lengths)), key=lambda i: (-int(lengths[i]), i))
+
+
 class LengthGroupedEpochSampler(Sampler):
     """Length-grouped shuffling (``transformers``' ``get_length_grouped_indices``: random mega-batches
     of ``50 × batch_size`` items sorted by length) whose randomness depends only on ``(seed, epoch)``.

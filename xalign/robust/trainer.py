@@ -190,6 +190,15 @@ class RobustTrainer(Trainer):
                                              self.args.gradient_accumulation_steps, seed=seed)
         return super()._get_train_sampler(train_dataset)
 
+    def _get_eval_sampler(self, eval_dataset):
+        # transformers' eval sampler under group_by_length shuffles mega-batches at random; ours is a fixed
+        # longest-first order, so predictions map back to items (xalign.robust.evaluate.dataset_correct)
+        if hasattr(eval_dataset, "lengths"):
+            from xalign.robust.features import length_order
+
+            return length_order(eval_dataset.lengths)
+        return super()._get_eval_sampler(eval_dataset)
+
     # ------------------------------------------------------------------ smoothed inference
     @contextlib.contextmanager
     def smoothed(self, n: int, noise: NoiseSpec, seed: int) -> Iterator[None]:
