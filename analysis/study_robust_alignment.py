@@ -310,6 +310,25 @@ def _cells(blocks: dict, labels: list[str], fmt: str) -> tuple[int, int]:
     return up, down
 
 
+def _layers_where(blocks: dict, labels: list[str], fmt: str, sign: int) -> list[int]:
+    """Layers at which most language pairs moved significantly in direction ``sign`` (+1 / -1)."""
+    votes: dict[int, int] = {}
+    for block in blocks.values():
+        key = fmt.format(src=block["src_lang"], tgt=block["tgt_lang"])
+        for entry in block["layers"]:
+            values = entry["metrics"].get(key) or {}
+            for lab in labels:
+                p, d = values.get("p_value", {}).get(lab), values.get("delta", {}).get(lab)
+                if p is not None and p < 0.05 and d * sign > 0:
+                    votes[entry["layer"]] = votes.get(entry["layer"], 0) + 1
+    need = len(blocks) * max(1, len(labels)) / 2
+    return sorted(layer for layer, n in votes.items() if n > need)
+
+
+def _layer_text(layers: list[int]) -> str:
+    return ", ".join(f"L{x}" for x in layers) if layers else "none"
+
+
 def verdict(runs: dict, pairs: dict, vs_baseline: dict, tests: dict, args: argparse.Namespace) -> list[str]:
     """The short answer, by fixed rules over the numbers below (stated with it)."""
     robust = [m for m in args.methods if m != "baseline"]
@@ -326,7 +345,10 @@ def verdict(runs: dict, pairs: dict, vs_baseline: dict, tests: dict, args: argpa
         for name, fmt in ALIGN_KEYS.items():
             up, down = _cells(vs_baseline, labels_of[method], fmt)
             align[method][name] = _direction(up, down)
-            parts.append(f"{name} {align[method][name]} ({up} cells higher, {down} lower)")
+            hi = _layers_where(vs_baseline, labels_of[method], fmt, +1)
+            lo = _layers_where(vs_baseline, labels_of[method], fmt, -1)
+            parts.append(f"{name} {align[method][name]} ({up} cells higher, {down} lower; higher in most pairs "
+                         f"at {_layer_text(hi)}, lower at {_layer_text(lo)})")
         lines.append(f"- **{method}** vs baseline: zero-shot accuracy significantly higher in "
                      f"{', '.join(acc_better[method]) or 'none'} and lower in {', '.join(acc_worse[method]) or 'none'}"
                      f" of sw, ur, generalized; alignment: {'; '.join(parts)}.")
