@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xalign.io import atomic_path, base_manifest, read_json, sha256_file, write_json
+from xalign.robust.config import RobustConfig  # torch-free: torch is imported inside the functions that use it
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +58,13 @@ class TrainConfig:
     label_names: list[str] | None = None
     # method
     method: str = "baseline"  # baseline | adv | rs-rp | rs-da
-    adv_steps: int = 1
-    adv_eps: float = 0.1
-    adv_alpha: float = 0.1
-    adv_norm: str = "l2"
-    adv_scope: str = "token"
-    adv_random_start: bool = False
-    adv_weight: float = 1.0
+    adv_steps: int = RobustConfig.adv_steps  # the adversarial defaults live in RobustConfig
+    adv_eps: float = RobustConfig.adv_eps
+    adv_alpha: float = RobustConfig.adv_alpha
+    adv_norm: str = RobustConfig.adv_norm
+    adv_scope: str = RobustConfig.adv_scope
+    adv_random_start: bool = RobustConfig.adv_random_start
+    adv_weight: float = RobustConfig.adv_weight
     rs_noise: str = "gaussian"
     rs_sigma: float = 0.01
     rs_eps: float = 0.1
@@ -154,7 +155,6 @@ class TrainConfig:
                 raise ValueError("rs-da with the 'dictionary' source needs dictionaries=[FILE, ...] (foreign<TAB>english)")
 
     def _robust(self):
-        from xalign.robust.config import RobustConfig
         from xalign.robust.smoothing import NoiseSpec
 
         uses_noise = self.method == "rs-rp" or self.smooth_n > 0
