@@ -9,7 +9,7 @@ Three arms on identical data, recipe and seeds, each a resumable unit (one small
 
 Every arm is evaluated once, after the last step, on the same English XNLI dev items (and their Swahili
 translations, zero-shot). Per-item correctness is kept, so arms are compared with a paired bootstrap over
-items × seeds (:func:`xalign.metrics.significance.paired_bootstrap`).
+items × seeds (:func:`xalign.metrics.significance.paired_item_seed_bootstrap`).
 
     python analysis/bench_baseline_parity.py --work /tmp/parity            # run missing units, then summarise
     python analysis/bench_baseline_parity.py --work /tmp/parity --summarize-only
@@ -127,7 +127,7 @@ def summarize(records: list[dict], *, n_boot: int = 10_000) -> dict:
     """Accuracy per arm (mean over seeds) and paired differences over items × seeds against ``hf-plain``."""
     import numpy as np
 
-    from xalign.metrics.significance import paired_bootstrap
+    from xalign.metrics.significance import paired_item_seed_bootstrap
 
     by = {}
     for r in records:
@@ -148,13 +148,14 @@ def summarize(records: list[dict], *, n_boot: int = 10_000) -> dict:
             continue
         out["vs_hf_plain"][arm] = {}
         for lang in langs:
-            res = paired_bootstrap(mat(arm, lang), mat("hf-plain", lang), n_boot=n_boot, seed=0)
-            out["vs_hf_plain"][arm][lang] = {"diff": res.diff, "ci95": list(res.ci95), "p": res.p_value}
+            res = paired_item_seed_bootstrap(mat(arm, lang), mat("hf-plain", lang), n_boot=n_boot, seed=0)
+            out["vs_hf_plain"][arm][lang] = {"diff": res.delta, "ci95": list(res.ci95), "p": res.p_value}
     if "xalign-grouped" in by and "xalign-random" in by:
         out["grouped_vs_random"] = {}
         for lang in langs:
-            res = paired_bootstrap(mat("xalign-grouped", lang), mat("xalign-random", lang), n_boot=n_boot, seed=0)
-            out["grouped_vs_random"][lang] = {"diff": res.diff, "ci95": list(res.ci95), "p": res.p_value}
+            res = paired_item_seed_bootstrap(mat("xalign-grouped", lang), mat("xalign-random", lang), n_boot=n_boot,
+                                             seed=0)
+            out["grouped_vs_random"][lang] = {"diff": res.delta, "ci95": list(res.ci95), "p": res.p_value}
     return out
 
 
