@@ -4,8 +4,12 @@ Three arms on identical data, recipe and seeds, each a resumable unit (one small
 
 * ``hf-plain``        ``AutoModelForSequenceClassification`` + ``transformers.Trainer``, its default random
                       sampler, the same tokenization (``tokenizer(s1, s2, truncation=True, max_length)``);
-* ``xalign-random``   ``xalign.pipelines.train.train`` with ``group_by_length=False`` (random batches);
+* ``xalign-random``   ``xalign.pipelines.train.train`` with ``group_by_length=False`` (random batches, the default);
 * ``xalign-grouped``  the same with ``group_by_length=True`` (length-grouped batches, the old default).
+
+``xalign-random`` takes exactly the plain run's steps (``tests/pipelines/test_train_parity.py`` proves it on a
+tiny model), so one seed of it checks the identity at full size (``identical_items`` = 1.0) and the other seeds
+need not run it: ``--arms hf-plain xalign-grouped``.
 
 Every arm is evaluated once, after the last step, on the same English XNLI dev items (and their Swahili
 translations, zero-shot). Per-item correctness is kept, so arms are compared with a paired bootstrap over
@@ -124,38 +128,39 @@ def run_unit(arm: str, seed: int, args, files, work: Path) -> dict:
 
 
 def summarize(records: list[dict], *, n_boot: int = 10_000) -> dict:
-    """Accuracy per arm (mean over seeds) and paired differences over items × seeds against ``hf-plain``."""
+    """Accuracy per arm (mean over its seeds) and paired differences over items × the seeds both arms ran."""
     import numpy as np
 
     from xalign.metrics.significance import paired_item_seed_bootstrap
 
-    by = {}
+    by: dict[str, dict[int, dict]] = {}
     for r in records:
         by.setdefault(r["arm"], {})[r["seed"]] = r
-    seeds = sorted(set.intersection(*(set(v) for v in by.values()))) if by else []
-    out = {"seeds": seeds, "arms": {}, "vs_hf_plain": {}}
     langs = sorted(records[0]["correct"]) if records else []
 
-    def mat(arm, lang):
+    def mat(arm, lang, seeds):
         return np.array([[c == "1" for c in by[arm][s]["correct"][lang]] for s in seeds], dtype=float)
 
-    for arm in by:
-        out["arms"][arm] = {lang: {"accuracy": float(mat(arm, lang).mean()),
-                                   "per_seed": [float(x) for x in mat(arm, lang).mean(1)]} for lang in langs}
-        out["arms"][arm]["wall_s"] = [by[arm][s]["wall_s"] for s in seeds]
-    for arm in by:
-        if arm == "hf-plain" or "hf-plain" not in by:
+    out: dict = {"arms": {}, "comparisons": {}}
+    for arm, runs in by.items():
+        seeds = sorted(runs)
+        out["arms"][arm] = {"seeds": seeds, "wall_s": [runs[s]["wall_s"] for s in seeds],
+                            **{lang: {"accuracy": float(mat(arm, lang, seeds).mean()),
+                                      "per_seed": [float(x) for x in mat(arm, lang, seeds).mean(1)]}
+                               for lang in langs}}
+    for a, b in (("xalign-grouped", "hf-plain"), ("xalign-random", "hf-plain"), ("xalign-grouped", "xalign-random")):
+        if a not in by or b not in by:
             continue
-        out["vs_hf_plain"][arm] = {}
+        seeds = sorted(set(by[a]) & set(by[b]))
+        if not seeds:
+            continue
+        cmp = {"seeds": seeds}
         for lang in langs:
-            res = paired_item_seed_bootstrap(mat(arm, lang), mat("hf-plain", lang), n_boot=n_boot, seed=0)
-            out["vs_hf_plain"][arm][lang] = {"diff": res.delta, "ci95": list(res.ci95), "p": res.p_value}
-    if "xalign-grouped" in by and "xalign-random" in by:
-        out["grouped_vs_random"] = {}
-        for lang in langs:
-            res = paired_item_seed_bootstrap(mat("xalign-grouped", lang), mat("xalign-random", lang), n_boot=n_boot,
-                                             seed=0)
-            out["grouped_vs_random"][lang] = {"diff": res.delta, "ci95": list(res.ci95), "p": res.p_value}
+            x, y = mat(a, lang, seeds), mat(b, lang, seeds)
+            res = paired_item_seed_bootstrap(x, y, n_boot=n_boot, seed=0)
+            cmp[lang] = {"diff": res.delta, "ci95": list(res.ci95), "p": res.p_value,
+                         "identical_items": float((x == y).mean())}
+        out["comparisons"][f"{a} - {b}"] = cmp
     return out
 
 
@@ -188,11 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     from xalign.io import write_json
 
     write_json(args.out, summary)
+    langs = sorted(records[0]["correct"]) if records else []
+    print("| arm | seeds | " + " | ".join(langs) + " |\n|---|---|" + "---|" * len(langs))
     for arm, v in summary["arms"].items():
-        print(f"{arm:16s} " + "  ".join(f"{lang} {v[lang]['accuracy']:.4f}" for lang in sorted(v) if lang != "wall_s"))
-    for arm, v in summary.get("vs_hf_plain", {}).items():
-        print(f"{arm} - hf-plain: " + "  ".join(f"{k} {d['diff']:+.4f} [{d['ci95'][0]:+.4f}, {d['ci95'][1]:+.4f}] "
-                                                f"p={d['p']:.3f}" for k, d in v.items()))
+        print(f"| {arm} | {v['seeds']} | " + " | ".join(f"{v[lang]['accuracy']:.4f}" for lang in langs) + " |")
+    print("\n| comparison | seeds | " + " | ".join(f"Δ {lang} [95% CI], p" for lang in langs) + " |\n|---|---|"
+          + "---|" * len(langs))
+    for name, c in summary["comparisons"].items():
+        print(f"| {name} | {c['seeds']} | " + " | ".join(
+            f"{c[k]['diff']:+.4f} [{c[k]['ci95'][0]:+.4f}, {c[k]['ci95'][1]:+.4f}], p={c[k]['p']:.3f}" for k in langs)
+              + " |")
     return 0
 
 
