@@ -48,7 +48,8 @@ def train_kwargs(design: Design, task: str, method: str, seed: int, *, run_dir: 
         generalized_n=t.generalized_n, generalized_split=t.generalized_split, n_train=t.n_train,
         method=method, seed=seed, epochs=t.epochs, learning_rate=t.learning_rate, eval_steps=t.eval_steps,
         max_length=design.max_length, batch_size=design.batch_size, freeze_embeddings=design.freeze_embeddings,
-        device=design.device)
+        device=design.device, data_seed=design.data_seed)  # dev halves and the generalized subsample: same items
+        # for every model and seed, so per-item results pair across seeds
     synonyms = str(data_root / "synonyms" / "counterfitted_neighbors.json")
     if method in ("rs-da", "rs-da-offline"):
         kw.update(method="rs-da", rsda_sources=["synonyms"], synonyms=synonyms, rsda_copies=0)
