@@ -79,7 +79,7 @@ def test_xtreme_preset_uses_mean_all_and_cosine(tiny_model_dir, demo_corpus):
     config = ProbeConfig(model=str(tiny_model_dir), preset="xtreme-tatoeba", n_boot=0, n_boot_cka=0,
                          bli=False, report=False)
     result = probe(config, corpora=[demo_corpus])
-    entry = result.pairs["en-sw"].layers[0]
+    entry = result.metrics()["pairs"]["en-sw"]["layers"][0]
     assert set(entry["retrieval"]) == {"cosine"}
     assert result.manifest["pooling"] == "mean_all"
 
@@ -99,7 +99,7 @@ def test_failed_probe_leaves_no_run_dir(tiny_model_dir, demo_corpus, tmp_path, m
     def boom(*a, **k):
         raise RuntimeError("simulated failure while writing")
 
-    monkeypatch.setattr("xalign.pipelines.probe_io.write_csv", boom)
+    monkeypatch.setattr("xalign.io.write_csv", boom)
     config = ProbeConfig(model=str(tiny_model_dir), n_boot=0, n_boot_cka=0, bli=False, report=False)
     with pytest.raises(RuntimeError):
         probe_mod.probe(config, corpora=[demo_corpus], out_dir=tmp_path / "run")

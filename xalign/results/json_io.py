@@ -150,10 +150,10 @@ def comparison_to_json(result: Comparison) -> dict[str, Any]:
         for entry in p.layers:
             metrics: dict[str, Any] = {}
             for key, mc in entry.metrics.items():
-                item: dict[str, Any] = {lab: (None if v is None else rounded(v)) for lab, v in mc.values.items()}
-                item["delta"] = {lab: rounded(d.value) for lab, d in mc.deltas.items()}
-                cis = {lab: [rounded(d.ci95[0]), rounded(d.ci95[1])] for lab, d in mc.deltas.items() if d.ci95}
-                ps = {lab: rounded(d.p_value) for lab, d in mc.deltas.items() if d.p_value is not None}
+                item: dict[str, Any] = dict(mc.values)  # full precision: delta = after - before exactly
+                item["delta"] = {lab: d.value for lab, d in mc.deltas.items()}
+                cis = {lab: [d.ci95[0], d.ci95[1]] for lab, d in mc.deltas.items() if d.ci95}
+                ps = {lab: d.p_value for lab, d in mc.deltas.items() if d.p_value is not None}
                 if cis:
                     item["ci95"] = cis
                 if ps:
