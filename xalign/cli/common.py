@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import types
 import typing
 from typing import Any
 
@@ -20,9 +21,11 @@ FLAG_NAMES = {"pairs": "pair"}
 
 
 def _base_type(tp: Any) -> Any:
-    args = [a for a in typing.get_args(tp) if a is not type(None)]
-    return _base_type(args[0]) if args and typing.get_origin(tp) in (typing.Union, getattr(__import__("types"),
-                                                                                            "UnionType", None)) else tp
+    """``X`` of ``X | None`` / ``X | Y`` (the first non-None member), else ``tp``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(members[0])
+    return tp
 
 
 def add_config_args(parser: argparse.ArgumentParser | Any, cls: type, names: list[str], *,
@@ -44,7 +47,8 @@ def add_config_args(parser: argparse.ArgumentParser | Any, cls: type, names: lis
             else:
                 group.add_argument(flag, dest=name, action="store_true", help=help_text)
         elif typing.get_origin(tp) is list:
-            group.add_argument(flag, dest=name, action="append", default=None, help=f"{help_text} (repeatable)")
+            group.add_argument(flag, dest=name, action="append", default=None, metavar=flag[2:].upper(),
+                               help=f"{help_text} (repeatable)")
         else:
             kind = int if tp is int else str
             group.add_argument(flag, dest=name, type=kind, default=default, choices=choices,
