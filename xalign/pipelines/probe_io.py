@@ -1,55 +1,69 @@
-"""Writing a probe run directory (all at once: a failed run leaves no half-written directory)."""
+"""Writing a probe run directory (all at once: a failed run leaves no half-written directory), and the
+checks on ``--out`` made before any model loads."""
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from xalign.io import atomic_path, write_csv, write_json
+from xalign.errors import OutputError
+from xalign.io import atomic_path, write_json
+from xalign.results.json_io import write_probe_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.pipelines.probe import ProbeResult
 
 logger = logging.getLogger(__name__)
 
-CSV_FIELDS = ["pair", "layer", "metric", "value", "ci95_lo", "ci95_hi"]
+#: a temporary of ours older than this is left over by a killed run (a live run writes within seconds)
+STALE_AFTER_S = 60.0
 
 
-def metrics_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """Long-format rows of ``metrics.json``: one per (pair, layer, metric); CIs beside their value."""
-    from xalign.pipelines.probe import flat_metrics
+def check_output(out_dir: str | Path) -> Path:
+    """Refuse, before any work, an ``--out`` that cannot become a run folder: the current folder or one
+    above it, an existing non-folder, or a place that cannot be written."""
+    target = Path(out_dir)
+    resolved = target.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents or not target.name or target.name in (".", ".."):
+        raise OutputError(f"--out {out_dir}: expected a new or earlier run folder, got the current folder or one "
+                          "above it (a run replaces its folder); name a subfolder such as runs/en-sw")
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"--out {out_dir}: expected a folder, found a file of another kind; choose another --out")
+    parent = next((p for p in [resolved.parent, *resolved.parent.parents] if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out_dir}: cannot create it: {parent} is not a writable folder")
+    return target
 
-    rows = []
-    for pair, block in metrics["pairs"].items():
-        for entry in block["layers"]:
-            flat = flat_metrics(entry)
-            for key, value in flat.items():
-                if "_ci95" in key:
-                    continue
-                lo, hi = _ci_of(entry, key)
-                rows.append({"pair": pair, "layer": entry["layer"], "metric": key, "value": value,
-                             "ci95_lo": lo, "ci95_hi": hi})
-    return rows
 
-
-def _ci_of(entry: dict[str, Any], key: str) -> tuple[float | None, float | None]:
-    """The ``<leaf>_ci95`` pair stored beside a value, if any."""
-    node: Any = entry
-    *path, leaf = key.split(".")
-    for part in path:
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    ci = node.get(f"{leaf}_ci95") if isinstance(node, dict) else None
-    return (ci[0], ci[1]) if isinstance(ci, list) and len(ci) == 2 else (None, None)
+def clean_stale_temporaries(target: Path, *, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove temporaries an interrupted write into ``target`` left beside it (``.<name>.*.tmp`` folders
+    and ``.<name>.old``, as :func:`xalign.io.atomic_path` names them) once they are ``older_than_s``."""
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    now = time.time()
+    for path in target.parent.glob(f".{target.name}.*"):
+        ours = (path.name.endswith(".tmp") or path.name == f".{target.name}.old") and path.is_dir()
+        if ours and not path.is_symlink() and now - path.stat().st_mtime >= older_than_s:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        logger.info("removed %d stale temporary folder(s) of an interrupted run beside %s", len(removed), target)
+    return removed
 
 
 def write_probe_run(result: "ProbeResult", out_dir: str | Path, *, report: bool = True) -> Path:
     """Write ``manifest.json``, ``metrics.json``, ``metrics.csv``, ``details.json``,
     ``embeddings/<pair>/{<lang>.npy,texts.json}`` and (optionally) ``report.html`` into ``out_dir``."""
     target = Path(out_dir)
-    metrics = result.metrics()
+    clean_stale_temporaries(target)
     with atomic_path(target) as tmp:
         tmp.mkdir(parents=True)
         write_json(tmp / "manifest.json", result.manifest)
@@ -61,8 +75,7 @@ def write_probe_run(result: "ProbeResult", out_dir: str | Path, *, report: bool 
             write_json(emb / "texts.json", {"src_lang": res.src_lang, "tgt_lang": res.tgt_lang,
                                             "src": res.src_texts, "tgt": res.tgt_texts})
         write_json(tmp / "details.json", result.details())
-        write_csv(tmp / "metrics.csv", metrics_rows(metrics), CSV_FIELDS)
-        write_json(tmp / "metrics.json", metrics)
+        write_probe_metrics(tmp, result.typed)
         if report:
             try:
                 from xalign.report import write_report

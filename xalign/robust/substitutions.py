@@ -168,10 +168,12 @@ def embedding_neighbours(tokenizer, weight: "torch.Tensor", words: Iterable[str]
         cand = torch.nn.functional.normalize(w[ids], dim=-1)
         queries = [q for q in sorted(set(words)) if q in pieces]
         table: Table = {}
+        from xalign.metrics.search import topk_search  # the one top-k kernel
+
         for start in range(0, len(queries), chunk):
             batch = queries[start:start + chunk]
             q = torch.nn.functional.normalize(w[torch.tensor([pieces[x] for x in batch])], dim=-1)
-            sims, idx = (q @ cand.T).topk(min(k + 1, len(surfaces)), dim=-1)
+            sims, idx = topk_search(q.numpy(), cand.numpy(), min(k + 1, len(surfaces)), device="cpu")
             for word, row_s, row_i in zip(batch, sims.tolist(), idx.tolist()):
                 subs = [surfaces[j] for s, j in zip(row_s, row_i) if s >= min_cos and surfaces[j] != word][:k]
                 if subs:
