@@ -28,7 +28,7 @@ from xalign.errors import ConfigError, DataError, MissingFileError
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
 
-    from xalign.data.tasks import TaskSpec
+    from xalign.data.task_types import TaskSpec
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def _read_header_tsv(path: Path, columns: tuple[str, str, str, str], split: str,
 
 def read_split(source: SplitSource, lang: str, spec: "TaskSpec", split: str) -> tuple["datasets.Dataset", int]:
     """One language of one split as a pair dataset, and the number of rows dropped (empty or ``NS``)."""
-    from xalign.data.tasks import label_index, make_dataset
+    from xalign.data.task_types import label_index, make_dataset
 
     path = source.files.get(lang)
     if path is None:

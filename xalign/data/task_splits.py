@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xalign.data.tasks import make_dataset
+from xalign.data.task_types import make_dataset
 from xalign.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
