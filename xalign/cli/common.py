@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from xalign.errors import ConfigError
+
 
 def add_model_args(parser: argparse.ArgumentParser, *, flag: str = "--model") -> None:
     group = parser.add_argument_group("model")
@@ -54,16 +56,16 @@ def load_corpora_from_args(args: argparse.Namespace) -> list:
     pairs = args.pair or []
     if args.src_file or args.tgt_file:
         if not (args.src_file and args.tgt_file):
-            raise ValueError("--src-file and --tgt-file go together; got only one of them")
+            raise ConfigError("--src-file and --tgt-file go together; got only one of them")
         if len(pairs) > 1:
-            raise ValueError(f"--src-file/--tgt-file take one --pair, got {len(pairs)}")
+            raise ConfigError(f"--src-file/--tgt-file take one --pair, got {len(pairs)}")
         corpora = [load_parallel(args.src_file, args.tgt_file, pair=pairs[0] if pairs else None, strict=args.strict)]
     else:
         if not pairs:
-            raise ValueError("give --pair (e.g. --pair en-sw) or --src-file/--tgt-file")
+            raise ConfigError("give --pair (e.g. --pair en-sw) or --src-file/--tgt-file")
         corpora = [load_parallel(pair=p, data=args.data, split=args.split, strict=args.strict) for p in pairs]
     if args.limit is not None:
         if args.limit < 1:
-            raise ValueError(f"--limit must be >= 1, got {args.limit}")
+            raise ConfigError(f"--limit must be >= 1, got {args.limit}")
         corpora = [c.head(args.limit) for c in corpora]
     return corpora

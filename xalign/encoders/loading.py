@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.encoders.base import Encoder, choose_device, choose_dtype
+from xalign.errors import ConfigError, MissingFileError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -46,7 +47,7 @@ def _check_hub_reachable(spec: str, revision: str | None, timeout: float) -> Non
         HfApi().model_info(spec, revision=revision, timeout=timeout)
     except Exception as exc:  # network errors, 404s, gated repos: all end the same way for the user
         reason = type(exc).__name__
-        raise OSError(
+        raise ModelError(
             f"model {spec!r} is not in the local Hugging Face cache and the hub could not be reached "
             f"({reason}); pass a local model directory or use --model default (the bundled offline encoder)"
         ) from None
@@ -57,7 +58,7 @@ def resolve_model_path(spec: str, *, revision: str | None = None, hub_timeout: f
     first use), the snapshot directory of a cached hub model, or the hub id itself (after checking the
     hub answers within ``hub_timeout`` seconds)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise TypeError(f"model spec must be a non-empty string (hub id, directory or 'default'), got {spec!r}")
+        raise ConfigError(f"model spec must be a non-empty string (hub id, directory or 'default'), got {spec!r}")
     if _is_default(spec):
         from xalign.encoders.offline import ensure_default_model
 
@@ -65,10 +66,10 @@ def resolve_model_path(spec: str, *, revision: str | None = None, hub_timeout: f
     path = Path(spec).expanduser()
     if path.exists():
         if not path.is_dir() or not (path / "config.json").is_file():
-            raise FileNotFoundError(f"expected a model directory with config.json at {path}, found none")
+            raise MissingFileError(f"expected a model directory with config.json at {path}, found none")
         return str(path.resolve())
     if not _HUB_ID.match(spec) or spec.startswith((".", "/", "~")):
-        raise FileNotFoundError(f"model directory {spec} does not exist (and it is not a hub id)")
+        raise MissingFileError(f"model directory {spec} does not exist (and it is not a hub id)")
     snapshot = _cached_hub_snapshot(spec, revision)
     if snapshot is not None:
         return str(snapshot)
@@ -147,7 +148,7 @@ def load_encoder(
         raise
     tokenizer = AutoTokenizer.from_pretrained(location, **common)
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
-        raise TypeError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
+        raise ModelError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
     model.eval().to(dev)
     name = "me5-small-q4" if _is_default(spec) else spec
     enc = Encoder(model=model, tokenizer=tokenizer, name=name, revision=_revision_of(location, spec),
