@@ -76,7 +76,6 @@ def check_train_inputs(config: "TrainConfig") -> None:
     if config.resume and config.overwrite:
         raise ConfigError(f"resume and overwrite contradict each other: resume continues the run in {config.out}, "
                           f"overwrite replaces it")
-    check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle)
     out = Path(config.out)
     check_output(out, kind="dir", command="train")
     if config.resume and not has_checkpoints(out):
@@ -88,6 +87,7 @@ def check_train_inputs(config: "TrainConfig") -> None:
         if has_checkpoints(out) and not config.resume:
             raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass resume to continue it "
                               f"or overwrite to start over")
+    check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle)
 
 
 @contextlib.contextmanager
