@@ -172,7 +172,8 @@ def check_output(path: str | os.PathLike[str], *, kind: str | None = None, comma
 
 @contextlib.contextmanager
 def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Hold ``.<name>.lock`` beside ``path``; another holder makes this raise :class:`OutputError` at once."""
+    """Hold ``.<name>.lock`` beside ``path``; another holder makes this raise :class:`OutputError` at once.
+    The (empty) lock file stays: deleting it could let two processes lock different files."""
     from filelock import FileLock, Timeout
 
     target = Path(os.path.abspath(path))
