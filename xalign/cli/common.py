@@ -73,6 +73,9 @@ def add_model_args(parser: argparse.ArgumentParser, *, flag: str = "--model") ->
     group.add_argument("--dtype", default=None, help="weights dtype: float32 (default), bf16, fp16, auto")
     group.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     group.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+    group.add_argument("--allow-pickle", action="store_true",
+                       help="also load pickle weights (pytorch_model.bin) when a model has no safetensors; "
+                            "unpickling can run code, so only for files you trust (default: safetensors only)")
 
 
 def add_data_args(parser: argparse.ArgumentParser, *, pair_required: bool = False) -> None:
@@ -104,7 +107,8 @@ def load_encoder_from_args(args: argparse.Namespace, spec: str | None = None):
 
     quiet_transformers(args)
     return load_encoder(spec or args.model, device=args.device, dtype=args.dtype, revision=args.revision,
-                        trust_remote_code=args.trust_remote_code)
+                        trust_remote_code=args.trust_remote_code,
+                        allow_pickle_weights=getattr(args, "allow_pickle", False))
 
 
 def load_corpora_from_args(args: argparse.Namespace) -> list:

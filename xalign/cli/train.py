@@ -49,7 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML or JSON file of settings (flags override it)")
     p.add_argument("--out", help="run directory (default runs/train)")
     p.add_argument("--resume", action="store_true", help="continue the unfinished run in --out from its last checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="delete a previous run's outputs in --out first")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the xalign train run in --out: the new run is built beside it and swapped in when "
+                        "it finishes (a failed or killed new run leaves the old one intact)")
 
     p.add_argument("--recipe", help="a published recipe: robust-xlt (Huang et al. 2021 via XTREME: lr 2e-5, batch 32, "
                                     "max length 128, random batches; XNLI 1 epoch, dev evaluation every 1000 steps; "
@@ -60,6 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g = p.add_argument_group("model")
     g.add_argument("--model", help="'default' (bundled multilingual-e5-small), a local HF directory or a hub id")
     g.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub")
+    g.add_argument("--allow-pickle", action="store_true",
+                   help="also load pickle weights (pytorch_model.bin) when a model has no safetensors; unpickling "
+                        "can run code, so only for files you trust (default: safetensors only)")
 
     g = p.add_argument_group("data")
     g.add_argument("--task", help="xnli (default), pawsx, or pairs (your --train-file/--select-file/--eval-file)")
@@ -174,9 +179,13 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from xalign.cli.common import quiet_transformers
     from xalign.pipelines.train import train
 
-    result = train(config_from_args(args))
+    config = config_from_args(args)
+    if not config.progress and not args.verbose:  # transformers' load report and progress bars: --progress or -v
+        quiet_transformers(args)
+    result = train(config)
     metrics = result.metrics
     print(f"run: {result.run_dir}  method: {metrics['method']}  steps: {metrics['steps']}  "
           f"best step: {metrics['select']['best_step']} (dev accuracy {metrics['select']['accuracy']:.4f})")

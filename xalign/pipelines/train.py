@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xalign.errors import ConfigError, MissingFileError
-from xalign.io import atomic_path, base_manifest, read_json, sha256_file, write_json
+from xalign.io import atomic_path, base_manifest, sha256_file, write_json
 from xalign.robust.config import RobustConfig  # torch-free: torch is imported inside the functions that use it
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class TrainConfig:
     overwrite: bool = False
     trust_remote_code: bool = False
     sources: dict[str, str] = field(default_factory=dict)  # recipe keys → "recipe" | "user" (filled in)
+    allow_pickle: bool = False  # also load pytorch_model.bin (pickle) weights; off: safetensors only
 
     def __post_init__(self) -> None:
         for name in ("eval_langs", "eval_splits", "generalized_langs", "rsda_sources", "dictionaries", "report_to"):
@@ -158,8 +159,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1 (or null), got {getattr(self, name)}")
         if self.batch_size % self.grad_accum:
             raise ValueError(f"batch_size ({self.batch_size}) must be divisible by grad_accum ({self.grad_accum})")
-        if not self.epochs > 0 and self.max_steps is None:
-            raise ValueError(f"epochs must be > 0 (or give max_steps), got {self.epochs}")
+        if not 0 < self.learning_rate < float("inf"):  # also refuses NaN
+            raise ConfigError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
+        if not self.epochs < float("inf") or (not self.epochs > 0 and self.max_steps is None):
+            raise ConfigError(f"epochs must be a finite number > 0 (or give max_steps), got {self.epochs}")
         if self.task == "pairs":
             if not self.train_file or not self.select_file or not self.eval_files:
                 raise ConfigError("task 'pairs' needs train_file, select_file and eval_files ({lang: file})")
@@ -245,30 +248,11 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------- run directory
-def _prepare_run_dir(config: TrainConfig) -> Path:
-    out = Path(config.out)
-    if config.overwrite:
-        for name in _OUTPUTS:
-            target = out / name
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-    if (out / "train_metrics.json").exists():
-        raise ValueError(f"{out} already holds a finished run (train_metrics.json); choose another out "
-                         f"directory or pass overwrite")
-    has_ckpt = any((out / "checkpoints").glob("checkpoint-*"))
-    if config.resume:
-        if not has_ckpt:
-            raise ValueError(f"nothing to resume in {out}: no checkpoints/checkpoint-* there")
-        saved = read_json(out / "config.json")
-        now = config.to_dict()
-        diff = sorted(k for k in now if k not in _RUN_ONLY and saved.get(k) != now[k])
-        if diff:
-            raise ValueError(f"cannot resume {out}: settings differ from its config.json: {', '.join(diff)}")
-    elif has_ckpt:
-        raise ValueError(f"{out} holds checkpoints of an unfinished run; pass resume to continue it "
-                         f"or overwrite to start over")
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", config.to_dict())
-    return out
+def _prepare_run_dir(config: TrainConfig, out: Path) -> Path:
+    """Resume check and ``config.json`` in the claimed folder ``out`` (see :mod:`xalign.pipelines.train_run`)."""
+    from xalign.pipelines.train_run import prepare_run_dir
+
+    return prepare_run_dir(config, out, run_only=_RUN_ONLY)
 
 
 def _read_files(config: TrainConfig):
@@ -389,14 +373,28 @@ def _model_revision(path: str) -> str:
 def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
     """Fine-tune ``config.model`` on ``config.task`` with ``config.method`` and evaluate zero-shot.
 
-    ``callbacks`` are extra ``transformers.TrainerCallback`` objects. Raises ``ValueError``/
-    ``FileNotFoundError``/``TypeError`` with one clear line for bad settings or data.
+    ``callbacks`` are extra ``transformers.TrainerCallback`` objects. Bad settings, data, weights or an
+    ``out`` xalign must not write raise one :class:`xalign.errors.XalignError` line; input files,
+    weights and ``out`` are checked before anything is written or loaded, and a run that fails before
+    its first checkpoint leaves ``out`` as it was (an ``overwrite`` run replaces the old one only when
+    it has finished).
     """
+    from xalign.pipelines.train_run import check_train_inputs, claim_run_folder
+
+    check_train_inputs(config)
+    with claim_run_folder(config, _OUTPUTS) as work:
+        result = _train_in(config, work, callbacks=callbacks)
+    return TrainResult(Path(config.out), result.metrics)
+
+
+def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None) -> TrainResult:
+    """The run, written into ``work`` (``config.out`` itself or the staging folder swapped in after)."""
     import torch
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                               PrinterCallback, TrainingArguments, set_seed)
 
     from xalign.encoders import resolve_model_path
+    from xalign.encoders.loading import model_errors
     from xalign.robust import callbacks as cbs
     from xalign.robust import evaluate as ev
     from xalign.robust.features import PairDataset
@@ -405,7 +403,7 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
 
     started = time.time()
     robust = config._robust()
-    out = _prepare_run_dir(config)
+    out = _prepare_run_dir(config, work)
     splits = _load_splits(config)
     names = splits.train.features["label"].names
     for what, ds in [("select", splits.select), *((f"{s}/{k}", v) for s, d in splits.eval_sets.items()
@@ -416,9 +414,11 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
     model_path = resolve_model_path(config.model)
     set_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=config.trust_remote_code)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_path, num_labels=len(names), id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
-        trust_remote_code=config.trust_remote_code)
+    with model_errors(config.model, allow_pickle=config.allow_pickle):
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_path, num_labels=len(names), id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)}, trust_remote_code=config.trust_remote_code,
+            use_safetensors=None if config.allow_pickle else True)
     limit = int(getattr(model.config, "max_position_embeddings", 10**9))
     if 0 < tokenizer.model_max_length < 10**6:
         limit = min(limit, int(tokenizer.model_max_length))
