@@ -7,7 +7,7 @@ import argparse
 from xalign.cli.common import add_config_args, config_kwargs
 from xalign.cli.probe import DATA_FIELDS
 
-COMPARE_FIELDS = ["device", "dtype", "revision", "trust_remote_code", "layers", "preset", "pooling", "prefix", "bli",
+COMPARE_FIELDS = ["device", "dtype", "revision", "trust_remote_code", "allow_pickle", "layers", "preset", "pooling", "prefix", "bli",
                   "dictionary", "n_boot", "n_boot_cka", "seed", "batch_size", "report"]
 
 

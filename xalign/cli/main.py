@@ -10,9 +10,11 @@ bug in xalign: its traceback is printed with one line asking to report it, exit 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
+from collections.abc import Iterator
 
 import traceback
 
@@ -42,14 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
+@contextlib.contextmanager
+def _configure_logging(verbose: int, quiet: bool) -> Iterator[None]:
+    """The ``xalign`` logger prints to stderr while a command runs; its earlier state comes back afterwards
+    (``main`` called in-process, by tests or notebooks, leaves no logging set-up behind)."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname).1s %(name)s: %(message)s"))
     root = logging.getLogger("xalign")
+    saved = (root.handlers[:], root.level, root.propagate)
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    try:
+        yield
+    finally:
+        root.handlers[:], root.propagate = saved[0], saved[2]
+        root.setLevel(saved[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    _configure_logging(args.verbose, args.quiet)
+    with _configure_logging(args.verbose, args.quiet):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

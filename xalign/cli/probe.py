@@ -6,7 +6,7 @@ import argparse
 
 from xalign.cli.common import add_config_args, config_kwargs
 
-MODEL_FIELDS = ["model", "device", "dtype", "revision", "trust_remote_code"]
+MODEL_FIELDS = ["model", "device", "dtype", "revision", "trust_remote_code", "allow_pickle"]
 DATA_FIELDS = ["pairs", "src_file", "tgt_file", "data", "split", "limit", "strict"]
 PROBE_FIELDS = ["layers", "preset", "pooling", "prefix", "dictionary", "bli", "gold", "gold_pair", "gold_bitext",
                 "gold_src_file", "gold_tgt_file", "gold_one_indexed", "align_method", "n_boot", "n_boot_cka", "seed",

@@ -152,7 +152,7 @@ def compare(config: CompareConfig, *, out_dir: str | Path | None = None,
     for label, spec in config.models:
         logger.info("probing %s = %s", label, spec)
         encoder = load_encoder(spec, device=pconf.device, dtype=pconf.dtype, revision=pconf.revision,
-                               trust_remote_code=pconf.trust_remote_code)
+                               trust_remote_code=pconf.trust_remote_code, allow_pickle_weights=pconf.allow_pickle)
         probes[label] = probe(pconf, encoder=encoder, inputs=inputs)
         models.append({"label": label, "name": encoder.name, "spec": spec, "revision": encoder.revision,
                        "run_dir": f"models/{label}"})

@@ -80,6 +80,7 @@ class ProbeConfig:
     dtype: str | None = _opt(None, "weights dtype: float32 (default), bf16, fp16, auto")
     revision: str | None = _opt(None, "hub revision (branch, tag or commit)")
     trust_remote_code: bool = _opt(False, "allow model code from the hub (off by default)")
+    allow_pickle: bool = _opt(False, "also load pickle weights (pytorch_model.bin); default: safetensors only")
     report: bool = _opt(True, "write report.html")
 
     def __post_init__(self) -> None:
@@ -259,7 +260,7 @@ def probe(config: ProbeConfig, *, encoder: "Encoder | None" = None, out_dir: str
         from xalign.encoders import load_encoder
 
         encoder = load_encoder(config.model, device=config.device, dtype=config.dtype, revision=config.revision,
-                               trust_remote_code=config.trust_remote_code)
+                               trust_remote_code=config.trust_remote_code, allow_pickle_weights=config.allow_pickle)
     device = str(encoder.device)  # decided once: metrics run where the encoder runs
     t0 = time.perf_counter()
     results = {p.pair: probe_pair(encoder, p, config, device=device) for p in inputs.pairs}
