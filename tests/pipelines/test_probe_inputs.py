@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from importlib import resources
 from types import SimpleNamespace
 
@@ -13,7 +11,6 @@ import pytest
 from xalign.errors import ConfigError, DataError, MissingFileError, OutputError
 from xalign.pipelines.probe import ProbeConfig, probe
 from xalign.pipelines.probe_inputs import load_probe_inputs
-from xalign.pipelines.probe_io import clean_stale_temporaries
 from xalign.pipelines.probe_steps import bli_for_layers, usable_ks
 
 DEMO = resources.files("xalign.data.demo")
@@ -92,20 +89,20 @@ def test_output_is_checked_before_the_model_loads(no_model, tmp_path, monkeypatc
     with pytest.raises(OutputError, match="current folder"):
         probe(ProbeConfig(model="/nonexistent/model", limit=5), out_dir=".")
     (tmp_path / "file").write_text("x")
-    with pytest.raises(OutputError, match="expected a folder"):
+    with pytest.raises(OutputError, match="it is a file; name a folder"):
         probe(ProbeConfig(model="/nonexistent/model", limit=5), out_dir=tmp_path / "file")
 
 
 def test_stale_temporaries_of_a_killed_run_are_cleaned(tmp_path):  # item 15
+    from xalign.io import claim_output_dir
+
     target = tmp_path / "run"
-    old = tmp_path / ".run.k1ll3d.tmp"
-    (old / "run").mkdir(parents=True)
-    fresh = tmp_path / ".run.l1ve.tmp"
-    fresh.mkdir()
+    killed = tmp_path / ".run.k1ll3d.tmp"  # what a probe killed mid-write leaves beside its --out
+    (killed / "run").mkdir(parents=True)
+    (killed / "run" / "metrics.json").write_text("{}")
     users = tmp_path / ".run.notes"  # not a temporary of ours
     users.mkdir()
-    past = time.time() - 3600
-    os.utime(old, (past, past))
-    os.utime(users, (past, past))
-    assert clean_stale_temporaries(target) == [old]
-    assert not old.exists() and fresh.exists() and users.exists()
+    with claim_output_dir(target, "probe", overwrite=True) as work:
+        (work / "manifest.json").write_text('{"command": "probe"}')
+    assert not killed.exists() and users.exists() and (target / "manifest.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", ".run.notes", "run"]

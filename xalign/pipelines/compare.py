@@ -144,7 +144,7 @@ def compare(config: CompareConfig, *, out_dir: str | Path | None = None,
 
     pconf = config.probe
     if out_dir is not None:
-        check_output(out_dir)
+        check_output(out_dir, "compare")
     inputs = load_probe_inputs(pconf) if corpora is None else inputs_for(corpora, pconf)
     t0 = time.perf_counter()
     probes: dict[str, ProbeResult] = {}
@@ -170,16 +170,14 @@ def compare(config: CompareConfig, *, out_dir: str | Path | None = None,
 
 
 def write_compare_run(result: CompareResult, out_dir: str | Path, *, report: bool = True) -> Path:
-    from xalign.io import atomic_path, write_json
-    from xalign.pipelines.probe_io import clean_stale_temporaries, write_probe_run
+    from xalign.io import claim_output_dir, write_json
+    from xalign.pipelines.probe_io import write_probe_files
     from xalign.results.json_io import write_comparison
 
     target = Path(out_dir)
-    clean_stale_temporaries(target)
-    with atomic_path(target) as tmp:
-        tmp.mkdir(parents=True)
+    with claim_output_dir(target, "compare", overwrite=True) as tmp:
         for model in result.models:
-            write_probe_run(result.probes[model["label"]], tmp / model["run_dir"], report=False)
+            write_probe_files(result.probes[model["label"]], tmp / model["run_dir"], report=False)
         write_json(tmp / "manifest.json", result.manifest)
         write_comparison(tmp, result.comparison)
         if report:
