@@ -43,8 +43,14 @@ def _write_tsv(path: Path, rows: list[list[str]]) -> None:
         w.writerows(rows)
 
 
+NAMES = ["entailment", "neutral", "contradiction"]
+
+
 def prepare(work: Path, n_dev: int) -> dict[str, Path]:
-    """Header TSVs for the first ``n_dev`` XNLI dev items in en and sw (the same items)."""
+    """Header TSVs for the first ``n_dev`` XNLI dev items in en and sw (the same items), and the MultiNLI
+    training pairs as ``train.tsv`` (labels by name, MultiNLI's 0/1/2 = entailment/neutral/contradiction)."""
+    rows = [json.loads(line) for line in (DATA / "mnli_en_9k" / "train.jsonl").open(encoding="utf-8")]
+    _write_tsv(work / "train.tsv", [[r["premise"], r["hypothesis"], NAMES[int(r["label"])]] for r in rows])
     files = {}
     for lang in ("en", "sw"):
         src = DATA / "xnli_xtreme" / "dev" / f"dev-{lang}.tsv"
@@ -57,9 +63,9 @@ def prepare(work: Path, n_dev: int) -> dict[str, Path]:
 def _run_xalign(arm: str, seed: int, args, files, out: Path) -> dict:
     from xalign.pipelines.train import TrainConfig, train
 
-    cfg = TrainConfig(out=str(out), model=args.model, task="pairs", train_file=str(DATA / "mnli_en_9k" / "train.jsonl"),
+    cfg = TrainConfig(out=str(out), model=args.model, task="pairs", train_file=str(files["en"].parent / "train.tsv"),
                       select_file=str(files["en"]), eval_files={k: str(v) for k, v in files.items()},
-                      label_names=["entailment", "neutral", "contradiction"], n_train=None,
+                      label_names=NAMES, n_train=None,
                       learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, max_length=args.max_length, batch_size=32,
                       seed=seed, group_by_length=(arm == "xalign-grouped"), logging_steps=20, device="cpu",
                       overwrite=True, tensorboard=False)
