@@ -24,7 +24,6 @@ The summary (``analysis/baseline_parity.json`` and a markdown table on stdout) i
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
@@ -37,10 +36,13 @@ ARMS = ("hf-plain", "xalign-random", "xalign-grouped")
 
 
 def _write_tsv(path: Path, rows: list[list[str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
-        w.writerow(["sentence1", "sentence2", "label"])
-        w.writerows(rows)
+    """Verbatim (no quoting or escaping, as xalign reads TSV); a tab or newline inside a field is an error."""
+    lines = ["sentence1\tsentence2\tlabel"]
+    for row in rows:
+        if any("\t" in x or "\n" in x for x in row):
+            raise ValueError(f"a field holds a tab or newline: {row}")
+        lines.append("\t".join(row))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 NAMES = ["entailment", "neutral", "contradiction"]
