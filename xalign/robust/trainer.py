@@ -82,6 +82,11 @@ class RobustTrainer(Trainer):
         self._smoothing: tuple[int, NoiseSpec, int] | None = None
         self._smooth_batch = 0
         self._parts: list[dict[str, torch.Tensor]] = []  # per micro-batch: clean_loss / adv_loss
+        cfg = getattr(self.model, "config", None)
+        if getattr(cfg, "use_lang_emb", False) and int(getattr(cfg, "n_langs", 1) or 1) > 1:
+            logger.warning("%s has language embeddings (n_langs=%s) but xalign passes no `langs` ids: it trains and "
+                           "evaluates without them (as for XLM-100 and XLM-R, which have none)",
+                           type(self.model).__name__, cfg.n_langs)
 
     # ------------------------------------------------------------------ randomness
     def _generator(self, tag: int, *keys: int) -> torch.Generator:
