@@ -19,7 +19,8 @@ from xalign.robust.perturb import NORMS, SCOPES
 from xalign.robust.smoothing import NoiseSpec
 
 METHODS = ("baseline", "adv", "rs-rp", "rs-da")
-# mixed: CE(x) + w·CE(x + δ_K); adv-only: CE(x + δ_K) (Madry et al. 2018); freelb: mean_k CE(x + δ_k) (Zhu et al. 2020)
+# mixed: CE(x) + w·CE(x + δ_K); adv-only: CE(x + δ_K) (Madry et al. 2018);
+# freelb: mean_k CE(x + δ_k), k = 0 … K-1, from a random δ_0 (Zhu et al. 2020)
 ADV_OBJECTIVES = ("mixed", "adv-only", "freelb")
 
 

@@ -167,7 +167,8 @@ def pgd(loss_fn: Callable[["torch.Tensor", int], "torch.Tensor"], like: "torch.T
 
     _check(norm, scope)
     if steps < 0 or eps < 0 or alpha < 0:
-        raise ConfigError(f"PGD needs steps >= 0, eps >= 0, alpha >= 0; got steps={steps}, eps={eps}, alpha={alpha}")
+        raise ConfigError(f"PGD needs steps >= 0, eps >= 0, alpha >= 0; got steps={steps}, eps={eps}, "
+                          f"alpha={alpha}")
     if init is not None:
         delta = project(init.detach(), eps=eps, norm=norm, scope=scope, mask=mask)
         random_start = True  # the first iterate is not δ = 0: nothing to keep
