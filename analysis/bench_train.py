@@ -11,16 +11,32 @@ Each method runs in its own subprocess so peak memory is attributable: peak RSS 
 ``torch.cuda.max_memory_allocated`` on a GPU. The first ``--warmup`` steps are not timed; the table shows
 the median step, in wall time and, on CPU, in process CPU time (all threads; less sensitive to other jobs on
 a shared machine — there the "× epoch" column uses it). Targets: rs-da ≤ 1.1×, rs-rp ≤ 1.15×, adv with K
-steps ≈ (K+1)× the baseline for the ``mixed`` and ``adv-only`` objectives (K PGD passes + the update's pass) and ≈ K× for ``freelb`` (its K
-passes are the update). ``rs-da offline N`` trains on N precomputed copies per item (the original is not
-kept, as in Robust-XLT's augment step): a step costs what a baseline step costs, but an epoch has N×
-the steps — the "× epoch" column. ``frozen`` rows freeze the word-embedding matrix (``--freeze-embeddings``).
+steps ≈ (K+1)× the baseline for the ``mixed`` and ``adv-only`` objectives (K PGD passes + the update's
+pass) and ≈ K× for ``freelb`` (its K passes are the update). ``rs-da offline N`` trains on N precomputed
+copies per item (the original is not kept, as in Robust-XLT's augment step): a step costs what a baseline
+step costs, but an epoch has N× the steps — the "× epoch" column. ``frozen`` rows freeze the word-embedding matrix (``--freeze-embeddings``).
 Timings depend on the machine's load: compare rows of one run.
 
-Measured once (default encoder = offline multilingual-e5-small, batch 16 XNLI pairs, 3 timed steps after
-1 warm-up, CPU with 2 cores shared with other jobs — so read ratios roughly):
+Measured (``python analysis/bench_train.py --batch 8 --steps 2 --warmup 1``; default encoder = the offline
+multilingual-e5-small; 2 CPU cores shared with five other jobs, load average 5-10, so wall times are mostly
+waiting and even the CPU-time ratios are rough; an earlier batch-16 run and the reading are in
+analysis/BENCH_TRAIN.md):
 
-MEASURED_TABLE
+    model default, batch 8 pairs (271 real tokens), device cpu, 2 threads, median of 2 steps × 1 runs after 1
+    warm-up (load average at start 6.5)
+    method                    step s  × base   cpu s  × base   target  × epoch          peak RSS MB  × base
+    baseline                  22.193    1.00   6.269    1.00        1     1.00                 2752    1.00
+    baseline frozen           22.061    0.99   8.180    1.30      < 1     1.30                 1292    0.47
+    rs-da                      7.557    0.34   5.414    0.86    ≤ 1.1     0.86                 2804    1.02
+    rs-da offline 3            6.687    0.30   6.667    1.06      ≈ 1     3.19                 2792    1.01
+    rs-rp                      7.868    0.35   7.775    1.24   ≤ 1.15     1.24                 2755    1.00
+    adv mixed K=1             20.777    0.94  20.625    3.29      ≈ 2     3.29                 3258    1.18
+    adv mixed K=3             24.385    1.10  24.191    3.86      ≈ 4     3.86                 3291    1.20
+    adv adv-only K=1          11.458    0.52  11.400    1.82      ≈ 2     1.82                 2760    1.00
+    adv adv-only K=3          17.557    0.79  17.472    2.79      ≈ 4     2.79                 2780    1.01
+    adv freelb K=1             5.262    0.24   5.234    0.83      ≈ 1     0.83                 2761    1.00
+    adv freelb K=3            21.757    0.98  14.452    2.31      ≈ 3     2.31                 3262    1.19
+    adv mixed K=1 frozen      15.320    0.69  10.253    1.64              1.64                 1446    0.53
 """
 
 from __future__ import annotations
