@@ -14,7 +14,8 @@ a shared machine — there the "× epoch" column uses it). Targets: rs-da ≤ 1.
 steps ≈ (K+1)× the baseline for the ``mixed`` and ``adv-only`` objectives (K PGD passes + the update's
 pass) and ≈ K× for ``freelb`` (its K passes are the update). ``rs-da offline N`` trains on N precomputed
 copies per item (the original is not kept, as in Robust-XLT's augment step): a step costs what a baseline
-step costs, but an epoch has N× the steps — the "× epoch" column. ``frozen`` rows freeze the word-embedding matrix (``--freeze-embeddings``).
+step costs, but an epoch has N× the steps — the "× epoch" column. ``frozen`` rows freeze the word-embedding
+matrix (``--freeze-embeddings``).
 Timings depend on the machine's load: compare rows of one run.
 
 Measured (``python analysis/bench_train.py --batch 8 --steps 2 --warmup 1``; default encoder = the offline
