@@ -20,6 +20,11 @@
    SimAlign's ``iter_max``, its Python loop over the matrix), asserting identical alignments; and
    SimAlign 0.4 itself end to end (encoding included) on a local model directory when installed.
 
+4. ``--only probe``: wall time of a whole ``xalign.probe`` (default encoder, en-sw demo, every layer, all
+   four rules, CKA with CIs, BLI) in a fresh interpreter, for this checkout and, with
+   ``--baseline-repo DIR``, for another checkout of xalign (e.g. before the shared per-layer top-k);
+   prints both and their ratio. ``--probe-limit N`` sentence pairs (default 300).
+
 Only the public API of xalign is used. Timings depend on the machine's load: compare rows of one run.
 """
 
@@ -211,33 +216,8 @@ def _simalign_style(vec_s: list[np.ndarray], vec_t: list[np.ndarray], ids_s: lis
     """Per pair, as SimAlign 0.4's get_word_aligns: sklearn cosine, iter_max, Python loop over the matrix."""
     from sklearn.metrics.pairwise import cosine_similarity
 
-    def iter_max(sim_matrix: np.ndarray, max_count: int = 2) -> np.ndarray:  # SimAlign 0.4, verbatim
-        alpha_ratio = 0.9
-        m, n = sim_matrix.shape
-        forward = np.eye(n)[sim_matrix.argmax(axis=1)]
-        backward = np.eye(m)[sim_matrix.argmax(axis=0)]
-        inter = forward * backward.transpose()
-        if min(m, n) <= 2:
-            return inter
-        new_inter = np.zeros((m, n))
-        count = 1
-        while count < max_count:
-            mask_x = 1.0 - np.tile(inter.sum(1)[:, np.newaxis], (1, n)).clip(0.0, 1.0)
-            mask_y = 1.0 - np.tile(inter.sum(0)[np.newaxis, :], (m, 1)).clip(0.0, 1.0)
-            mask = ((alpha_ratio * mask_x) + (alpha_ratio * mask_y)).clip(0.0, 1.0)
-            mask_zeros = 1.0 - ((1.0 - mask_x) * (1.0 - mask_y))
-            if mask_x.sum() < 1.0 or mask_y.sum() < 1.0:
-                mask *= 0.0
-                mask_zeros *= 0.0
-            new_sim = sim_matrix * mask
-            fwd = np.eye(n)[new_sim.argmax(axis=1)] * mask_zeros
-            bac = np.eye(m)[new_sim.argmax(axis=0)].transpose() * mask_zeros
-            new_inter = fwd * bac
-            if np.array_equal(inter + new_inter, inter):
-                break
-            inter = inter + new_inter
-            count += 1
-        return inter
+    sys.path.insert(0, str(REPO))
+    from tests.reference.simalign import iter_max  # SimAlign 0.4, verbatim (the one copy)
 
     out = []
     for vs, vt, bs, bt in zip(vec_s, vec_t, ids_s, ids_t):
@@ -372,10 +352,42 @@ def _cka_rows(n: int) -> list[dict[str, Any]]:
     return rows
 
 
+_PROBE_SNIPPET = """
+import json, sys, time
+import xalign
+from xalign.pipelines.probe import ProbeConfig, probe
+enc = xalign.load_encoder("default", device="cpu")
+corpus = xalign.load_parallel(pair="en-sw").head(int(sys.argv[1]))
+config = ProbeConfig(pairs=["en-sw"], report=False)
+probe(config, encoder=enc, corpora=[corpus.head(20)])  # warm-up (imports, faiss, torch kernels)
+t0 = time.perf_counter()
+probe(config, encoder=enc, corpora=[corpus])
+print(json.dumps({"seconds": time.perf_counter() - t0}))
+"""
+
+
+def _probe_seconds(repo: Path, limit: int) -> float:
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    out = subprocess.run([sys.executable, "-c", _PROBE_SNIPPET, str(limit)], env=env, capture_output=True, text=True,
+                         check=True, cwd=str(repo))
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def _probe_rows(limit: int, baseline: str | None) -> list[dict[str, Any]]:
+    rows = [{"what": f"probe, this checkout (n = {limit})", "seconds": round(_probe_seconds(REPO, limit), 1)}]
+    if baseline:
+        before = _probe_seconds(Path(baseline), limit)
+        rows.insert(0, {"what": f"probe, {baseline} (n = {limit})", "seconds": round(before, 1)})
+        rows.append({"what": "speed-up (baseline / this)", "seconds": round(before / rows[-1]["seconds"], 2)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--only", default="retrieval,cka,wordalign", help="comma-separated parts")
+    parser.add_argument("--baseline-repo", default=None, help="another xalign checkout to time the probe against")
+    parser.add_argument("--probe-limit", type=int, default=300, help="sentence pairs of the probe timing")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -392,12 +404,17 @@ def main(argv: list[str] | None = None) -> int:
         rows += _cka_rows(4_000 if args.quick else 20_000)
     if "wordalign" in parts:
         rows += _wordalign_rows(args.quick)
+    probe_rows = _probe_rows(args.probe_limit, args.baseline_repo) if "probe" in parts else []
     import faiss
     import torch
 
     print(f"# bench_metrics ({'quick' if args.quick else 'full'}), {os.cpu_count()} CPUs, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), faiss {faiss.__version__}, load average at end "
           f"{os.getloadavg()[0]:.1f}, total {time.perf_counter() - t0:.0f}s")
+    for row in probe_rows:
+        print(f"{row['what']:<60} {row['seconds']}")
+    if not rows:
+        return 0
     print(_fmt(rows))
     print("ratio = seconds of that row / seconds of the xalign row of the same benchmark (> 1: xalign is faster)")
     return 0

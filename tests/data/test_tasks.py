@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from xalign.data.tasks import (XNLI_LABELS, generalized_pairs, load_task, make_dataset, read_pairs,
-                               read_pawsx_tsv, standard_splits, task_spec, xnli_noleak_splits)
+from xalign.data.task_splits import generalized_pairs, standard_splits, xnli_noleak_splits
+from xalign.data.tasks import XNLI_LABELS, load_task, make_dataset, read_pairs, task_spec
+from xalign.errors import DataError, MissingFileError
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +39,16 @@ def test_xnli_local_matches_files(xnli_dir):
 def test_xnli_errors_name_what_is_missing(xnli_dir, tmp_path):
     with pytest.raises(ValueError, match="xnli has no language 'xx'"):
         load_task("xnli", "xx", "dev", data_dir=xnli_dir)
-    with pytest.raises(FileNotFoundError, match="no XNLI train file for 'en'"):
+    with pytest.raises(MissingFileError, match=r"no xnli train data in .*looked for the layouts xtreme: train-<lang>"):
         load_task("xnli", "en", "train", data_dir=xnli_dir)
     with pytest.raises(ValueError, match="unknown task 'mnli'"):
         load_task("mnli", "en", "dev", data_dir=xnli_dir)
     bad = tmp_path / "sw.genre.dev.tsv"
     bad.write_text("genre\tlabel\tsentence1_sw\tsentence2_sw\nfiction\tneutral\tA\tB\nfiction\tmaybe\tC\tD\n")
-    with pytest.raises(ValueError, match=r"sw.genre.dev.tsv:3: label 'maybe' is not one of"):
+    with pytest.raises(DataError, match=r"sw.genre.dev.tsv item dev-00001: label 'maybe' is not one of"):
         load_task("xnli", "sw", "dev", data_dir=tmp_path)
     bad.write_text("genre\tlabel\tsentence1_sw\tsentence2_sw\nfiction\tneutral\tA\n")
-    with pytest.raises(ValueError, match=r"sw.genre.dev.tsv:2: expected 4 tab-separated fields, found 3"):
+    with pytest.raises(DataError, match=r"sw.genre.dev.tsv:2: expected 4 tab-separated fields, found 3"):
         load_task("xnli", "sw", "dev", data_dir=tmp_path)
 
 
@@ -75,22 +76,6 @@ def test_generalized_pairs_mix_languages(xnli_dir):
     assert list(g["label"]) == list(s.eval["en"]["label"])
 
 
-def test_pawsx_skips_upstream_empty_rows_with_count(shared_data, caplog):
-    path = shared_data / "pawsx_ko_via_koelectra" / "dev_2k.tsv"
-    lines = [x for x in path.read_text(encoding="utf-8").split("\n")[1:] if x]
-    fields = [line.split("\t") for line in lines]
-    bad = sum(1 for f in fields if f[1].strip() in ("", "NS") or f[2].strip() in ("", "NS"))
-    with caplog.at_level("WARNING"):
-        ds = read_pawsx_tsv(path)
-    assert len(ds) == len(lines) - bad and bad > 0
-    assert f"skipped {bad} rows" in caplog.text
-    assert set(ds["label"]) == {0, 1}
-    with pytest.raises(ValueError, match=r"dev_2k.tsv:\d+: empty or 'NS' sentence"):
-        read_pawsx_tsv(path, skip_bad=False)
-    flat = load_task("pawsx", "ko", "dev", data_dir=path.parent)
-    assert len(flat) == len(ds)
-
-
 def test_read_pairs_tsv_and_jsonl(tmp_path):
     tsv = tmp_path / "train.tsv"
     tsv.write_text("premise\thypothesis\tgold\tuid\nA b\tC d\tyes\tu1\nE f\tG h\tno\tu2\n", encoding="utf-8")
@@ -98,9 +83,16 @@ def test_read_pairs_tsv_and_jsonl(tmp_path):
     assert list(ds["sentence1"]) == ["A b", "E f"] and list(ds["item_id"]) == ["u1", "u2"]
     assert ds.features["label"].names == ["no", "yes"] and list(ds["label"]) == [1, 0]
     jl = tmp_path / "dev.jsonl"
-    jl.write_text(json.dumps({"s1": "x", "s2": "y", "y": "yes"}) + "\n\n" + json.dumps({"s1": "z", "s2": "w", "y": 0}))
+    jl.write_text(json.dumps({"s1": "x", "s2": "y", "y": 1}) + "\n\n" + json.dumps({"s1": "z", "s2": "w", "y": 0}))
     ds = read_pairs(jl, sentence1="s1", sentence2="s2", label="y", label_names=["no", "yes"])
     assert list(ds["label"]) == [1, 0] and list(ds["item_id"]) == ["row-000000", "row-000001"]
+    # integers without declared names are class ids, never re-sorted names
+    ds = read_pairs(jl, sentence1="s1", sentence2="s2", label="y")
+    assert list(ds["label"]) == [1, 0] and ds.features["label"].names == ["0", "1"]
+    # a file mixing names and integers is refused, naming both lines
+    jl.write_text(json.dumps({"s1": "x", "s2": "y", "y": "yes"}) + "\n" + json.dumps({"s1": "z", "s2": "w", "y": 0}))
+    with pytest.raises(DataError, match=r"labels mix integers and names \(.*dev.jsonl:2: '0', .*dev.jsonl:1: 'yes'\)"):
+        read_pairs(jl, sentence1="s1", sentence2="s2", label="y", label_names=["no", "yes"])
 
 
 def test_read_pairs_errors(tmp_path):
@@ -129,10 +121,10 @@ def test_standard_splits_and_alignment_checks():
     def load(lang, split):
         n = {"train": 8, "dev": 4, "test": 6}[split]
         return make_dataset([f"{lang}{i}" for i in range(n)], ["h"] * n, [i % 2 for i in range(n)],
-                            [f"{split}-{i}" for i in range(n)], ["a", "b"])
+                            [f"{split}-{i}" for i in range(n)], ["a", "b"]), 0
 
-    s = standard_splits(load, train_lang="en", languages=["en", "de"], n_train=5, n_eval=3, seed=0)
-    assert len(s.train) == 5 and len(s.select) == 4 and s.info["aligned"]
+    s = standard_splits(load, train_lang="en", languages={"test": ["en", "de"]}, n_train=5, n_eval=3, seed=0)
+    assert len(s.train) == 5 and len(s.select) == 4
     assert list(s.eval["en"]["item_id"]) == list(s.eval["de"]["item_id"]) and len(s.eval["de"]) == 3
     with pytest.raises(ValueError, match="unique"):
         make_dataset(["a", "b"], ["c", "d"], [0, 1], ["x", "x"], ["n", "y"])

@@ -33,7 +33,7 @@ def test_missing_directory_and_not_a_model(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="config.json"):
         resolve_model_path(str(tmp_path / "empty"))
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="non-empty string"):
         resolve_model_path("")
 
 

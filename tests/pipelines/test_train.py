@@ -61,7 +61,8 @@ def test_run_outputs_and_encoder(tmp_path, tiny_bert_dir, pair_files):
         assert (run / name).exists(), name
     assert not (run / "checkpoints").exists()  # removed after success unless keep_checkpoints
     m = json.loads((run / "train_metrics.json").read_text())
-    assert m["method"] == "adv" and m["config"] == json.loads((run / "config.json").read_text())
+    saved = json.loads((run / "config.json").read_text())
+    assert m["method"] == "adv" and saved["command"] == "train" and m["config"] == {k: saved[k] for k in m["config"]}
     assert [h["step"] for h in m["history"]] == list(range(1, 9))
     assert all({"loss", "lr", "epoch", "adv_loss", "clean_loss"} <= set(h) for h in m["history"])
     assert m["select"]["best_step"] in (3, 6, 8) and [c["step"] for c in m["select"]["curve"]] == [3, 6, 8]

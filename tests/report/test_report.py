@@ -30,7 +30,7 @@ def test_probe_report(probe_run):
     assert html.count(get_plotlyjs()[:200]) == 1
     _, _, sections = report_sections(probe_run, projection="pca")
     assert _section_titles(sections) == ["Summary", "Layer curves", "CKA", "Embedding maps",
-                                         "Similarity distributions", "Word alignments"]
+                                         "Similarity distributions", "Word alignments", "Run details"]
     specs = _figure_specs(html)
     # curves, layer CKA, map, similarity, 2 word-alignment examples
     assert len(specs) == 6 == html.count('class="xfigure"')
@@ -87,7 +87,7 @@ def test_partial_runs_and_bad_parts_degrade_to_notes(tmp_path, caplog):
     (root / "details.json").write_text(json.dumps(details), encoding="utf-8")
     html = render_report(root, projection="pca")
     _, _, sections = report_sections(root, projection="pca")
-    assert _section_titles(sections) == ["Summary", "Layer curves", "CKA", "Similarity distributions"]
+    assert _section_titles(sections) == ["Summary", "Layer curves", "CKA", "Similarity distributions", "Run details"]
     assert "layer CKA en-sw could not be drawn" in html
     assert any("skipped" in r.message for r in caplog.records)
 
@@ -103,7 +103,7 @@ def test_compare_report(compare_run):
     html = path.read_text(encoding="utf-8")
     _, _, sections = report_sections(compare_run, projection="pca")
     assert _section_titles(sections) == ["Summary", "Before / after per layer", "Model × model CKA",
-                                         "Embedding maps side by side"]
+                                         "Embedding maps side by side", "Run details"]
     specs = _figure_specs(html)
     assert sum((s["layout"].get("meta") or {}).get("role") == "embedding-map" for s in specs) == 2
     assert html.count('<div class="row">') == 1

@@ -27,7 +27,7 @@ def test_best_and_layer_tables_show_stored_values():
                                                                        "p@5": 0.99, "mrr": 0.95}}}}]}
     full = best_table({"en-sw": block})
     short = best_table({"en-sw": block}, headline_only=True)
-    assert "retrieval.margin" in full and "retrieval.margin" not in short
+    assert "margin P@1 en→sw" in full and "margin P@1" not in short  # human labels from the registry
     assert "0.930" in short and "<td>8</td>" in short
     lt = layer_table(block, 8, pair="en-sw")
     assert "[0.900, 0.950]" in lt and "en-sw: retrieval at layer 8" in lt

@@ -1,8 +1,68 @@
-"""Argument groups shared by several commands."""
+"""Argument groups shared by several commands, and flags built from configuration dataclasses.
+
+Settings are declared once, as dataclass fields with ``metadata={"help", "choices"}`` (e.g.
+:class:`xalign.pipelines.probe.ProbeConfig`); :func:`add_config_args` turns the fields into flags and
+:func:`config_kwargs` turns parsed flags back into constructor arguments. transformers'
+``HfArgumentParser`` does the same for HF dataclasses, but it is a whole ``ArgumentParser`` (our
+commands are subparsers of one ``xalign`` parser, with renamed repeatable flags such as ``--pair``)
+and importing transformers would make ``xalign --help`` slow; these ~40 lines do what we need.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import types
+import typing
+from typing import Any
+
+#: field name → flag name where they differ (repeatable flags are singular)
+FLAG_NAMES = {"pairs": "pair"}
+
+
+def _base_type(tp: Any) -> Any:
+    """``X`` of ``X | None`` / ``X | Y`` (the first non-None member), else ``tp``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(members[0])
+    return tp
+
+
+def add_config_args(parser: argparse.ArgumentParser | Any, cls: type, names: list[str], *,
+                    title: str | None = None) -> None:
+    """Flags for the fields ``names`` of dataclass ``cls``, with each field's help, choices and default."""
+    group = parser.add_argument_group(title) if title else parser
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in names:
+        f = fields[name]
+        help_text = f.metadata.get("help", "")
+        choices = f.metadata.get("choices")
+        flag = "--" + FLAG_NAMES.get(name, name).replace("_", "-")
+        tp = _base_type(hints[name])
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if tp is bool:
+            if default:
+                group.add_argument("--no-" + flag[2:], dest=name, action="store_false", help=f"do not: {help_text}")
+            else:
+                group.add_argument(flag, dest=name, action="store_true", help=help_text)
+        elif typing.get_origin(tp) is list:
+            group.add_argument(flag, dest=name, action="append", default=None, metavar=flag[2:].upper(),
+                               help=f"{help_text} (repeatable)")
+        else:
+            kind = int if tp is int else str
+            group.add_argument(flag, dest=name, type=kind, default=default, choices=choices,
+                               help=f"{help_text} (default: {default})" if default is not None else help_text)
+
+
+def config_kwargs(args: argparse.Namespace, cls: type, names: list[str]) -> dict[str, Any]:
+    """Constructor arguments of ``cls`` from parsed flags (fields left unset keep the dataclass default)."""
+    out = {}
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def add_model_args(parser: argparse.ArgumentParser, *, flag: str = "--model") -> None:
@@ -13,6 +73,9 @@ def add_model_args(parser: argparse.ArgumentParser, *, flag: str = "--model") ->
     group.add_argument("--dtype", default=None, help="weights dtype: float32 (default), bf16, fp16, auto")
     group.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     group.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+    group.add_argument("--allow-pickle", action="store_true",
+                       help="also load pickle weights (pytorch_model.bin) when a model has no safetensors; "
+                            "unpickling can run code, so only for files you trust (default: safetensors only)")
 
 
 def add_data_args(parser: argparse.ArgumentParser, *, pair_required: bool = False) -> None:
@@ -44,26 +107,13 @@ def load_encoder_from_args(args: argparse.Namespace, spec: str | None = None):
 
     quiet_transformers(args)
     return load_encoder(spec or args.model, device=args.device, dtype=args.dtype, revision=args.revision,
-                        trust_remote_code=args.trust_remote_code)
+                        trust_remote_code=args.trust_remote_code,
+                        allow_pickle_weights=getattr(args, "allow_pickle", False))
 
 
 def load_corpora_from_args(args: argparse.Namespace) -> list:
-    """One ParallelCorpus per --pair (or one from --src-file/--tgt-file)."""
-    from xalign.data import load_parallel
+    """One ParallelCorpus per --pair (or one from --src-file/--tgt-file): :func:`xalign.data.parallel.load_corpora`."""
+    from xalign.data.parallel import load_corpora
 
-    pairs = args.pair or []
-    if args.src_file or args.tgt_file:
-        if not (args.src_file and args.tgt_file):
-            raise ValueError("--src-file and --tgt-file go together; got only one of them")
-        if len(pairs) > 1:
-            raise ValueError(f"--src-file/--tgt-file take one --pair, got {len(pairs)}")
-        corpora = [load_parallel(args.src_file, args.tgt_file, pair=pairs[0] if pairs else None, strict=args.strict)]
-    else:
-        if not pairs:
-            raise ValueError("give --pair (e.g. --pair en-sw) or --src-file/--tgt-file")
-        corpora = [load_parallel(pair=p, data=args.data, split=args.split, strict=args.strict) for p in pairs]
-    if args.limit is not None:
-        if args.limit < 1:
-            raise ValueError(f"--limit must be >= 1, got {args.limit}")
-        corpora = [c.head(args.limit) for c in corpora]
-    return corpora
+    return load_corpora(args.pair or [], src_file=args.src_file, tgt_file=args.tgt_file, data=args.data,
+                        split=args.split, strict=args.strict, limit=args.limit)

@@ -2,22 +2,31 @@
 
 Every command lives in ``xalign/cli/<command>.py`` and provides ``add_parser(subparsers)``
 (which registers its arguments and sets ``func``) and ``run(args) -> int``. Only this
-module configures logging, and it turns expected errors into one line and a non-zero exit.
+module configures logging. A user error (:class:`xalign.errors.XalignError`: bad settings, data,
+output path, model or missing extra) becomes one line and exit status 2; any other exception is a
+bug in xalign: its traceback is printed with one line asking to report it, exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
+from collections.abc import Iterator
+
+import traceback
 
 from xalign import __version__
+from xalign.errors import XalignError
 
 COMMANDS = ("env", "embed", "probe", "align", "report", "train", "compare")
 
 # Errors a user can cause with bad input or environment: one line, exit 2.
-_USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ImportError, OSError, KeyError, RuntimeError)
+# TODO(issue 13): ValueError and FileNotFoundError stay here only until every module raises the
+# xalign.errors family; the lead removes them after merging the helpers' branches.
+_USER_ERRORS = (XalignError, ValueError, FileNotFoundError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,14 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
+@contextlib.contextmanager
+def _configure_logging(verbose: int, quiet: bool) -> Iterator[None]:
+    """The ``xalign`` logger prints to stderr while a command runs; its earlier state comes back afterwards
+    (``main`` called in-process, by tests or notebooks, leaves no logging set-up behind)."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname).1s %(name)s: %(message)s"))
     root = logging.getLogger("xalign")
+    saved = (root.handlers[:], root.level, root.propagate)
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    try:
+        yield
+    finally:
+        root.handlers[:], root.propagate = saved[0], saved[2]
+        root.setLevel(saved[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    _configure_logging(args.verbose, args.quiet)
+    with _configure_logging(args.verbose, args.quiet):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -60,9 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     except _USER_ERRORS as exc:  # one clear line, no traceback
         if args.verbose > 1:
             raise
-        message = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        message = " ".join(str(exc).split())  # one line, whatever the message holds
         print(f"xalign {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug in xalign: keep the traceback, say so in one line
+        traceback.print_exc(file=sys.stderr)
+        print(f"xalign {args.command}: internal error ({type(exc).__name__}): this is a bug in xalign "
+              f"{__version__}; please report it with the command line, the traceback above and the output of "
+              f"'xalign env'",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,10 @@ METHODS_HELP = """methods (Huang et al., EMNLP 2021):
             {word} + its substitutes (--rsda-sources synonyms,embedding,dictionary), seeded per epoch and item
 
 examples:
+  xalign train --recipe robust-xlt --task xnli --data-dir ../shared/data/xnli_xtreme \\
+      --train-file ../shared/data/mnli_en_9k/train.jsonl --eval-langs all --generalized --generalized-langs en,sw,ur
+  xalign train --recipe robust-xlt --task pawsx --data-dir ../shared/data/pawsx_xtreme \\
+      --train-file ../shared/data/paws_wiki_en/test.tsv --eval-langs all --eval-splits test,dev --generalized
   xalign train --config examples/train_xnli_small.yaml
   xalign train --task xnli --data-dir ../shared/data/xnli_via_myxnli --protocol noleak --n-train 2000 \\
       --method rs-da --synonyms ../shared/data/synonyms/counterfitted_neighbors.json \\
@@ -52,25 +56,48 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="YAML or JSON file of settings (flags override it)")
     p.add_argument("--out", help="run directory (default runs/train)")
     p.add_argument("--resume", action="store_true", help="continue the unfinished run in --out from its last checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="delete a previous run's outputs in --out first")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the xalign train run in --out: the new run is built beside it and swapped in when "
+                        "it finishes (a failed or killed new run leaves the old one intact)")
+
+    p.add_argument("--recipe", help="a published recipe: robust-xlt (Huang et al. 2021 via XTREME: lr 2e-5, batch 32, "
+                                    "max length 128, random batches; XNLI 1 epoch, dev evaluation every 1000 steps; "
+                                    "PAWS-X 3 epochs, every 500; best checkpoint by English dev accuracy; rs-da with "
+                                    "3 / 10 offline copies). Flags you give win; config.json records each value's "
+                                    "source; a too-long evaluation interval is scaled to the run and logged")
 
     g = p.add_argument_group("model")
     g.add_argument("--model", help="'default' (bundled multilingual-e5-small), a local HF directory or a hub id")
     g.add_argument("--trust-remote-code", action="store_true", help="allow model code from the hub")
+    g.add_argument("--allow-pickle", action="store_true",
+                   help="also load pickle weights (pytorch_model.bin) when a model has no safetensors; unpickling "
+                        "can run code, so only for files you trust (default: safetensors only)")
 
     g = p.add_argument_group("data")
     g.add_argument("--task", help="xnli (default), pawsx, or pairs (your --train-file/--select-file/--eval-file)")
-    g.add_argument("--data-dir", help="local copy (myXNLI or PAWS-X x-final layout); default: the HF hub")
+    g.add_argument("--data-dir", help="local copy of the task's dev/test data: XTREME layout (<split>-<lang>.tsv, flat, "
+                                      "in dev/ and test/ or any subfolder), PAWS-X x-final (<lang>/dev_2k.tsv …) or "
+                                      "myXNLI; default: the HF hub")
+    g.add_argument("--data-layout", help="auto (default: per split, the source with the most languages), xtreme, "
+                                         "x-final or myxnli")
     g.add_argument("--protocol", help="standard (train/dev/test, default) or noleak (train on test items, select "
                                       "and evaluate on disjoint dev items; for local XNLI copies)")
     g.add_argument("--train-lang", help="training language (default en)")
-    g.add_argument("--eval-langs", help="comma-separated evaluation languages (default en)")
+    g.add_argument("--eval-langs", help="comma-separated evaluation languages, or all (default en)")
+    g.add_argument("--eval-splits", help="test (default), dev, or test,dev: with dev, English dev items are halved "
+                                         "(selection on one half, dev evaluation on the other)")
     g.add_argument("--generalized", action=argparse.BooleanOptionalAction,
-                   help="also the l1 x l2 accuracy matrix (sentence 1 in l1, sentence 2 in l2)")
+                   help="also the l1 x l2 accuracy matrix (sentence 1 in l1, sentence 2 in l2), on the items every "
+                        "one of its languages has")
+    g.add_argument("--generalized-langs", help="comma-separated languages of the matrix (default: all evaluated)")
+    g.add_argument("--generalized-n", type=int, help="a seeded subsample of items for the matrix (same in every cell)")
+    g.add_argument("--generalized-split", help="split of the matrix (default: the first that has its languages)")
+    g.add_argument("--data-seed", type=int, help="seed of item subsamples and dev halves (default: --seed)")
     g.add_argument("--n-train", type=int, help="training items (default: all)")
     g.add_argument("--n-select", type=int, help="model-selection (dev) items (default: all / half the dev set)")
     g.add_argument("--n-eval", type=int, help="evaluation items per language (default: all)")
-    g.add_argument("--train-file", help="task pairs: TSV (with header) or JSONL training file")
+    g.add_argument("--train-file", help="training file: TSV (with header) or JSONL; with --task xnli/pawsx a MultiNLI "
+                                        "JSONL (premise/hypothesis/label) or PAWS TSV (id sentence1 sentence2 label)")
     g.add_argument("--select-file", help="task pairs: model-selection file")
     g.add_argument("--eval-file", type=_kv, action="append", metavar="LANG=FILE", help="task pairs: evaluation file "
                                                                                      "(repeatable)")
@@ -129,7 +156,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--precision", help="auto (bf16 on a capable GPU, else fp32), fp32, bf16 or fp16")
     g.add_argument("--device", help="auto (CUDA when available, default) or cpu")
     g.add_argument("--group-by-length", action=argparse.BooleanOptionalAction,
-                   help="batch pairs of similar length (default on)")
+                   help="batch pairs of similar length (default off: random batches, as the recipe and a plain "
+                        "transformers fine-tune; see analysis/baseline_parity.json)")
     g.add_argument("--num-workers", type=int, help="data-loader workers (default 0)")
     g.add_argument("--report-to", help="comma-separated Trainer integrations, e.g. wandb (default none)")
     g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction,
@@ -150,6 +178,9 @@ def config_from_args(args: argparse.Namespace):
         overrides["eval_files"] = dict(overrides.pop("eval_file"))
     if "column" in overrides:
         overrides["columns"] = dict(overrides.pop("column"))
+    for key in ("eval_langs", "eval_splits", "generalized_langs"):
+        if key in overrides:
+            overrides[key] = [x.strip() for x in overrides[key].split(",") if x.strip()]
     if "label_names" in overrides:
         overrides["label_names"] = [x.strip() for x in overrides["label_names"].split(",") if x.strip()]
     config_file = getattr(args, "config", None)
@@ -159,9 +190,13 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from xalign.cli.common import quiet_transformers
     from xalign.pipelines.train import train
 
-    result = train(config_from_args(args))
+    config = config_from_args(args)
+    if not config.progress and not args.verbose:  # transformers' load report and progress bars: --progress or -v
+        quiet_transformers(args)
+    result = train(config)
     metrics = result.metrics
     print(f"run: {result.run_dir}  method: {metrics['method']}  steps: {metrics['steps']}  "
           f"best step: {metrics['select']['best_step']} (dev accuracy {metrics['select']['accuracy']:.4f})")

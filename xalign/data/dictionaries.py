@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from xalign.data.languages import parse_pair
-from xalign.data.parallel import LineFile, PathLike
+from xalign.data.lines import LineFile, PathLike
 
 logger = logging.getLogger(__name__)
 

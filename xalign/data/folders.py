@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from xalign.data.languages import flores_code, normalize_lang, ntrex_code
-from xalign.data.parallel import LineFile, ParallelCorpus, PathLike, _is_lang, _PairCollector, read_line_pair
+from xalign.data.corpus import ParallelCorpus, _is_lang, _PairCollector
+from xalign.data.line_pair import read_line_pair
+from xalign.data.lines import LineFile, PathLike
 
 logger = logging.getLogger(__name__)
 

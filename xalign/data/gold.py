@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xalign.data.languages import parse_pair
-from xalign.data.parallel import LineFile, ParallelCorpus, PathLike
+from xalign.data.corpus import ParallelCorpus
+from xalign.data.lines import LineFile, PathLike
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from xalign.errors import ConfigError
+
 
 def plan_batches(lengths: Sequence[int], *, batch_size: int, max_tokens: int | None) -> list[np.ndarray]:
     """Group indices into batches sorted by length (longest first, so memory peaks early).
@@ -14,9 +16,9 @@ def plan_batches(lengths: Sequence[int], *, batch_size: int, max_tokens: int | N
     (``len(batch) * longest``); a single text longer than the budget forms its own batch.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if max_tokens is not None and max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1 or None, got {max_tokens}")
+        raise ConfigError(f"max_tokens must be >= 1 or None, got {max_tokens}")
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
     batches: list[np.ndarray] = []

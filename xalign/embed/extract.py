@@ -12,7 +12,7 @@ import numpy as np
 
 from xalign.embed.batching import plan_batches
 from xalign.embed.pooling import Pooling, pool_sentences, pool_words
-from xalign.errors import ModelError
+from xalign.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -58,7 +58,7 @@ def resolve_layers(layers: "str | int | Sequence[int]", num_layers: int) -> list
             try:
                 layers = [int(x) for x in layers.split(",") if x.strip()]
             except ValueError:
-                raise ValueError(f"layers must be 'all' or comma-separated integers, got {layers!r}") from None
+                raise ConfigError(f"layers must be 'all' or comma-separated integers, got {layers!r}") from None
         else:
             return list(range(total))
     if isinstance(layers, (int, np.integer)):
@@ -67,10 +67,10 @@ def resolve_layers(layers: "str | int | Sequence[int]", num_layers: int) -> list
     for layer in layers:
         value = int(layer) + total if int(layer) < 0 else int(layer)
         if not 0 <= value < total:
-            raise ValueError(f"layer {layer} is out of range: this model has hidden_states 0..{num_layers}")
+            raise ConfigError(f"layer {layer} is out of range: this model has hidden_states 0..{num_layers}")
         out.append(value)
     if not out:
-        raise ValueError("layers selects nothing")
+        raise ConfigError("layers selects nothing")
     return out
 
 
@@ -78,7 +78,7 @@ def _autocast(encoder: "Encoder", precision: str) -> contextlib.AbstractContextM
     import torch
 
     if precision not in {"auto", "fp32", "bf16", "fp16"}:
-        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {precision!r}")
+        raise ConfigError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {precision!r}")
     if encoder.device.type != "cuda" or precision == "fp32" or encoder.dtype != torch.float32:
         return contextlib.nullcontext()
     if precision == "auto":
@@ -250,7 +250,7 @@ def embed_words(
     with their ``word_ids`` instead. Special tokens are located by the tokenizer, never by position.
     """
     if word_pooling not in {"mean", "first"}:
-        raise ValueError(f"word_pooling must be 'mean' or 'first', got {word_pooling!r}")
+        raise ConfigError(f"word_pooling must be 'mean' or 'first', got {word_pooling!r}")
     require_word_ids(encoder.tokenizer)
     sentences = _check_texts(sentences, pretokenized=pretokenized)
     chosen = resolve_layers(layers, encoder.num_layers)

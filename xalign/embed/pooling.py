@@ -6,6 +6,8 @@ from enum import Enum
 
 import torch
 
+from xalign.errors import ConfigError
+
 
 class Pooling(str, Enum):
     MEAN = "mean"  # average over non-special tokens (attention-masked)
@@ -17,7 +19,7 @@ class Pooling(str, Enum):
         try:
             return cls(value)
         except ValueError:
-            raise ValueError(f"pooling must be one of {[p.value for p in cls]}, got {value!r}") from None
+            raise ConfigError(f"pooling must be one of {[p.value for p in cls]}, got {value!r}") from None
 
 
 def pool_sentences(hidden: torch.Tensor, attention_mask: torch.Tensor, special_mask: torch.Tensor,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from xalign.errors import ConfigError
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
@@ -20,7 +22,7 @@ def choose_device(device: "str | torch.device | None" = None) -> "torch.device":
     if device is not None and str(device) != "auto":
         dev = torch.device(device)
         if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device {str(device)!r} was requested but CUDA is not available here; use 'cpu' or 'auto'")
+            raise ConfigError(f"device {str(device)!r} was requested but CUDA is not available here; use 'cpu' or 'auto'")
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -44,7 +46,7 @@ def choose_dtype(dtype: "str | torch.dtype | None", device: "torch.device") -> "
         return dtype
     key = _DTYPES.get(str(dtype).lower())
     if key is None:
-        raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        raise ConfigError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
     if key == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

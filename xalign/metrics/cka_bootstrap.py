@@ -7,20 +7,26 @@ with the *weighted* row means, which expands to
     wᵀ (K∘L) w − 2 Σ_i w_i r_i (L w)_i + m · wᵀ L w,   r = K w / n,  m = wᵀ K w / n²,
 
 so a whole batch of resamples is a handful of ``[B, n] @ [n, n]`` products. Replicate ``b`` equals
-``linear_cka(x[idx_b], y[idx_b])`` for the index draw ``idx_b`` of :func:`bootstrap_indices`, so two
-calls with the same seed and ``n`` give *paired* replicates (used for before/after deltas).
+``linear_cka(x[idx_b], y[idx_b])`` (:func:`xalign.metrics.cka.linear_cka`, the one CKA kernel, which
+also gives the point estimate and, above ``max_gram`` rows, each replicate) for the index draw
+``idx_b`` of :func:`xalign.metrics.stats.bootstrap_index_batches` (the one bootstrap draw), so two
+calls with the same seed and ``n`` give *paired* replicates (used for before/after deltas); the
+p-value of a difference is :func:`xalign.metrics.stats.bootstrap_p_value`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from xalign.metrics.cka import linear_cka
+from xalign.metrics.stats import bootstrap_index_batches, bootstrap_p_value
+
 
 def bootstrap_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``[n_boot, n]`` row indices drawn with replacement from a seeded generator."""
+    """``[n_boot, n]`` row indices of :func:`~xalign.metrics.stats.bootstrap_index_batches`."""
     if n < 1 or n_boot < 1:
         raise ValueError(f"need n >= 1 and n_boot >= 1, got n={n}, n_boot={n_boot}")
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    return np.concatenate(list(bootstrap_index_batches(n, n_boot, seed)))
 
 
 def _weighted_hsic(wa, wb, prod, weights, n):
@@ -62,27 +68,17 @@ def linear_cka_bootstrap(x: np.ndarray, y: np.ndarray, *, n_boot: int = 200, see
         hkk = _weighted_hsic(wk, wk, kk, w, n)
         hll = _weighted_hsic(wl, wl, ll, w, n)
         denom = torch.sqrt(hkk.clamp_min(0) * hll.clamp_min(0))
-        vals = torch.where(denom > 0, hkl / denom.clamp_min(1e-300), torch.zeros_like(hkl))
-        out[start:start + len(rows)] = vals.numpy()
+        bad = torch.nonzero(denom <= 0)
+        if bad.numel():  # as linear_cka: a resample without variance has no CKA
+            raise ValueError(f"bootstrap resample {start + int(bad[0, 0])} has no variance in x or y (too few "
+                             f"distinct rows, n = {n}): CKA is undefined; use more examples")
+        out[start:start + len(rows)] = (hkl / denom).numpy()
     return out
 
 
 def _feature_form_replicates(x: np.ndarray, y: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    import torch
-
-    tx = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-    ty = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float64))
-    n = tx.shape[0]
-    out = np.empty(len(idx))
-    for b, rows in enumerate(idx):
-        w = torch.bincount(torch.from_numpy(rows), minlength=n).to(torch.float64)[:, None]
-        xc = tx - (w * tx).sum(0) / n
-        yc = ty - (w * ty).sum(0) / n
-        xy = torch.linalg.matrix_norm(yc.T @ (w * xc)) ** 2
-        xx = torch.linalg.matrix_norm(xc.T @ (w * xc))
-        yy = torch.linalg.matrix_norm(yc.T @ (w * yc))
-        out[b] = float(xy / (xx * yy)) if float(xx * yy) > 0 else 0.0
-    return out
+    """Each replicate with :func:`linear_cka` itself on the resampled rows (bounded memory)."""
+    return np.array([linear_cka(x[rows], y[rows]) for rows in idx], dtype=np.float64)
 
 
 def bootstrap_linear_cka(x: np.ndarray, y: np.ndarray, *, n_boot: int = 200, seed: int = 0,
@@ -95,7 +91,7 @@ def bootstrap_linear_cka(x: np.ndarray, y: np.ndarray, *, n_boot: int = 200, see
     ``mean(θ*) − θ`` before taking percentiles: the interval keeps the bootstrap's width and is
     centred on the reported estimate.
     """
-    theta = float(linear_cka_bootstrap(x, y, n_boot=1, seed=seed, _identity=True)[0])
+    theta = linear_cka(x, y)
     reps = linear_cka_bootstrap(x, y, n_boot=n_boot, seed=seed)
     reps = reps - (reps.mean() - theta)
     q_lo, q_hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
@@ -105,15 +101,13 @@ def bootstrap_linear_cka(x: np.ndarray, y: np.ndarray, *, n_boot: int = 200, see
 def paired_cka_difference(x_a: np.ndarray, y_a: np.ndarray, x_b: np.ndarray, y_b: np.ndarray, *,
                           n_boot: int = 200, seed: int = 0, alpha: float = 0.05) -> tuple[float, tuple[float, float], float]:
     """``CKA(x_a, y_a) − CKA(x_b, y_b)`` on the same items, with a paired, bias-shifted percentile
-    bootstrap interval (see :func:`bootstrap_linear_cka`) and a two-sided p-value from the
-    null-centred bootstrap deltas (``#{|d* − mean(d*)| ≥ |d|}``)."""
-    theta_a = float(linear_cka_bootstrap(x_a, y_a, n_boot=1, seed=seed, _identity=True)[0])
-    theta_b = float(linear_cka_bootstrap(x_b, y_b, n_boot=1, seed=seed, _identity=True)[0])
+    bootstrap interval (see :func:`bootstrap_linear_cka`) and the two-sided bootstrap p-value of
+    :func:`~xalign.metrics.stats.bootstrap_p_value` (the same definition as every other paired test)."""
+    theta_a = linear_cka(x_a, y_a)
+    theta_b = linear_cka(x_b, y_b)
     delta = theta_a - theta_b
     diffs = (linear_cka_bootstrap(x_a, y_a, n_boot=n_boot, seed=seed)
              - linear_cka_bootstrap(x_b, y_b, n_boot=n_boot, seed=seed))
     centred = diffs - diffs.mean()
     q_lo, q_hi = np.quantile(centred + delta, [alpha / 2, 1 - alpha / 2])
-    extreme = np.sum(np.abs(centred) >= abs(delta) - 1e-15)
-    p_value = float(min(1.0, (extreme + 1) / (n_boot + 1)))
-    return delta, (float(q_lo), float(q_hi)), p_value
+    return delta, (float(q_lo), float(q_hi)), bootstrap_p_value(diffs)

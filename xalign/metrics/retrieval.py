@@ -40,6 +40,8 @@ __all__ = [
     "RetrievalResult",
     "best_f1_threshold",
     "bidirectional_retrieval",
+    "layer_retrieval",
+    "LayerRetrieval",
     "bitext_mining",
     "csls_topk",
     "hubness",
@@ -119,13 +121,21 @@ def _summarise(method: str, k: int | None, center: bool, scanned: ScanResult, ks
                            top1_score=scanned.top1_score, p_at=p_at, mrr=mrr, n_queries=int(ranks.shape[0]))
 
 
+def _r_from_neighbours(scores: np.ndarray, k: int) -> np.ndarray:
+    """``r`` of CSLS/margin from one top-k search: mean of the first ``k`` (best-first) scores."""
+    return scores[:, :k].astype(np.float64).mean(axis=1)
+
+
 def _directional(src: np.ndarray, tgt: np.ndarray, methods: Sequence[str], k: int | None, center: bool,
                  gold: np.ndarray, ks: Sequence[int], device: Any, names: tuple[str, str] = ("src", "tgt"),
-                 r_cache: dict[tuple[str, int], np.ndarray] | None = None) -> dict[str, RetrievalResult]:
+                 r_cache: dict[tuple[str, int], np.ndarray] | None = None,
+                 neighbours: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, RetrievalResult]:
     """Scores of several methods with one scan.
 
-    ``r_cache[(name, k)]`` holds the mean similarity of each row of the set ``name`` to its k
-    nearest rows of the other set, shared between the two directions of a pair.
+    ``neighbours[name]`` is one top-k search of the rows of set ``name`` in the other set (k at
+    least every method's neighbourhood); ``r`` of every method and both directions is read from
+    it, so each direction costs one :func:`topk_search` whatever the methods. Without it, ``r_cache``
+    memoises per-``k`` searches.
     """
     r_cache = {} if r_cache is None else r_cache
     r_q: dict[str, np.ndarray] = {}
@@ -135,12 +145,13 @@ def _directional(src: np.ndarray, tgt: np.ndarray, methods: Sequence[str], k: in
         if method_k[m] is None:
             continue
         kk = method_k[m]
-        key_q, key_k = (names[0], kk), (names[1], kk)
-        if key_q not in r_cache:
-            r_cache[key_q] = neighbourhood_similarity(src, tgt, kk, device=device)
-        if key_k not in r_cache:
-            r_cache[key_k] = neighbourhood_similarity(tgt, src, kk, device=device)
-        r_q[m], r_k[m] = r_cache[key_q], r_cache[key_k]
+        for side, own, other, store in ((names[0], src, tgt, r_q), (names[1], tgt, src, r_k)):
+            if neighbours is not None and side in neighbours and neighbours[side][0].shape[1] >= kk:
+                store[m] = _r_from_neighbours(neighbours[side][0], kk)
+                continue
+            if (side, kk) not in r_cache:
+                r_cache[(side, kk)] = neighbourhood_similarity(own, other, kk, device=device)
+            store[m] = r_cache[(side, kk)]
     scanned = scan(src, tgt, tuple(methods), r_queries=r_q, r_keys=r_k, gold=gold, device=device)
     return {m: _summarise(m, method_k[m], center, scanned[m], ks) for m in methods}
 
@@ -166,7 +177,7 @@ def retrieval_scores(
         center: subtract each side's own mean first (language centring).
         gold: ``[n_src]`` gold target index per query; default query i -> target i.
         ks: cut-offs for P@k.
-        device: torch/faiss device; ``None`` picks CUDA when available.
+        device: torch/faiss device; ``None`` is the CPU (the pipeline passes the encoder's).
     """
     _check_method(method)
     s = prepare(src, "src", center=center)
@@ -175,6 +186,17 @@ def retrieval_scores(
         raise ValueError(f"src has dim {s.shape[1]} but tgt has dim {t.shape[1]}")
     g = _gold(gold, s.shape[0], t.shape[0])
     return _directional(s, t, [method], k, center, g, ks, device)[method]
+
+
+@dataclass(frozen=True)
+class LayerRetrieval:
+    """Both directions of one layer: ``results["a->b"][method]``, and the one cosine top-``k`` search
+    per direction it was computed from (``neighbours["a->b"]`` = ``(scores, indices)`` best first)
+    that also gives hubness."""
+
+    results: dict[str, dict[str, RetrievalResult]]
+    neighbours: dict[str, tuple[np.ndarray, np.ndarray]]
+    k: int
 
 
 def bidirectional_retrieval(
@@ -186,24 +208,46 @@ def bidirectional_retrieval(
     center: bool = False,
     ks: Sequence[int] = DEFAULT_KS,
     device: Any = None,
+    neighbours_k: int = 10,
 ) -> dict[str, dict[str, RetrievalResult]]:
     """Both directions for parallel sets (row i of ``a`` translates row i of ``b``).
 
-    Returns ``{"a->b": {method: RetrievalResult}, "b->a": {...}}``. Normalisation and the
-    neighbourhood similarities are computed once and shared by methods and directions.
+    Returns ``{"a->b": {method: RetrievalResult}, "b->a": {...}}``. See :func:`layer_retrieval`.
     """
+    return layer_retrieval(a, b, methods=methods, k=k, center=center, ks=ks, device=device,
+                           neighbours_k=neighbours_k).results
+
+
+def layer_retrieval(
+    a: Any,
+    b: Any,
+    *,
+    methods: Sequence[str] = SCORE_METHODS,
+    k: int | None = None,
+    center: bool = False,
+    ks: Sequence[int] = DEFAULT_KS,
+    device: Any = None,
+    neighbours_k: int = 10,
+) -> LayerRetrieval:
+    """Every method, both directions, of parallel sets, from shared work: normalisation once, one
+    top-``max(neighbours_k, method k)`` search per direction (the CSLS/margin ``r`` of every method
+    and the neighbours for :func:`hubness`), and one scan per direction for all methods."""
     for m in methods:
         _check_method(m)
     x = prepare(a, "a", center=center)
     y = prepare(b, "b", center=center)
     if x.shape != y.shape:
         raise ValueError(f"a and b must be parallel sets of equal shape, got {x.shape} and {y.shape}")
-    g = np.arange(x.shape[0], dtype=np.int64)
-    cache: dict[tuple[str, int], np.ndarray] = {}
-    return {
-        "a->b": _directional(x, y, list(methods), k, center, g, ks, device, ("a", "b"), cache),
-        "b->a": _directional(y, x, list(methods), k, center, g, ks, device, ("b", "a"), cache),
+    n = x.shape[0]
+    need = [kk for m in methods if (kk := _method_k(m, k, n, n)) is not None]
+    kmax = min(n, max([neighbours_k, *need]))
+    neighbours = {"a": topk_search(x, y, kmax, device=device), "b": topk_search(y, x, kmax, device=device)}
+    g = np.arange(n, dtype=np.int64)
+    results = {
+        "a->b": _directional(x, y, list(methods), k, center, g, ks, device, ("a", "b"), neighbours=neighbours),
+        "b->a": _directional(y, x, list(methods), k, center, g, ks, device, ("b", "a"), neighbours=neighbours),
     }
+    return LayerRetrieval(results=results, neighbours={"a->b": neighbours["a"], "b->a": neighbours["b"]}, k=kmax)
 
 
 def k_occurrence(neighbours: Any, n_targets: int, k: int = 10) -> np.ndarray:

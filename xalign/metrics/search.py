@@ -79,12 +79,9 @@ def prepare(x: Any, name: str, *, center: bool = False) -> np.ndarray:
 
 
 def resolve_device(device: Any = None) -> str:
-    """``None`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; strings/``torch.device`` pass through."""
-    if device is None:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
+    """``None`` -> ``"cpu"``; strings/``torch.device`` pass through. Metrics never pick a GPU by
+    themselves: the pipeline decides the device once (the encoder's) and passes it down."""
+    return "cpu" if device is None else str(device)
 
 
 def _check_k(k: Any, n_keys: int, name: str = "k") -> int:
@@ -126,7 +123,7 @@ def topk_search(
         metric: ``"ip"`` (inner product of the rows as given) or ``"cosine"`` (rows are
             L2-normalised first; a zero row raises ``ValueError``).
         chunk_size: queries searched per call, bounding the memory of results and score blocks.
-        device: ``None`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
+        device: ``None`` (the CPU), ``"cpu"`` or ``"cuda[:i]"``.
         index: ``"flat"`` (exact) or ``"ivf"`` (approximate inverted file, for >= ~1M keys).
         backend: ``"auto"`` (faiss, except torch on CUDA when faiss has no GPU), ``"faiss"``
             or ``"torch"`` (chunked matmul + ``torch.topk``; exact only).

@@ -73,8 +73,10 @@ def _check_common(n_boot: int, alpha: float, seed: Any) -> None:
         raise ValueError("seed: pass an explicit int seed (results must be reproducible)")
 
 
-def _index_batches(n: int, n_boot: int, seed: int):
-    """Yield ``[b, n]`` resampling index arrays, ``n_boot`` rows in total."""
+def bootstrap_index_batches(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """The one bootstrap index draw of xalign: ``[b, n]`` resampling index arrays, ``n_boot`` rows in
+    total, from ``numpy.random.default_rng(seed)`` (two calls with the same seed and ``n`` give the
+    same, i.e. paired, resamples)."""
     rng = np.random.default_rng(seed)
     rows = max(1, _MAX_DRAW // max(n, 1))
     if rows >= n_boot:
@@ -98,7 +100,8 @@ def bootstrap_distribution(values_or_fn: Any, *, n_items: int | None = None, n_b
             raise ValueError("n_items: pass the number of items when giving a statistic function")
         fn: Callable[[np.ndarray], float] = values_or_fn
         estimate = float(fn(np.arange(n_items)))
-        stats = np.array([float(fn(idx)) for batch in _index_batches(n_items, n_boot, seed) for idx in batch])
+        stats = np.array([float(fn(idx)) for batch in bootstrap_index_batches(n_items, n_boot, seed)
+                          for idx in batch])
         return estimate, _finite(stats, "the statistic")
     values = np.asarray(values_or_fn, dtype=np.float64)
     if values.ndim != 1 or values.size == 0:
@@ -108,7 +111,8 @@ def bootstrap_distribution(values_or_fn: Any, *, n_items: int | None = None, n_b
         raise ValueError("values: contains NaN or infinite values")
     if n_items is not None and n_items != values.size:
         raise ValueError(f"n_items={n_items} does not match {values.size} values")
-    stats = np.concatenate([values[batch].mean(axis=1) for batch in _index_batches(values.size, n_boot, seed)])
+    stats = np.concatenate([values[batch].mean(axis=1)
+                            for batch in bootstrap_index_batches(values.size, n_boot, seed)])
     return float(values.mean()), stats
 
 
@@ -160,14 +164,23 @@ def paired_bootstrap(
     stat = statistic or _mean0
     delta = float(stat(xa)) - float(stat(xb))
     deltas = np.array([float(stat(xa[idx])) - float(stat(xb[idx]))
-                       for batch in _index_batches(xa.shape[0], n_boot, seed) for idx in batch])
+                       for batch in bootstrap_index_batches(xa.shape[0], n_boot, seed) for idx in batch])
     _finite(deltas, "the statistic")
     low, high = np.quantile(deltas, [alpha / 2, 1 - alpha / 2])
-    below = (np.sum(deltas <= 0) + 1) / (n_boot + 1)
-    above = (np.sum(deltas >= 0) + 1) / (n_boot + 1)
-    p_value = float(min(1.0, 2.0 * min(below, above)))
-    return PairedResult(delta=delta, ci95=(float(low), float(high)), p_value=p_value, alpha=alpha,
+    return PairedResult(delta=delta, ci95=(float(low), float(high)), p_value=bootstrap_p_value(deltas), alpha=alpha,
                         n_boot=int(n_boot))
+
+
+def bootstrap_p_value(deltas: Any) -> float:
+    """The one two-sided p-value of a bootstrap difference in xalign:
+    ``min(1, 2 min((#{d* <= 0} + 1) / (B + 1), (#{d* >= 0} + 1) / (B + 1)))`` over the ``B``
+    bootstrap deltas ``d*`` (identical systems give 1)."""
+    d = np.asarray(deltas, dtype=np.float64)
+    if d.ndim != 1 or d.size == 0:
+        raise ValueError(f"deltas: expected a non-empty 1-D array of bootstrap differences, got shape {d.shape}")
+    below = (np.sum(d <= 0) + 1) / (d.size + 1)
+    above = (np.sum(d >= 0) + 1) / (d.size + 1)
+    return float(min(1.0, 2.0 * min(below, above)))
 
 
 def wilson_interval(successes: int, n: int, *, alpha: float = 0.05) -> tuple[float, float]:

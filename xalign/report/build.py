@@ -114,8 +114,8 @@ def probe_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = 
     start = {pair: initial_layer(block, opts.layer) for pair, block in pairs.items() if _layers_of(block)}
     summary: list[Block] = [
         tables.best_table(pairs, headline_only=True, caption="headline numbers: best layer per metric"),
-        tables.collapsible("all metrics: best layer", tables.best_table(pairs)),
-        tables.manifest_table(run.manifest)]
+        tables.notes_list(pairs),
+        tables.collapsible("all metrics: best layer", tables.best_table(pairs))]
     for pair, block in pairs.items():
         if pair in start:
             summary.append(tables.layer_table(block, start[pair], pair=pair))
@@ -158,6 +158,8 @@ def probe_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = 
                                    title=f"{pair} example {i + 1}"))
     if words:
         sections.append(Section("Word alignments", words))
+    sections.append(Section("Run details", [tables.collapsible("run manifest (model, data files and hashes, "
+                                                               "versions)", tables.manifest_table(run.manifest))]))
     return sections
 
 
@@ -192,7 +194,6 @@ def compare_sections(run: CompareRun, opts: ReportOptions) -> list[Section]:
         summary.append(tables.Html("<p>Each model's own report: " + ", ".join(
             f'<a href="{html_text(quote((run.models[lab].path / "report.html").relative_to(run.path).as_posix()))}">'
             f"{html_text(lab)}</a>" for lab in links) + "</p>"))
-    summary.append(tables.manifest_table(run.manifest))
     sections = [Section("Summary", summary)]
     sections.append(Section("Before / after per layer", [
         _safe(f"compare curves {pair}", figures_compare.compare_curves, block, labels,
@@ -214,6 +215,7 @@ def compare_sections(run: CompareRun, opts: ReportOptions) -> list[Section]:
             maps_section += [tables.Html(f"<h3>{html_text(pair)}</h3>"), Row(row)]
     if maps_section:
         sections.append(Section("Embedding maps side by side", maps_section))
+    sections.append(Section("Run details", [tables.collapsible("run manifest", tables.manifest_table(run.manifest))]))
     return sections
 
 
@@ -223,18 +225,15 @@ def train_sections(run: TrainRun, opts: ReportOptions) -> list[Section]:
     doc = run.train
     ev = doc.get("eval") if isinstance(doc.get("eval"), dict) else {}
     select = doc.get("select") if isinstance(doc.get("select"), dict) else {}
-    head = [("method", doc.get("method", "")), ("task", doc.get("task", ""))]
-    head += [(k, doc[k]) for k in ("steps", "train_runtime_s", "wall_time_s") if k in doc]
-    head += [(f"select {k}", v) for k, v in select.items() if k != "curve"]
-    head += [(f"eval {k}", v) for k, v in ev.items() if k not in {"accuracy", "generalized", "smoothed_accuracy"}]
-    summary: list[Block] = [tables.table(["field", "value"], head, caption="training run", cls="manifest")]
+    summary: list[Block] = [tables.table(["", ""], train_summary_rows(doc), caption="training run", cls="manifest")]
+    raw: list[Block] = []
     for key, caption in (("config", "configuration"), ("robust", "robustness settings"), ("data", "data")):
         if isinstance(doc.get(key), dict) and doc[key]:
-            summary.append(tables.collapsible(caption, tables.table(["field", "value"], list(doc[key].items()),
-                                                                    cls="manifest")))
+            raw.append(tables.collapsible(caption, tables.table(["field", "value"], list(doc[key].items()),
+                                                                cls="manifest")))
     manifest = run.manifest or (doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {})
     if manifest:
-        summary.append(tables.manifest_table(manifest))
+        raw.append(tables.collapsible("run manifest", tables.manifest_table(manifest)))
     sections = [Section("Training summary", summary)]
     figs: list[Block] = []
     if doc.get("history") or select.get("curve"):
@@ -249,4 +248,44 @@ def train_sections(run: TrainRun, opts: ReportOptions) -> list[Section]:
         sections.append(Section("Training", figs))
     if run.probe is not None:
         sections += probe_sections(run.probe, opts, manifest_title="Probe summary")
+    if raw:
+        sections.append(Section("Run details", raw))
     return sections
+
+
+_TRAIN_LABELS = {"method": "method", "task": "task", "steps": "training steps", "train_runtime_s": "training time",
+                 "wall_time_s": "wall time"}
+
+
+def _duration(seconds: Any) -> str:
+    from xalign.report.style import finite
+
+    v = finite(seconds)
+    if v is None:
+        return ""
+    return f"{v / 60:.1f} min" if v >= 120 else f"{v:.0f} s"
+
+
+def train_summary_rows(doc: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Human-labelled, rounded facts of a training run: no per-item strings, no empty values."""
+    from xalign.report.style import finite
+
+    rows: list[tuple[str, Any]] = []
+    for key, label in _TRAIN_LABELS.items():
+        value = doc.get(key)
+        if value in (None, "", {}, []):
+            continue
+        rows.append((label, _duration(value) if key.endswith("_s") else value))
+    select = doc.get("select") if isinstance(doc.get("select"), dict) else {}
+    if finite(select.get("accuracy")) is not None:
+        rows.append(("selection accuracy (English dev)", f"{float(select['accuracy']):.3f}"))
+    if isinstance(select.get("best_step"), int):
+        rows.append(("selected step", select["best_step"]))
+    ev = doc.get("eval") if isinstance(doc.get("eval"), dict) else {}
+    if isinstance(ev.get("split"), str):
+        rows.append(("evaluation split", ev["split"]))
+    for lang, value in (ev.get("accuracy") or {}).items() if isinstance(ev.get("accuracy"), dict) else []:
+        if finite(value) is not None:
+            n = len(ev.get("correct", {}).get(lang, "")) if isinstance(ev.get("correct"), dict) else 0
+            rows.append((f"accuracy {lang}", f"{float(value):.3f}" + (f" (n = {n})" if n else "")))
+    return rows

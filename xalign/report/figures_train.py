@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from xalign.report.escaping import plotly_text
 from xalign.report.style import PALETTE, TEMPLATE, finite
 
-__all__ = ["loss_curve", "accuracy_bars", "generalized_heatmap"]
+__all__ = ["loss_curve", "accuracy_bars", "generalized_heatmap", "wilson_from_correct"]
 
 
 def loss_curve(history: list[dict[str, Any]], *, select_curve: list[dict[str, Any]] | None = None,
@@ -59,8 +59,22 @@ def _lang_values(block: Any) -> dict[str, float]:
     return {str(k): v for k, raw in block.items() if (v := finite(raw)) is not None}
 
 
+def wilson_from_correct(correct: Any) -> dict[str, tuple[float, float]]:
+    """95% Wilson interval per language from the per-item correctness strings (``eval.correct``)."""
+    from xalign.metrics.stats import wilson_interval
+
+    out: dict[str, tuple[float, float]] = {}
+    if not isinstance(correct, dict):
+        return out
+    for lang, bits in correct.items():
+        if isinstance(bits, str) and bits and set(bits) <= {"0", "1"}:
+            out[str(lang)] = wilson_interval(bits.count("1"), len(bits))
+    return out
+
+
 def accuracy_bars(eval_block: dict[str, Any], *, title: str = "") -> go.Figure:
-    """Accuracy per evaluation language (``eval.accuracy``), beside ``eval.smoothed_accuracy`` when present."""
+    """Accuracy per evaluation language (``eval.accuracy``) with 95% Wilson intervals from the per-item
+    results (``eval.correct``), beside ``eval.smoothed_accuracy`` when present."""
     groups = [(name, _lang_values(eval_block.get(key))) for key, name in
               (("accuracy", "accuracy"), ("smoothed_accuracy", "smoothed (majority-vote) accuracy"))]
     groups = [(name, vals) for name, vals in groups if vals]
@@ -70,9 +84,16 @@ def accuracy_bars(eval_block: dict[str, Any], *, title: str = "") -> go.Figure:
     for _, vals in groups:
         langs += [lang for lang in vals if lang not in langs]
     fig = go.Figure()
+    cis = wilson_from_correct(eval_block.get("correct"))
     for gi, (name, vals) in enumerate(groups):
         ys = [vals.get(lang) for lang in langs]
-        fig.add_trace(go.Bar(x=[plotly_text(lang) for lang in langs], y=ys, name=name,
+        error_y = None
+        if name == "accuracy" and any(lang in cis for lang in langs):
+            up = [cis[lang][1] - y if lang in cis and y is not None else 0.0 for lang, y in zip(langs, ys)]
+            down = [y - cis[lang][0] if lang in cis and y is not None else 0.0 for lang, y in zip(langs, ys)]
+            error_y = {"type": "data", "symmetric": False, "array": up, "arrayminus": down, "color": "#444",
+                       "thickness": 1.2, "width": 4}
+        fig.add_trace(go.Bar(x=[plotly_text(lang) for lang in langs], y=ys, name=name, error_y=error_y,
                              marker={"color": PALETTE[gi]}, text=[f"{y:.3f}" if y is not None else "" for y in ys],
                              textposition="outside", meta={"key": f"eval.{name}"},
                              hovertemplate=f"{name} %{{x}}: %{{y:.4f}}<extra></extra>"))

@@ -11,13 +11,14 @@ Nothing here computes a metric; missing optional files load as empty values.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from xalign.errors import DataError, MissingFileError
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class ProbeRun:
     metrics: dict[str, Any]
     details: dict[str, Any]
     embeddings: dict[str, PairEmbeddings]
+    typed: Any = None  # xalign.results.ProbeMetrics
 
     @property
     def pairs(self) -> dict[str, Any]:
@@ -79,19 +81,14 @@ class TrainRun:
 
 
 def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise FileNotFoundError(f"expected a JSON file at {path}, found none")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: expected UTF-8 text, found undecodable byte at offset {exc.start}") from None
+    from xalign.results.json_io import read_document
+
+    return read_document(path)
 
 
 def _expect_dict(obj: Any, where: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
-        raise ValueError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+        raise DataError(f"{where}: expected a JSON object, found {type(obj).__name__}")
     return obj
 
 
@@ -99,14 +96,14 @@ def detect_kind(run_dir: str | Path) -> str:
     """``"compare"``, ``"probe"`` or ``"train"`` from the files present in ``run_dir``."""
     root = Path(run_dir)
     if not root.is_dir():
-        raise FileNotFoundError(f"expected a run directory at {root}, found none")
+        raise MissingFileError(f"expected a run directory at {root}, found none")
     if (root / "compare.json").is_file():
         return "compare"
     if (root / "train_metrics.json").is_file():
         return "train"
     if (root / "metrics.json").is_file():
         return "probe"
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{root} is not a run directory: expected metrics.json (probe), compare.json (compare) "
         f"or train_metrics.json (train), found {sorted(p.name for p in root.iterdir())[:10]}")
 
@@ -114,16 +111,11 @@ def detect_kind(run_dir: str | Path) -> str:
 def load_probe_run(run_dir: str | Path, *, embeddings: bool = True) -> ProbeRun:
     """Read ``metrics.json`` (required), ``manifest.json``, ``details.json`` and the embeddings (optional)."""
     root = Path(run_dir)
+    from xalign.results.json_io import probe_from_json
+
     metrics = _expect_dict(_read_json(root / "metrics.json"), str(root / "metrics.json"))
-    pairs = metrics.get("pairs")
-    if not isinstance(pairs, dict):
-        raise ValueError(f"{root / 'metrics.json'}: expected a 'pairs' object, found {type(pairs).__name__}")
-    for name, block in pairs.items():
-        if not isinstance(block, dict) or not isinstance(block.get("layers"), list):
-            raise ValueError(f"{root / 'metrics.json'}: pairs[{name!r}] needs a 'layers' list")
-        for i, entry in enumerate(block["layers"]):
-            if not isinstance(entry, dict) or not isinstance(entry.get("layer"), int):
-                raise ValueError(f"{root / 'metrics.json'}: pairs[{name!r}].layers[{i}] needs an integer 'layer'")
+    typed = probe_from_json(metrics, str(root / "metrics.json"))  # validates every field, names the bad one
+    pairs = metrics["pairs"]
     manifest_path = root / "manifest.json"
     manifest = (_expect_dict(_read_json(manifest_path), str(manifest_path)) if manifest_path.is_file()
                 else dict(metrics.get("manifest") or {}))
@@ -135,7 +127,7 @@ def load_probe_run(run_dir: str | Path, *, embeddings: bool = True) -> ProbeRun:
             found = load_embeddings(root, pair, [e["layer"] for e in block["layers"]])
             if found is not None:
                 embs[pair] = found
-    return ProbeRun(path=root, manifest=manifest, metrics=metrics, details=details, embeddings=embs)
+    return ProbeRun(path=root, manifest=manifest, metrics=metrics, details=details, embeddings=embs, typed=typed)
 
 
 def load_embeddings(run_dir: str | Path, pair: str, layers: list[int]) -> PairEmbeddings | None:
@@ -154,24 +146,24 @@ def load_embeddings(run_dir: str | Path, pair: str, layers: list[int]) -> PairEm
         src_lang, tgt_lang = str(texts["src_lang"]), str(texts["tgt_lang"])
         src_texts, tgt_texts = list(texts["src"]), list(texts["tgt"])
     except KeyError as exc:
-        raise ValueError(f"{texts_path}: expected keys src_lang, tgt_lang, src, tgt; missing {exc.args[0]!r}") from None
+        raise DataError(f"{texts_path}: expected keys src_lang, tgt_lang, src, tgt; missing {exc.args[0]!r}") from None
     arrays = []
     for lang in (src_lang, tgt_lang):
         path = folder / f"{lang}.npy"
         if not path.is_file():
-            raise FileNotFoundError(f"expected embeddings at {path} (named by {texts_path}), found none")
+            raise MissingFileError(f"expected embeddings at {path} (named by {texts_path}), found none")
         try:
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
         except ValueError as exc:
-            raise ValueError(f"{path}: not a readable .npy array ({exc})") from None
+            raise DataError(f"{path}: not a readable .npy array ({exc})") from None
         if arr.ndim != 3:
-            raise ValueError(f"{path}: expected a [layers, n, hidden] array, found shape {arr.shape}")
+            raise DataError(f"{path}: expected a [layers, n, hidden] array, found shape {arr.shape}")
         arrays.append(arr)
     src, tgt = arrays
     if src.shape != tgt.shape:
-        raise ValueError(f"{folder}: {src_lang}.npy has shape {src.shape} but {tgt_lang}.npy has {tgt.shape}")
+        raise DataError(f"{folder}: {src_lang}.npy has shape {src.shape} but {tgt_lang}.npy has {tgt.shape}")
     if len(src_texts) != src.shape[1] or len(tgt_texts) != src.shape[1]:
-        raise ValueError(f"{texts_path}: {len(src_texts)} src / {len(tgt_texts)} tgt texts for "
+        raise DataError(f"{texts_path}: {len(src_texts)} src / {len(tgt_texts)} tgt texts for "
                          f"{src.shape[1]} embedded sentences")
     if len(layers) != src.shape[0]:
         layers = list(range(src.shape[0]))
@@ -183,12 +175,11 @@ def load_compare_run(run_dir: str | Path, *, embeddings: bool = True) -> Compare
     """Read ``compare.json`` and each ``models/<label>/`` probe run it lists (None where a model dir is absent)."""
     root = Path(run_dir)
     path = root / "compare.json"
+    from xalign.results.json_io import comparison_from_json
+
     doc = _expect_dict(_read_json(path), str(path))
-    models = doc.get("models")
-    if not isinstance(models, list) or not all(isinstance(m, dict) and "label" in m for m in models):
-        raise ValueError(f"{path}: expected 'models' as a list of objects with a 'label', found {models!r:.80}")
-    if not isinstance(doc.get("pairs", {}), dict):
-        raise ValueError(f"{path}: expected a 'pairs' object, found {type(doc['pairs']).__name__}")
+    comparison_from_json(doc, str(path))  # validates every field, names the bad one
+    models = doc["models"]
     runs: dict[str, ProbeRun | None] = {}
     for m in models:
         label = str(m["label"])
@@ -196,7 +187,7 @@ def load_compare_run(run_dir: str | Path, *, embeddings: bool = True) -> Compare
         try:
             sub.resolve().relative_to(root.resolve())
         except ValueError:
-            raise ValueError(f"{path}: model {label!r} run_dir {m.get('run_dir')!r} points outside {root}") from None
+            raise DataError(f"{path}: model {label!r} run_dir {m.get('run_dir')!r} points outside {root}") from None
         runs[label] = load_probe_run(sub, embeddings=embeddings) if (sub / "metrics.json").is_file() else None
     return CompareRun(path=root, manifest=dict(doc.get("manifest") or {}), compare=doc, models=runs)
 
@@ -207,9 +198,9 @@ def load_train_run(run_dir: str | Path, *, embeddings: bool = True) -> TrainRun:
     path = root / "train_metrics.json"
     doc = _expect_dict(_read_json(path), str(path))
     if not isinstance(doc.get("history", []), list):
-        raise ValueError(f"{path}: expected 'history' as a list, found {type(doc['history']).__name__}")
+        raise DataError(f"{path}: expected 'history' as a list, found {type(doc['history']).__name__}")
     if not isinstance(doc.get("eval", {}), dict):
-        raise ValueError(f"{path}: expected 'eval' as an object, found {type(doc['eval']).__name__}")
+        raise DataError(f"{path}: expected 'eval' as an object, found {type(doc['eval']).__name__}")
     probe = load_probe_run(root, embeddings=embeddings) if (root / "metrics.json").is_file() else None
     manifest_path = root / "manifest.json"
     manifest = _expect_dict(_read_json(manifest_path), str(manifest_path)) if manifest_path.is_file() else {}

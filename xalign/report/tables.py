@@ -12,7 +12,7 @@ from xalign.report.escaping import html_text
 from xalign.report.style import ci_pair, dig, finite
 
 __all__ = ["Html", "table", "manifest_table", "best_table", "layer_table", "compare_table", "note", "collapsible",
-           "is_headline"]
+           "is_headline", "notes_list"]
 
 
 class Html(str):
@@ -82,10 +82,10 @@ def manifest_table(manifest: dict[str, Any]) -> Html:
 
 
 def is_headline(key: str) -> bool:
-    """Metrics shown in the short summary: CSLS/cosine P@1, CKA, BLI CSLS P@1, word-alignment F1/AER."""
-    if key.startswith("retrieval."):
-        return key.endswith(".p@1") and (".csls." in key or ".cosine." in key)
-    return key in {"cka.linear", "cka.linear_debiased", "bli.csls.p@1", "word_alignment.f1", "word_alignment.aer"}
+    """Metrics shown in the short summary (the registry decides: :func:`xalign.results.is_headline`)."""
+    from xalign.results.registry import is_headline as registry_headline
+
+    return registry_headline(key)
 
 
 def _data_cell(item: dict[str, Any]) -> Html:
@@ -107,15 +107,24 @@ def _data_cell(item: dict[str, Any]) -> Html:
 
 
 def best_table(pairs: dict[str, Any], *, headline_only: bool = False, caption: str = "best layer per metric") -> Html:
-    """For each pair, each ``best`` metric with its layer and value (only headline metrics if asked)."""
+    """For each pair, each ``best`` metric with its human label, layer and rounded value (registry)."""
+    from xalign.results.registry import format_value, metric_label
+
     rows = []
     for pair, block in pairs.items():
         best = block.get("best") or {}
         n = block.get("n", "")
         for key, spec in best.items():
             if not headline_only or is_headline(key):
-                rows.append((pair, n, key, dig(spec, "layer"), _fmt_pct(dig(spec, "value"))))
+                rows.append((pair, n, metric_label(key), dig(spec, "layer"), format_value(key, finite(dig(spec, "value")))))
     return table(["pair", "n", "metric", "best layer", "value"], rows, caption=caption, cls="summary")
+
+
+def notes_list(pairs: dict[str, Any]) -> Html:
+    """Caveats recorded with the results (e.g. P@k not reported because k ≥ n), one paragraph each."""
+    items = [f"{pair}: {note}" for pair, block in pairs.items() for note in (block.get("notes") or [])
+             if isinstance(note, str)]
+    return Html("".join(note(text, cls="warn") for text in items))
 
 
 def collapsible(summary: str, content: Html) -> Html:
@@ -148,6 +157,8 @@ def compare_table(pair_block: dict[str, Any], labels: list[str], layer: int, key
     entry = next((e for e in pair_block.get("layers") or [] if e.get("layer") == layer), None)
     if entry is None:
         return note(f"layer {layer} is not in this comparison")
+    from xalign.results.registry import format_value, metric_label
+
     before, afters = labels[0], labels[1:]
     header = ["metric", *labels]
     for label in afters:
@@ -157,7 +168,7 @@ def compare_table(pair_block: dict[str, Any], labels: list[str], layer: int, key
         m = dig(entry, "metrics", key)
         if not isinstance(m, dict):
             continue
-        row: list[Any] = [key] + [_fmt_pct(m.get(label)) for label in labels]
+        row: list[Any] = [metric_label(key)] + [format_value(key, finite(m.get(label))) for label in labels]
         for label in afters:
             d = finite(dig(m, "delta", label))
             p = finite(dig(m, "p_value", label))

@@ -14,9 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xalign.errors import ConfigError
+from xalign.errors import ConfigError, MissingFileError
 from xalign.robust.perturb import NORMS, SCOPES
 from xalign.robust.smoothing import NoiseSpec
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config key holds a value of the wrong type: a :class:`ConfigError` that is also a ``TypeError``."""
+
 
 METHODS = ("baseline", "adv", "rs-rp", "rs-da")
 # mixed: CE(x) + w·CE(x + δ_K); adv-only: CE(x + δ_K) (Madry et al. 2018);
@@ -117,7 +122,7 @@ def check_field_types(config: Any) -> None:
             except ValueError:
                 pass
         if not _matches(value, hint):
-            raise TypeError(f"config key {f.name!r} expects {_type_name(hint)}, got {type(value).__name__}: "
+            raise ConfigTypeError(f"config key {f.name!r} expects {_type_name(hint)}, got {type(value).__name__}: "
                             f"{value!r}"[:300])
         if isinstance(value, (int, float)) and not isinstance(value, bool) and _wants_float(hint):
             value = float(value)
@@ -128,12 +133,12 @@ def dataclass_from_dict(cls: type, data: Any, *, source: str = "config") -> Any:
     """``cls(**data)`` after normalising ``-`` to ``_`` in keys; unknown keys raise one ``ValueError``
     naming them and the valid keys."""
     if not isinstance(data, dict):
-        raise ValueError(f"{source}: expected a mapping of settings, found {type(data).__name__}")
+        raise ConfigError(f"{source}: expected a mapping of settings, found {type(data).__name__}")
     data = {str(k).replace("-", "_"): v for k, v in data.items()}
     valid = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(valid))
     if unknown:
-        raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}")
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(valid)}")
     return cls(**data)
 
 
@@ -143,7 +148,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"expected a YAML or JSON config file at {p}, found none")
+        raise MissingFileError(f"expected a YAML or JSON config file at {p}, found none")
     if p.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
@@ -152,9 +157,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
-            raise ValueError(f"{p}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+            raise ConfigError(f"{p}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
     else:
         data = read_json(p)
     if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a mapping of settings, found {type(data).__name__}")
+        raise ConfigError(f"{p}: expected a mapping of settings, found {type(data).__name__}")
     return {str(k).replace("-", "_"): v for k, v in data.items()}

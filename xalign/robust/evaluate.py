@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xalign.data.tasks import generalized_pairs
+from xalign.data.task_splits import generalized_pairs, ids_sha256
 from xalign.robust.features import PairDataset
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
+
+    from xalign.data.task_splits import GeneralizedSet
 
     from xalign.robust.smoothing import NoiseSpec
     from xalign.robust.trainer import RobustTrainer
@@ -108,27 +110,60 @@ def smoothed_accuracy(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.
     return out
 
 
-def evaluate_run(trainer: "RobustTrainer", by_lang: Mapping[str, "datasets.Dataset"], *, max_length: int,
-                 generalized: bool = False, smooth_n: int = 0, noise: "NoiseSpec | None" = None,
-                 seed: int = 0) -> dict[str, Any]:
-    """``{"accuracy": {lang: …}, "correct": {lang: "0110…"}, "generalized": {"languages", "matrix", "correct"},
-    "smoothed_accuracy": {lang: …}, "smoothing": {...}}`` — the last three only when asked (generalized needs
-    ≥ 2 item-aligned languages). ``correct`` holds per-item correctness in item order (see
-    :func:`correct_from_string`), so two runs on the same items can be compared with a paired test."""
+def _reuse_diagonal(per_lang: Mapping[str, "datasets.Dataset"], correct: Mapping[str, np.ndarray],
+                    gen_by_lang: Mapping[str, "datasets.Dataset"]) -> dict[str, np.ndarray]:
+    """Per-language correctness re-indexed to the generalized items (the diagonal cells need no new pass)."""
+    out = {}
+    for lang, ds in gen_by_lang.items():
+        if lang in per_lang:
+            pos = {x: i for i, x in enumerate(per_lang[lang]["item_id"])}
+            ids = list(ds["item_id"])
+            if all(x in pos for x in ids):
+                out[lang] = np.asarray(correct[lang])[[pos[x] for x in ids]]
+    return out
+
+
+def evaluate_run(trainer: "RobustTrainer", eval_sets: Mapping[str, Mapping[str, "datasets.Dataset"]], *,
+                 max_length: int, generalized: "GeneralizedSet | None" = None, smooth_n: int = 0,
+                 noise: "NoiseSpec | None" = None, seed: int = 0, dropped: Mapping[str, Mapping[str, int]] | None = None
+                 ) -> dict[str, Any]:
+    """Accuracy and per-item correctness on every evaluation split, the generalized matrix, smoothed accuracy.
+
+    Returns ``{"split": main, "accuracy": {lang: …}, "correct": {lang: "0110…"}, "splits": {split: {"accuracy",
+    "correct", "n", "item_ids_sha256", "dropped"}}, "generalized": {"split", "languages", "matrix", "correct",
+    "n", "item_ids_sha256"}, "smoothed_accuracy": {lang: …}, "smoothing": {...}}`` — ``accuracy``/``correct``
+    are those of the first (main) split; the last three only when asked. ``correct`` holds per-item correctness
+    in item order (see :func:`correct_from_string`), so runs on the same items can be compared with paired
+    tests."""
     from dataclasses import asdict
 
-    correct = language_correct(trainer, by_lang, max_length=max_length)
-    results: dict[str, Any] = {"accuracy": {lang: float(c.mean()) for lang, c in correct.items()},
-                               "correct": {lang: correct_string(c) for lang, c in correct.items()}}
-    if generalized and len(by_lang) > 1:
-        langs = list(by_lang)
-        cells = generalized_correct(trainer, by_lang, langs, max_length=max_length, diagonal=correct)
-        results["generalized"] = {"languages": langs, "matrix": [[float(c.mean()) for c in row] for row in cells],
+    if not eval_sets:
+        raise ValueError("evaluate_run needs at least one evaluation split")
+    splits: dict[str, Any] = {}
+    raw: dict[str, dict[str, np.ndarray]] = {}
+    for split, by_lang in eval_sets.items():
+        raw[split] = language_correct(trainer, by_lang, max_length=max_length)
+        splits[split] = {"accuracy": {k: float(c.mean()) for k, c in raw[split].items()},
+                         "correct": {k: correct_string(c) for k, c in raw[split].items()},
+                         "n": {k: int(c.size) for k, c in raw[split].items()},
+                         "item_ids_sha256": {k: ids_sha256(ds) for k, ds in by_lang.items()},
+                         "dropped": dict((dropped or {}).get(split, {}))}
+    main = next(iter(eval_sets))
+    results: dict[str, Any] = {"split": main, "accuracy": splits[main]["accuracy"],
+                               "correct": splits[main]["correct"], "splits": splits}
+    if generalized is not None:
+        langs = list(generalized.languages)
+        diagonal = _reuse_diagonal(eval_sets.get(generalized.split, {}), raw.get(generalized.split, {}),
+                                   generalized.by_lang)
+        cells = generalized_correct(trainer, generalized.by_lang, langs, max_length=max_length, diagonal=diagonal)
+        results["generalized"] = {"split": generalized.split, "languages": langs, "n": generalized.n,
+                                  "item_ids_sha256": ids_sha256(generalized.by_lang[langs[0]]),
+                                  "matrix": [[float(c.mean()) for c in row] for row in cells],
                                   "correct": [[correct_string(c) for c in row] for row in cells]}
     if smooth_n > 0:
         if noise is None:
             raise ValueError("smoothed evaluation needs a NoiseSpec")
-        results["smoothed_accuracy"] = smoothed_accuracy(trainer, by_lang, n=smooth_n, noise=noise, seed=seed,
+        results["smoothed_accuracy"] = smoothed_accuracy(trainer, eval_sets[main], n=smooth_n, noise=noise, seed=seed,
                                                          max_length=max_length)
         results["smoothing"] = {"n": smooth_n, "noise": asdict(noise)}
     return results

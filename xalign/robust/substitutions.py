@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xalign.errors import ConfigError, DataError, MissingFileError, ModelError
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
@@ -39,17 +41,17 @@ def load_synonyms(path: PathLike) -> Table:
     """Read a JSON ``{word: [substitute, ...]}`` file; words without substitutes are dropped."""
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"expected a JSON synonym file at {p}, found none")
+        raise MissingFileError(f"expected a JSON synonym file at {p}, found none")
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+        raise DataError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a JSON object {{word: [substitutes]}}, found {type(data).__name__}")
+        raise DataError(f"{p}: expected a JSON object {{word: [substitutes]}}, found {type(data).__name__}")
     table: Table = {}
     for word, subs in data.items():
         if not isinstance(subs, list) or not all(isinstance(s, str) for s in subs):
-            raise ValueError(f"{p}: entry {word!r} must be a list of strings, found {subs!r}"[:300])
+            raise DataError(f"{p}: entry {word!r} must be a list of strings, found {subs!r}"[:300])
         kept = _clean(word, subs)
         if kept:
             table[word] = kept
@@ -64,10 +66,10 @@ def load_dictionary(path: PathLike, *, direction: str = "en->xx") -> Table:
     code-switching English training text into the target language; ``"xx->en"`` the reverse.
     """
     if direction not in ("en->xx", "xx->en"):
-        raise ValueError(f"direction must be 'en->xx' or 'xx->en', got {direction!r}")
+        raise ConfigError(f"direction must be 'en->xx' or 'xx->en', got {direction!r}")
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"expected a bilingual dictionary (foreign<TAB>english) at {p}, found none")
+        raise MissingFileError(f"expected a bilingual dictionary (foreign<TAB>english) at {p}, found none")
     pairs: dict[str, list[str]] = {}
     with p.open(encoding="utf-8-sig") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -76,7 +78,7 @@ def load_dictionary(path: PathLike, *, direction: str = "en->xx") -> Table:
                 continue
             parts = line.split("\t")
             if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-                raise ValueError(f"{p}:{lineno}: expected 'foreign<TAB>english', found {line!r}")
+                raise DataError(f"{p}:{lineno}: expected 'foreign<TAB>english', found {line!r}")
             foreign, english = parts[0].strip(), parts[1].strip()
             src, tgt = (english, foreign) if direction == "en->xx" else (foreign, english)
             if " " in src or " " in tgt:
@@ -84,7 +86,7 @@ def load_dictionary(path: PathLike, *, direction: str = "en->xx") -> Table:
             pairs.setdefault(src, []).append(tgt)
     table = {w: kept for w, subs in pairs.items() if (kept := _clean(w, subs))}
     if not table:
-        raise ValueError(f"{p}: no usable single-word entries")
+        raise DataError(f"{p}: no usable single-word entries")
     return table
 
 
@@ -157,10 +159,10 @@ def embedding_neighbours(tokenizer, weight: "torch.Tensor", words: Iterable[str]
     import torch
 
     if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+        raise ConfigError(f"k must be >= 1, got {k}")
     pieces = whole_word_pieces(tokenizer)
     if not pieces:
-        raise ValueError("the tokenizer has no whole-word pieces to draw substitutes from")
+        raise ModelError("the tokenizer has no whole-word pieces to draw substitutes from")
     surfaces = list(pieces)
     ids = torch.tensor([pieces[s] for s in surfaces])
     with torch.no_grad():
@@ -168,10 +170,12 @@ def embedding_neighbours(tokenizer, weight: "torch.Tensor", words: Iterable[str]
         cand = torch.nn.functional.normalize(w[ids], dim=-1)
         queries = [q for q in sorted(set(words)) if q in pieces]
         table: Table = {}
+        from xalign.metrics.search import topk_search  # the one top-k kernel
+
         for start in range(0, len(queries), chunk):
             batch = queries[start:start + chunk]
             q = torch.nn.functional.normalize(w[torch.tensor([pieces[x] for x in batch])], dim=-1)
-            sims, idx = (q @ cand.T).topk(min(k + 1, len(surfaces)), dim=-1)
+            sims, idx = topk_search(q.numpy(), cand.numpy(), min(k + 1, len(surfaces)), device="cpu")
             for word, row_s, row_i in zip(batch, sims.tolist(), idx.tolist()):
                 subs = [surfaces[j] for s, j in zip(row_s, row_i) if s >= min_cos and surfaces[j] != word][:k]
                 if subs:
@@ -191,18 +195,18 @@ def build_table(sources: Sequence[str], *, texts: Sequence[str], synonyms: PathL
     for source in sources:
         if source == "synonyms":
             if synonyms is None:
-                raise ValueError("the 'synonyms' source needs a JSON synonym file")
+                raise ConfigError("the 'synonyms' source needs a JSON synonym file")
             tables.append(load_synonyms(synonyms))
         elif source == "dictionary":
             if not dictionaries:
-                raise ValueError("the 'dictionary' source needs at least one dictionary file")
+                raise ConfigError("the 'dictionary' source needs at least one dictionary file")
             tables += [load_dictionary(path) for path in dictionaries]
         elif source == "embedding":
             if tokenizer is None or embeddings is None:
-                raise ValueError("the 'embedding' source needs the tokenizer and the input-embedding matrix")
+                raise ConfigError("the 'embedding' source needs the tokenizer and the input-embedding matrix")
             tables.append(embedding_neighbours(tokenizer, embeddings, vocab, k=k, min_cos=min_cos))
         else:
-            raise ValueError(f"unknown substitution source {source!r}: expected synonyms, dictionary or embedding")
+            raise ConfigError(f"unknown substitution source {source!r}: expected synonyms, dictionary or embedding")
     table = restrict(merge_tables(*tables), vocab)
     tokens = [w for t in texts for w in t.split()]
     covered = sum(1 for w in tokens if w in table) / max(1, len(tokens))
@@ -237,9 +241,9 @@ def augment_pairs(sentence1: Sequence[str], sentence2: Sequence[str], table: Map
     Returns ``(sentence1, sentence2, source_index)``; copy ``c`` of item ``i`` uses ``item_rng(seed, c, i)``.
     """
     if copies < 1:
-        raise ValueError(f"copies must be >= 1, got {copies}")
+        raise ConfigError(f"copies must be >= 1, got {copies}")
     if len(sentence1) != len(sentence2):
-        raise ValueError(f"sentence lists differ in length: {len(sentence1)} vs {len(sentence2)}")
+        raise DataError(f"sentence lists differ in length: {len(sentence1)} vs {len(sentence2)}")
     a, b, src = [], [], []
     for c in range(copies):
         for i, (s1, s2) in enumerate(zip(sentence1, sentence2)):

@@ -58,6 +58,25 @@ __all__ = ["ADV_OBJECTIVES", "METHODS", "RobustConfig", "RobustTrainer", "step_g
 _TAG_TRAIN, _TAG_SMOOTH = 1, 2
 
 
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's (CPU and CUDA) global random states on exit."""
+    import random
+
+    import numpy as np
+
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+              torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if states[3] is not None:
+            torch.cuda.set_rng_state_all(states[3])
+
+
 def step_generator(seed: int, *keys: int, device: torch.device | str = "cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` whose state depends only on ``(seed, *keys)``."""
     import numpy as np
@@ -291,6 +310,13 @@ class RobustTrainer(Trainer):
 
             return length_order(eval_dataset.lengths)
         return super()._get_eval_sampler(eval_dataset)
+
+    def evaluate(self, *args: Any, **kwargs: Any):  # noqa: D102 - see Trainer
+        # Evaluation must not move the training random stream (a DataLoader draws its base seed from the
+        # global generator): with it, a run's batches and dropout masks do not depend on how often it is
+        # evaluated, and a baseline run is step for step a plain transformers fine-tune.
+        with preserved_rng():
+            return super().evaluate(*args, **kwargs)
 
     # ------------------------------------------------------------------ smoothed inference
     @contextlib.contextmanager

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from xalign.data.gold import GoldAlignment, load_gold
 from xalign.data.languages import parse_pair
-from xalign.data.parallel import LineFile, ParallelCorpus, read_line_pair
+from xalign.data.corpus import ParallelCorpus
+from xalign.data.line_pair import read_line_pair
+from xalign.data.lines import LineFile
 
 DEMO_LANGS = ("en", "sw", "ur", "yo", "hi", "de", "fr")
 DICT_LANGS = ("sw", "ur", "yo", "hi", "de", "fr")

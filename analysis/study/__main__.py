@@ -1,0 +1,5 @@
+import sys
+
+from analysis.study.run import main
+
+sys.exit(main())

@@ -1,0 +1,233 @@
+"""Aggregation over ``analysis/results/`` alone: accuracy with CIs, paired tests vs baseline with Holm, the
+alignment–accuracy link and the typology test. Pure functions of the loaded unit records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xalign.metrics.significance import holm, paired_item_seed_bootstrap, spearman_ci
+from xalign.metrics.stats import bootstrap_ci
+
+Results = dict[tuple[str, str, "int | None"], dict[str, Any]]
+REFERENCE = {"rs-rp": "baseline", "rs-da": "baseline", "adv": "baseline", "rs-da-offline": "baseline-long"}
+
+
+def load_results(results_dir: Path) -> Results:
+    """Every unit JSON under ``results_dir`` keyed by ``(task, method, seed)`` (seed None: pre-trained)."""
+    out: Results = {}
+    for path in sorted(Path(results_dir).glob("*/*/*.json")):
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        u = rec["unit"]
+        out[(u["task"], u["method"], u["seed"])] = rec
+    return out
+
+
+def bits(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")
+
+
+def split_correct(rec: dict[str, Any], split: str, lang: str) -> np.ndarray | None:
+    ev = rec.get("eval", {})
+    block = ev.get("splits", {}).get(split)
+    if block and lang in block.get("correct", {}):
+        return bits(block["correct"][lang]).astype(float)
+    if ev.get("split", "test") == split and lang in ev.get("correct", {}):
+        return bits(ev["correct"][lang]).astype(float)
+    return None
+
+
+def generalized_scores(rec: dict[str, Any], lang: str | None = None) -> np.ndarray | None:
+    """Per item: the share of off-diagonal generalized cells (l1 ≠ l2) classified correctly; with ``lang``,
+    only the cells in which one sentence is in ``lang``."""
+    gen = rec.get("eval", {}).get("generalized")
+    if not gen or "correct" not in gen:
+        return None
+    langs = gen["languages"]
+    cells = [bits(gen["correct"][i][j]) for i in range(len(langs)) for j in range(len(langs))
+             if i != j and (lang is None or lang in (langs[i], langs[j]))]
+    return np.mean(cells, axis=0) if cells else None
+
+
+def _report(rec: dict[str, Any], task: str) -> dict[str, list[str]]:
+    return rec["design"]["tasks"][task]["report"]
+
+
+def seeds_of(results: Results, task: str, method: str) -> list[int]:
+    return sorted(s for (t, m, s) in results if t == task and m == method and s is not None)
+
+
+def _stack(results: Results, task: str, method: str, seeds: list[int], fn) -> np.ndarray | None:
+    rows = [fn(results[(task, method, s)]) for s in seeds]
+    if not rows or any(r is None for r in rows) or len({r.size for r in rows}) != 1:
+        return None
+    return np.vstack(rows)
+
+
+def zero_shot_scores(rec: dict[str, Any], task: str) -> np.ndarray | None:
+    """Per item: mean correctness over the reported non-English languages of a split; items of different
+    splits are concatenated (they are different items)."""
+    parts = []
+    for split, langs in _report(rec, task).items():
+        rows = [split_correct(rec, split, lang) for lang in langs if lang != "en"]
+        rows = [r for r in rows if r is not None]
+        if rows:
+            parts.append(np.mean(rows, axis=0))
+    return np.concatenate(parts) if parts else None
+
+
+def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Seed-averaged accuracy per method × (split, language) with a bootstrap CI over items."""
+    rows = []
+    methods = sorted({m for (t, m, s) in results if t == task and s is not None})
+    for method in methods:
+        seeds = seeds_of(results, task, method)
+        report = _report(results[(task, method, seeds[0])], task)
+        cols = [(split, lang) for split, langs in report.items() for lang in langs] + [("generalized", "l1≠l2")]
+        for split, lang in cols:
+            fn = (lambda r: generalized_scores(r)) if split == "generalized" else \
+                (lambda r, s=split, lg=lang: split_correct(r, s, lg))
+            mat = _stack(results, task, method, seeds, fn)
+            if mat is None:
+                continue
+            ci = bootstrap_ci(mat.mean(axis=0), n_boot=n_boot, seed=seed)
+            rows.append({"task": task, "method": method, "split": split, "lang": lang, "accuracy": ci.estimate,
+                         "ci95": [ci.low, ci.high], "per_seed": mat.mean(axis=1).tolist(), "seeds": seeds,
+                         "n_items": int(mat.shape[1])})
+    return rows
+
+
+def _test(results, task, method, ref, seeds, fn, n_boot, seed) -> dict[str, Any] | None:
+    a, b = _stack(results, task, method, seeds, fn), _stack(results, task, ref, seeds, fn)
+    if a is None or b is None or a.shape != b.shape:
+        return None
+    return paired_item_seed_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()
+
+
+def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Each method vs its reference (baseline; rs-da-offline vs baseline-long) over items × matched seeds.
+
+    Families for Holm: (1) per task, the primary tests — every method on zero-shot (non-English reported
+    languages, items pooled) and generalized accuracy; (2) per task and method, the per-language tests."""
+    out = []
+    for method, ref in REFERENCE.items():
+        seeds = sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref)))
+        if not seeds:
+            continue
+        report = _report(results[(task, method, seeds[0])], task)
+        prim = {"zero-shot": lambda r: zero_shot_scores(r, task), "generalized": lambda r: generalized_scores(r)}
+        for col, fn in prim.items():
+            res = _test(results, task, method, ref, seeds, fn, n_boot, seed)
+            if res:
+                out.append({"task": task, "method": method, "reference": ref, "column": col, "family": "primary",
+                            "seeds": seeds, **res})
+        for split, langs in report.items():
+            for lang in langs:
+                res = _test(results, task, method, ref, seeds, lambda r, s=split, lg=lang: split_correct(r, s, lg),
+                            n_boot, seed)
+                if res:
+                    out.append({"task": task, "method": method, "reference": ref, "column": f"{split}:{lang}",
+                                "family": f"languages:{method}", "seeds": seeds, **res})
+    for fam in {t["family"] for t in out}:
+        group = [t for t in out if t["family"] == fam]
+        for t, p in zip(group, holm([t["p_value"] for t in group])):
+            t["p_holm"] = float(p)
+    return out
+
+
+# --------------------------------------------------------------------------- alignment
+def layer_scores(rec: dict[str, Any], corpus: str) -> np.ndarray:
+    """Per layer: mean CSLS P@1 over both directions and every English–xx pair of ``corpus``."""
+    pairs = rec["alignment"][corpus]["pairs"].values()
+    return np.mean([(np.array(p["p1_fwd"]["value"]) + np.array(p["p1_bwd"]["value"])) / 2 for p in pairs], axis=0)
+
+
+def chosen_layer(results: Results, task: str) -> int | None:
+    """The stated rule: the layer with the best pre-trained CSLS P@1 (both directions, mean over the task's
+    languages) on the task's dev parallel sentences — fixed before any accuracy is looked at."""
+    rec = results.get((task, "pretrained", None))
+    if rec is None:
+        return None
+    return int(np.argmax(layer_scores(rec, f"{task}-dev")))
+
+
+def pair_alignment(rec: dict[str, Any], corpus: str, lang: str, layer: int) -> float:
+    p = rec["alignment"][corpus]["pairs"][f"en-{lang}"]
+    return (p["p1_fwd"]["value"][layer] + p["p1_bwd"]["value"][layer]) / 2
+
+
+def _lang_accuracy(rec: dict[str, Any], task: str, lang: str) -> float | None:
+    for split, langs in _report(rec, task).items():
+        if lang in langs:
+            c = split_correct(rec, split, lang)
+            return None if c is None else float(c.mean())
+    return None
+
+
+def link_points(results: Results, task: str, layer: int) -> list[dict[str, Any]]:
+    """One point per method × non-English language × matched seed: Δalignment (CSLS P@1 at ``layer``) and
+    Δaccuracy (zero-shot; generalized where the language is in the generalized subset), method − reference."""
+    corpus = f"{task}-dev"
+    points = []
+    for method, ref in REFERENCE.items():
+        for s in sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref))):
+            a, b = results[(task, method, s)], results[(task, ref, s)]
+            for pair in a["alignment"][corpus]["pairs"]:
+                lang = pair.split("-", 1)[1]
+                acc_a, acc_b = _lang_accuracy(a, task, lang), _lang_accuracy(b, task, lang)
+                if acc_a is None or acc_b is None:
+                    continue
+                ga, gb = generalized_scores(a, lang), generalized_scores(b, lang)
+                points.append({"method": method, "lang": lang, "seed": s,
+                               "d_align": pair_alignment(a, corpus, lang, layer) - pair_alignment(b, corpus, lang, layer),
+                               "d_acc": acc_a - acc_b,
+                               "d_gen": None if ga is None or gb is None else float(ga.mean() - gb.mean())})
+    return points
+
+
+def correlations(points: list[dict[str, Any]], x: str, y: str, *, n_boot: int, seed: int) -> dict[str, Any]:
+    """Spearman ρ of ``x`` vs ``y`` per method and pooled, units = language × seed (× method)."""
+    out = {}
+    for method in sorted({p["method"] for p in points}) + ["pooled"]:
+        sel = [p for p in points if (method == "pooled" or p["method"] == method) and p[x] is not None
+               and p[y] is not None]
+        if len(sel) >= 3:
+            out[method] = spearman_ci([p[x] for p in sel], [p[y] for p in sel], n_boot=n_boot, seed=seed).to_dict()
+    return out
+
+
+def typology(points: list[dict[str, Any]], *, n_boot: int, seed: int) -> dict[str, Any]:
+    """Δaccuracy vs URIEL distance from English (syntax_knn; genetic ``fam`` as a second reading)."""
+    from analysis.study.typology import distances_from_english
+
+    langs = sorted({p["lang"] for p in points})
+    out: dict[str, Any] = {}
+    for fs in ("syntax_knn", "fam"):
+        dist = distances_from_english(langs, fs)
+        pts = [{**p, "distance": dist[p["lang"]]} for p in points]
+        out[fs] = {"distances": dist, "zero-shot": correlations(pts, "distance", "d_acc", n_boot=n_boot, seed=seed)}
+    return out
+
+
+def aggregate(results: Results, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Everything RESULTS.md and the HTML report show, per task."""
+    out: dict[str, Any] = {}
+    for task in sorted({t for (t, _, _) in results}):
+        block: dict[str, Any] = {"accuracy": accuracy_rows(results, task, n_boot=n_boot, seed=seed),
+                                 "tests": paired_tests(results, task, n_boot=n_boot, seed=seed)}
+        layer = chosen_layer(results, task)
+        block["layer"] = layer
+        if layer is not None:
+            pts = link_points(results, task, layer)
+            block["link_points"] = pts
+            block["link"] = {"zero-shot": correlations(pts, "d_align", "d_acc", n_boot=n_boot, seed=seed),
+                             "generalized": correlations(pts, "d_align", "d_gen", n_boot=n_boot, seed=seed)}
+            try:
+                block["typology"] = typology(pts, n_boot=n_boot, seed=seed) if pts else {}
+            except ImportError as exc:
+                block["typology"] = {"skipped": str(exc)}
+        out[task] = block
+    return out

@@ -1,0 +1,75 @@
+"""One command for the study: run the missing units (resumable, in chunks), then rebuild RESULTS.md.
+
+    python -m analysis.study                       # CPU scale: every missing unit, then RESULTS.md
+    python -m analysis.study --max-hours 1.8       # a chunk: start no unit after 1.8 h; rerun to continue
+    python -m analysis.study --rewrite-results     # RESULTS.md + study_report.html from analysis/results/ only
+    python -m analysis.study --plan                # the units, what is missing, the planned hours
+    python -m analysis.study --scale full --device cuda   # the GPU configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # python analysis/study/run.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from analysis.study.design import ROOT, SHARED_DATA, estimate_hours, make_design  # noqa: E402
+from analysis.study.units import RESULTS_DIR, default_work_dir, missing_units, run_all, unit_name  # noqa: E402
+
+logger = logging.getLogger("study")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", choices=("cpu", "full"), default="cpu")
+    p.add_argument("--tasks", nargs="+", choices=("xnli", "pawsx"), default=None)
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the design's seeds")
+    p.add_argument("--model", default="default")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-hours", type=float, default=None, help="start no new unit after this many hours")
+    p.add_argument("--data", default=str(SHARED_DATA), help="the shared data folder (MANIFEST.md)")
+    p.add_argument("--work", default=None, help="scratch folder for runs (default $XALIGN_STUDY_WORK or "
+                                                 "~/.cache/xalign-study)")
+    p.add_argument("--results-dir", default=str(RESULTS_DIR))
+    p.add_argument("--results", default=str(ROOT / "analysis" / "RESULTS.md"))
+    p.add_argument("--html", default=str(ROOT / "analysis" / "study_report.html"))
+    p.add_argument("--rewrite-results", action="store_true", help="only rebuild RESULTS.md and the HTML report")
+    p.add_argument("--plan", action="store_true", help="list units, missing ones and planned hours; run nothing")
+    p.add_argument("--sec-per-step", type=float, default=4.5, help="for --plan")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    design = make_design(args.scale, seeds=tuple(args.seeds) if args.seeds else None, model=args.model,
+                         device=args.device)
+    results_dir = Path(args.results_dir)
+    tasks = tuple(args.tasks) if args.tasks else None
+    if args.plan:
+        missing = missing_units(design, results_dir, tasks)
+        for unit in design.units(tasks):
+            logger.info("%-32s %s", unit_name(*unit), "missing" if unit in missing else "done")
+        logger.info("planned hours at %.1f s/step: %s", args.sec_per_step,
+                    {k: round(v, 1) for k, v in estimate_hours(design, sec_per_step=args.sec_per_step).items()})
+        return 0
+    if not args.rewrite_results:
+        data = Path(args.data)
+        if not data.is_dir():
+            logger.error("data folder %s not found (pass --data)", data)
+            return 2
+        run_all(design, data_root=data, results_dir=results_dir, work_dir=Path(args.work) if args.work else
+                default_work_dir(), tasks=tasks, max_hours=args.max_hours)
+    from analysis.study.render import rewrite
+
+    missing = rewrite(design, results_dir, Path(args.results), Path(args.html), n_boot=design.n_boot)
+    logger.info("wrote %s (%d units missing)", args.results, len(missing))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""The study package on tiny synthetic result files with hand-computed values; units with injected steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.study import aggregate as agg
+from analysis.study.design import make_design
+from analysis.study.probe import alignment
+from analysis.study.units import Hooks, run_all, train_kwargs, unit_path
+
+# seeds 7, 8; sw items: rs-rp -> [[1,0,1,1],[1,1,0,1]] (0.75), baseline -> [[0,0,1,1],[1,0,0,1]] (0.5)
+SW = {("rs-rp", 7): "1011", ("rs-rp", 8): "1101", ("baseline", 7): "0011", ("baseline", 8): "1001"}
+DESIGN = {"tasks": {"xnli": {"report": {"test": ["en", "sw"]}}}}
+
+
+def _align(values_by_layer: list[float]) -> dict:
+    p = {"value": values_by_layer, "ci95": [[0, 1]] * len(values_by_layer), "correct": ["1"] * len(values_by_layer)}
+    return {"xnli-dev": {"n": 4, "layers": list(range(len(values_by_layer))),
+                         "pairs": {"en-sw": {"p1_fwd": p, "p1_bwd": p, "cka": p}}}}
+
+
+def _record(method: str, seed: int | None, sw: str | None = None, layers=(0.2, 0.6, 0.4)) -> dict:
+    rec = {"unit": {"task": "xnli", "method": method, "seed": seed}, "design": DESIGN, "versions": {},
+           "data": {"probe": {}}, "alignment": _align(list(layers))}
+    if sw is not None:
+        rec["eval"] = {"splits": {"test": {"correct": {"en": "1111", "sw": sw}}},
+                       "generalized": {"languages": ["en", "sw"], "correct": [["1111", sw], [sw, "1111"]]}}
+    return rec
+
+
+def _write(results_dir: Path, rec: dict) -> None:
+    u = rec["unit"]
+    path = unit_path(results_dir, u["task"], u["method"], u["seed"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rec))
+
+
+@pytest.fixture()
+def results_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "results"
+    _write(d, _record("pretrained", None))
+    for (method, seed), sw in SW.items():
+        layers = (0.1, 0.5, 0.3) if method == "baseline" else (0.1, 0.8 if seed == 7 else 0.6, 0.3)
+        _write(d, _record(method, seed, sw, layers))
+    return d
+
+
+def test_accuracy_and_paired_tests_by_hand(results_dir):
+    results = agg.load_results(results_dir)
+    assert set(results) == {("xnli", "pretrained", None), *(("xnli", m, s) for m, s in SW)}
+    rows = {(r["method"], r["lang"]): r for r in agg.accuracy_rows(results, "xnli", n_boot=200, seed=0)}
+    assert rows[("rs-rp", "sw")]["accuracy"] == pytest.approx(0.75)
+    assert rows[("rs-rp", "sw")]["per_seed"] == pytest.approx([0.75, 0.75])
+    assert rows[("baseline", "sw")]["accuracy"] == pytest.approx(0.5)
+    tests = {(t["column"]): t for t in agg.paired_tests(results, "xnli", n_boot=20000, seed=0)
+             if t["method"] == "rs-rp"}
+    sw = tests["test:sw"]
+    # per-item seed means differ by [.5, .5, 0, 0]: delta 0.25; exact bootstrap P(delta* <= 0) = 1/16
+    assert sw["delta"] == pytest.approx(0.25) and sw["n_seeds"] == 2 and sw["n_items"] == 4
+    assert sw["ci95"] == [0.0, 0.5]
+    assert sw["p_value"] == pytest.approx(0.125, abs=0.01)
+    assert tests["test:en"]["delta"] == 0.0 and tests["test:en"]["p_value"] == 1.0
+    # Holm over the language family {en: 1.0, sw: p}: sw -> 2p, en -> max(2p, 1) = 1
+    assert sw["p_holm"] == pytest.approx(min(1.0, 2 * sw["p_value"]))
+    assert tests["test:en"]["p_holm"] == 1.0
+    # zero-shot (non-English: sw only) equals the sw test; generalized cells are sw-only too
+    assert tests["zero-shot"]["delta"] == pytest.approx(0.25)
+    assert tests["generalized"]["delta"] == pytest.approx(0.25)
+    assert tests["zero-shot"]["family"] == "primary"
+
+
+def test_layer_rule_and_link_points_by_hand(results_dir):
+    results = agg.load_results(results_dir)
+    assert agg.chosen_layer(results, "xnli") == 1  # pre-trained P@1 per layer 0.2, 0.6, 0.4
+    pts = {p["seed"]: p for p in agg.link_points(results, "xnli", 1)}
+    assert pts[7]["d_align"] == pytest.approx(0.3) and pts[8]["d_align"] == pytest.approx(0.1)
+    assert pts[7]["d_acc"] == pytest.approx(0.75 - 0.5) and pts[8]["d_acc"] == pytest.approx(0.75 - 0.5)
+    out = agg.aggregate(results, n_boot=50)
+    assert out["xnli"]["layer"] == 1 and "link" in out["xnli"]
+
+
+def test_alignment_of_planted_embeddings():
+    rng = np.random.default_rng(0)
+    en = rng.normal(size=(3, 20, 8))
+    emb = {"c": {"en": en, "sw": en.copy(), "ur": rng.normal(size=(3, 20, 8))}}
+    out = alignment(emb, reference=emb, n_boot=20, device="cpu")["c"]
+    assert out["pairs"]["en-sw"]["p1_fwd"]["value"] == [1.0, 1.0, 1.0]
+    assert out["pairs"]["en-sw"]["p1_fwd"]["correct"][0] == "1" * 20
+    assert out["pairs"]["en-sw"]["cka"]["value"] == pytest.approx([1.0, 1.0, 1.0])
+    assert out["model_cka"]["ur"]["value"] == pytest.approx([1.0, 1.0, 1.0])
+    assert out["pairs"]["en-ur"]["cka"]["value"][0] < 0.9
+
+
+def _hooks(calls: list) -> Hooks:
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(2, 6, 4))
+
+    def train(kwargs):
+        calls.append(kwargs)
+        return {"eval": {"splits": {"test": {"correct": {"en": "1010"}}}}, "select": {"best_step": 1}, "steps": 3}
+
+    return Hooks(train=train, load_encoder=lambda spec, device: spec,
+                 embed=lambda enc, corpora: {"c": {"en": base, "sw": base + 0.01}},
+                 prepare_data=lambda design, task, root, out: {"test": {"n": 4}},
+                 probe_corpora=lambda design, task, root: {"c": {"en": ["a"] * 6, "sw": ["b"] * 6}})
+
+
+def test_units_skip_finished_ones_and_never_retrain(tmp_path):
+    design = make_design("cpu", seeds=(7,))
+    train_file = tmp_path / "data" / "mnli_en_9k" / "train.jsonl"
+    train_file.parent.mkdir(parents=True)
+    train_file.write_text("{}\n")
+    calls: list = []
+    kw = dict(data_root=tmp_path / "data", results_dir=tmp_path / "results", work_dir=tmp_path / "work",
+              tasks=("xnli",), hooks=_hooks(calls))
+    written = run_all(design, **kw)
+    n_units = len(design.units(("xnli",)))
+    assert len(written) == n_units and len(calls) == n_units - 1  # the pre-trained unit does not train
+    rec = json.loads(unit_path(tmp_path / "results", "xnli", "baseline", 7).read_text())
+    assert rec["eval"]["splits"]["test"]["correct"]["en"] == "1010" and rec["steps"] == 3
+    assert rec["alignment"]["c"]["pairs"]["en-sw"]["p1_fwd"]["value"] == [1.0, 1.0]
+    assert "model_cka" in rec["alignment"]["c"] and rec["train_config"]["seed"] == 7
+    run_all(design, **kw)  # a rerun finds every JSON: nothing trains
+    assert len(calls) == n_units - 1
+    unit_path(tmp_path / "results", "xnli", "adv", 7).unlink()
+    run_all(design, **kw)  # only the removed unit runs again
+    assert len(calls) == n_units and calls[-1]["method"] == "adv"
+
+
+def test_chunk_limit_starts_no_unit_after_the_budget(tmp_path):
+    design = make_design("cpu", seeds=(7,))
+    calls: list = []
+    ticks = iter([0.0, 0.0, 10_000.0, 10_000.0, 10_000.0])
+    written = run_all(design, data_root=tmp_path, results_dir=tmp_path / "r", work_dir=tmp_path / "w",
+                      tasks=("xnli",), max_hours=1.0, hooks=_hooks(calls), clock=lambda: next(ticks))
+    assert len(written) == 1  # the pre-trained probe ran, then the clock passed one hour
+
+
+def test_train_kwargs_of_the_offline_pair_take_equal_steps(tmp_path):
+    design = make_design("cpu")
+    rsda = train_kwargs(design, "xnli", "rs-da-offline", 7, run_dir=tmp_path, data_dir=tmp_path, data_root=tmp_path)
+    long = train_kwargs(design, "xnli", "baseline-long", 7, run_dir=tmp_path, data_dir=tmp_path, data_root=tmp_path)
+    assert (rsda["method"], rsda["rsda_copies"], rsda["n_train"], rsda["epochs"]) == ("rs-da", 3, 3000, 1.0)
+    assert (long["method"], long["n_train"], long["epochs"]) == ("baseline", 3000, 3.0)
+    assert rsda["freeze_embeddings"] and rsda["seed"] == long["seed"] == 7
+
+
+def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
+    from analysis.study.render import rewrite
+
+    design = make_design("cpu", seeds=(7, 8))
+    md, html = tmp_path / "RESULTS.md", tmp_path / "report.html"
+    missing = rewrite(design, results_dir, md, html, n_boot=50)
+    text = md.read_text()
+    assert "Incomplete" in text and "`xnli/adv/seed7`" in text and "`pawsx/pretrained/pretrained`" in text
+    assert len(missing) == len(design.units()) - 5
+    assert "| rs-rp − baseline | test:sw | +0.250" in text
+    assert "plotly" in html.read_text().lower()

@@ -1,0 +1,105 @@
+"""Paired item × seed bootstrap, Holm and Spearman against hand-computed values and naive references."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import rankdata
+
+from xalign.metrics.significance import holm, paired_item_seed_bootstrap, spearman_ci
+
+# 4 items, 2 seeds. Seed-averaged correctness: a -> [1, .5, .5, 1] (0.75), b -> [.5, 0, .5, 1] (0.5);
+# per-item differences d = [.5, .5, 0, 0], so delta = 0.25 and a resample's delta is K/8, K ~ Bin(4, 1/2).
+A = np.array([[1, 0, 1, 1], [1, 1, 0, 1]])
+B = np.array([[0, 0, 1, 1], [1, 0, 0, 1]])
+
+
+def test_item_seed_delta_by_hand_and_the_exact_bootstrap_distribution():
+    res = paired_item_seed_bootstrap(A, B, n_boot=20000, seed=0)
+    assert res.delta == pytest.approx(0.25)
+    assert (res.mean_a, res.mean_b, res.n_items, res.n_seeds) == (pytest.approx(0.75), pytest.approx(0.5), 4, 2)
+    # all 4^4 = 256 resamples, enumerated: P(delta* <= 0) = P(K = 0) = 1/16, P(delta* >= 0) = 1
+    d = np.array([0.5, 0.5, 0.0, 0.0])
+    exact = np.array([d[list(idx)].mean() for idx in itertools.product(range(4), repeat=4)])
+    assert np.mean(exact <= 0) == pytest.approx(1 / 16)
+    assert res.p_value == pytest.approx(2 / 16, abs=0.01)  # 2 * min(1/16, 1)
+    # percentiles of the exact distribution {0, 1/8, ..., 1/2} with weights 1, 4, 6, 4, 1 (/16)
+    assert res.ci95 == (0.0, 0.5)
+
+
+def test_item_seed_bootstrap_equals_a_naive_loop_over_the_same_draws():
+    rng = np.random.default_rng(5)
+    a, b = (rng.random((3, 25)) < 0.6).astype(float), (rng.random((3, 25)) < 0.5).astype(float)
+    res = paired_item_seed_bootstrap(a, b, n_boot=300, seed=11)
+    draws = np.random.default_rng(11).integers(0, 25, (300, 25))
+    deltas = []
+    for idx in draws:  # per resample: each method's per-item correctness averaged over its seeds
+        deltas.append(np.mean([a[:, i].mean() for i in idx]) - np.mean([b[:, i].mean() for i in idx]))
+    deltas = np.array(deltas)
+    assert res.delta == pytest.approx(a.mean() - b.mean())
+    assert res.ci95 == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])))
+    below, above = (np.sum(deltas <= 0) + 1) / 301, (np.sum(deltas >= 0) + 1) / 301
+    assert res.p_value == pytest.approx(min(1.0, 2 * min(below, above)))
+
+
+def test_item_seed_bootstrap_rejects_mismatched_inputs_and_identical_systems_give_p_one():
+    with pytest.raises(ValueError, match="same"):
+        paired_item_seed_bootstrap(A, B[:1])
+    with pytest.raises(ValueError, match="NaN"):
+        paired_item_seed_bootstrap([[np.nan, 1.0]], [[0.0, 1.0]])
+    same = paired_item_seed_bootstrap(A, A, n_boot=100, seed=0)
+    assert same.delta == 0.0 and same.p_value == 1.0
+
+
+def _holm_statsmodels_formula(p):
+    """statsmodels.stats.multitest.multipletests(method='holm'), written out."""
+    p = np.asarray(p, float)
+    order = np.argsort(p)
+    ntests = p.size
+    corrected_sorted = np.maximum.accumulate((ntests - np.arange(ntests)) * p[order])
+    corrected_sorted = np.minimum(corrected_sorted, 1)
+    out = np.empty_like(corrected_sorted)
+    out[order] = corrected_sorted
+    return out
+
+
+def test_holm_by_hand_and_against_the_statsmodels_formula():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4*.005=.02, 3*.01=.03, 2*.03=.06, 1*.04=.04 -> running max .02 .03 .06 .06
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])  # clipped at 1
+    assert holm([0.2]) == pytest.approx([0.2])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        q = rng.random(rng.integers(1, 12)) ** 3
+        assert holm(q) == pytest.approx(_holm_statsmodels_formula(q))
+    assert holm([]).size == 0
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        holm([0.1, 1.5])
+
+
+def test_spearman_exact_values_and_bootstrap_against_a_naive_rank_correlation():
+    # d = rank differences [1, 1, 1, 1, 0]: rho = 1 - 6 * 4 / (5 * 24) = 0.8
+    x, y = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5]
+    res = spearman_ci(x, y, n_boot=400, seed=3)
+    assert res.rho == pytest.approx(0.8)
+    assert spearman_ci([1, 2, 3, 4], [1, 3, 2, 4], n_boot=10).rho == pytest.approx(0.8)  # 1 - 6*2/60
+    assert spearman_ci([1, 2, 3], [3, 2, 1], n_boot=10).rho == pytest.approx(-1.0)
+    xs, ys = np.array(x, float), np.array(y, float)
+    reps = []
+    for idx in np.random.default_rng(3).integers(0, 5, (400, 5)):
+        rx, ry = rankdata(xs[idx]), rankdata(ys[idx])
+        if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+            continue
+        reps.append(np.corrcoef(rx, ry)[0, 1])
+    assert res.n_boot_valid == len(reps)
+    assert res.ci95 == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])))
+
+
+def test_spearman_undefined_cases_are_nan_not_errors():
+    assert np.isnan(spearman_ci([1, 2], [2, 1]).rho)
+    assert np.isnan(spearman_ci([1, 1, 1], [1, 2, 3], n_boot=5).rho)
+    with pytest.raises(ValueError, match="equal length"):
+        spearman_ci([1, 2, 3], [1, 2])

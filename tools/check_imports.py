@@ -1,0 +1,147 @@
+"""List import circles inside ``xalign/`` and modules over 400 lines; exit 1 if there is any.
+
+Every ``import``/``from … import`` of an ``xalign`` module counts, at module level or inside a
+function (a lazy import is still a dependency), except those under ``if TYPE_CHECKING:``. ``from
+pkg import name`` is an edge to ``pkg.name`` when that is a module, else to ``pkg`` (its
+``__init__``). A circle is a strongly connected component of more than one module (or a module
+importing itself). Usage: ``python tools/check_imports.py [--max-lines 400] [ROOT]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+
+PACKAGE = "xalign"
+
+
+def module_name(path: Path, root: Path) -> str:
+    rel = path.relative_to(root).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
+            if name == "TYPE_CHECKING":
+                for child in node.body:
+                    skip.update(id(n) for n in ast.walk(child))
+    return skip
+
+
+def imports_of(path: Path, name: str, modules: set[str]) -> set[str]:
+    """The xalign modules ``path`` (module ``name``) imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    skip = _type_checking_nodes(tree)
+    is_pkg = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == PACKAGE and alias.name in modules:
+                    found.add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = name.split(".") if is_pkg else name.split(".")[:-1]
+                base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            if base.split(".")[0] != PACKAGE:
+                continue
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                if sub in modules:
+                    found.add(sub)
+                elif base in modules:
+                    found.add(base)
+    return found
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm (iterative); components with a cycle only."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, it = work[-1]
+            advanced = False
+            for nxt in it:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph[nxt]))))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    item = stack.pop()
+                    on_stack.discard(item)
+                    comp.append(item)
+                    if item == node:
+                        break
+                if len(comp) > 1 or node in graph[node]:
+                    out.append(sorted(comp))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", nargs="?", default=str(Path(__file__).resolve().parent.parent),
+                        help="repository root holding xalign/ (default: this script's repository)")
+    parser.add_argument("--max-lines", type=int, default=400)
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    files = {module_name(p, root): p for p in sorted((root / PACKAGE).rglob("*.py"))}
+    graph = {name: imports_of(path, name, set(files)) for name, path in files.items()}
+    circles = strongly_connected(graph)
+    problems = 0
+    for comp in circles:
+        problems += 1
+        edges = [f"{a} -> {b}" for a in comp for b in sorted(graph[a]) if b in comp]
+        print(f"import circle: {', '.join(comp)}\n  " + "\n  ".join(edges))
+    for name, path in files.items():
+        n = len(path.read_text(encoding="utf-8").splitlines())
+        if n > args.max_lines:
+            problems += 1
+            print(f"module over {args.max_lines} lines: {path.relative_to(root)} ({n} lines)")
+    if problems:
+        print(f"check_imports: {problems} problem(s) in {len(files)} modules")
+        return 1
+    print(f"check_imports: {len(files)} modules, no import circles, none over {args.max_lines} lines")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
