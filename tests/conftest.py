@@ -113,3 +113,54 @@ def tiny_encoder(tiny_model_dir):
     from xalign.encoders import load_encoder
 
     return load_encoder(str(tiny_model_dir), device="cpu")
+
+
+XLM_SPECIALS = ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)]
+
+
+def build_tiny_xlm(directory: Path, *, seed: int = 0, num_layers: int = 2) -> Path:
+    """Save a random tiny XLM encoder (``XLMModel``) with its slow BPE ``XLMTokenizer`` to ``directory``.
+
+    The BPE vocabulary and merges (``</w>`` marks a word end, as in XLM's files) are learned here from
+    the fixture corpus, lower-cased without accents as ``XLMTokenizer`` reads it; ids 0-3 are
+    ``<s> </s> <pad> <unk>`` as in the released XLM vocabularies. Needs ``sacremoses``."""
+    import json
+
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import XLMConfig, XLMModel, XLMTokenizer
+
+    torch.manual_seed(seed)
+    bpe = Tokenizer(models.BPE(unk_token="<unk>", end_of_word_suffix="</w>"))
+    bpe.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.Lowercase()])
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    bpe.train_from_iterator(CORPUS * 3, trainers.BpeTrainer(vocab_size=300, special_tokens=XLM_SPECIALS,
+                                                            end_of_word_suffix="</w>"))
+    learned = json.loads(bpe.to_str())["model"]
+    files = directory.parent / f"{directory.name}-bpe"
+    files.mkdir(parents=True, exist_ok=True)
+    (files / "vocab.json").write_text(json.dumps(learned["vocab"], ensure_ascii=False), encoding="utf-8")
+    merges = [" ".join(m) if isinstance(m, list) else m for m in learned["merges"]]
+    (files / "merges.txt").write_text("".join(f"{m} 1\n" for m in merges), encoding="utf-8")
+    tokenizer = XLMTokenizer(str(files / "vocab.json"), str(files / "merges.txt"), model_max_length=64)
+    config = XLMConfig(vocab_size=len(tokenizer), emb_dim=32, n_layers=num_layers, n_heads=2,
+                       max_position_embeddings=64, n_langs=1, pad_index=tokenizer.pad_token_id,
+                       unk_index=tokenizer.unk_token_id, bos_index=tokenizer.bos_token_id,
+                       eos_index=tokenizer.eos_token_id)
+    XLMModel(config).save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def _tiny_xlm_dir(tmp_path_factory) -> Path:
+    pytest.importorskip("sacremoses", reason="XLMTokenizer needs sacremoses (pip install sacremoses)")
+    return build_tiny_xlm(tmp_path_factory.mktemp("tiny-xlm") / "xlm")
+
+
+@pytest.fixture
+def tiny_xlm_dir(_tiny_xlm_dir, tmp_path) -> Path:
+    """A per-test copy of a tiny random XLM encoder (XLMModel, slow BPE XLMTokenizer: no word_ids())."""
+    dst = tmp_path / "xlm"
+    shutil.copytree(_tiny_xlm_dir, dst)
+    return dst

@@ -146,3 +146,13 @@ def test_bad_norm_and_scope_are_rejected():
         project(torch.zeros(1, 1, 1), eps=1.0, scope="word")
     with pytest.raises(ValueError, match="steps >= 0"):
         pgd(lambda d, k: d.sum(), torch.zeros(1, 1, 1), eps=1.0, alpha=1.0, steps=-1)
+
+
+def test_pgd_records_the_loss_of_every_iterate():
+    """losses[k] = loss at δ_k: for <w, δ> from δ = 0 with ℓ2 steps of α, δ_k = k·α·w/‖w‖ (inside the
+    ball), so the losses are 0, α‖w‖, 2α‖w‖."""
+    w = torch.randn(1, 1, 5, generator=_gen(12), dtype=torch.float64)
+    res = pgd(lambda d, k: (w * d).sum(), torch.zeros_like(w), eps=10.0, alpha=0.1, steps=3, norm="l2")
+    norm = w.norm().item()
+    np.testing.assert_allclose([x.item() for x in res.losses], [0.0, 0.1 * norm, 0.2 * norm], atol=1e-12)
+    assert all(not x.requires_grad for x in res.losses)

@@ -69,7 +69,9 @@ def test_adv_objective_matches_naive_single_step_pgd(tiny_classifier, tmp_path, 
 
     loss = trainer.compute_loss(model, batch)
     np.testing.assert_allclose(loss.item(), clean.item() + weight * adv.item(), rtol=1e-5)
-    np.testing.assert_allclose(trainer._parts[-1].tolist(), [clean.item(), adv.item()], rtol=1e-5)
+    parts = trainer._parts[-1]
+    np.testing.assert_allclose([parts["clean_loss"].item(), parts["adv_loss"].item()], [clean.item(), adv.item()],
+                               rtol=1e-5)
     if path == "fused":  # the clean backward already happened inside compute_loss
         for p, g in zip(model.parameters(), g_clean):
             torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-6)
@@ -88,7 +90,7 @@ def test_adv_increases_loss_within_ball_multi_step(tiny_classifier, tmp_path, no
     batch = _batch(trainer, ds)
     model.train()
     trainer.compute_loss(model, batch)
-    clean, adv = trainer._parts[-1].tolist()
+    clean, adv = trainer._parts[-1]["clean_loss"].item(), trainer._parts[-1]["adv_loss"].item()
     np.testing.assert_allclose(clean, _ce(model, batch).item(), rtol=1e-6)
     assert adv > clean
 

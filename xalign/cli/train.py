@@ -11,7 +11,12 @@ METHODS_HELP = """methods (Huang et al., EMNLP 2021):
   baseline  cross-entropy on clean inputs (XTREME recipe: AdamW lr 2e-5, eps 1e-8, no decay, linear schedule,
             no warm-up, clip 1.0, max length 128, batch 32, seed 7, best checkpoint by dev accuracy)
   adv       PGD on the word embeddings: --adv-steps K of size --adv-alpha in an --adv-eps ball (--adv-norm l2|linf,
-            --adv-scope token|sequence); loss = CE(clean) + --adv-weight * CE(adversarial)
+            --adv-scope token|sequence, --adv-random-start); the update minimises, by --adv-objective:
+              mixed     (default) loss = CE(x) + w * CE(x + d_K), w = --adv-weight; K+1 passes per step
+              adv-only  Madry et al., ICLR 2018: loss = CE(x + d_K), no clean term; K+1 passes
+              freelb    Zhu et al., ICLR 2020: d_0 uniform in the ball, d_k+1 = proj(d_k + alpha * g_k/|g_k|);
+                        loss = (1/K) sum_k CE(x + d_k), i.e. the parameter gradients of all K steps averaged;
+                        K passes (published setting: --adv-scope sequence --adv-norm l2)
   rs-rp     randomized smoothing, random perturbation: CE on embeddings + noise (--rs-noise gaussian with --rs-sigma,
             or uniform in an --rs-eps ball); --smooth-n N adds smoothed accuracy (majority vote over N noisy copies)
   rs-da     randomized smoothing, data augmentation: each whitespace word with substitutes is replaced uniformly from
@@ -27,6 +32,8 @@ examples:
       --method rs-da --synonyms ../shared/data/synonyms/counterfitted_neighbors.json \\
       --eval-langs en,sw,ur --generalized --out runs/rsda
   xalign train --config run.yaml --out runs/a --resume        # continue a killed run from its last checkpoint
+  xalign train --config run.yaml --method adv --adv-objective freelb --adv-steps 3 --adv-scope sequence \\
+      --adv-eps 0.5 --adv-alpha 0.1 --freeze-embeddings --out runs/freelb
 """
 
 
@@ -106,7 +113,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--adv-norm", help="l2 (default) or linf")
     g.add_argument("--adv-scope", help="token (one ball per token, default) or sequence (one ball per sentence)")
     g.add_argument("--adv-random-start", action=argparse.BooleanOptionalAction, help="start PGD uniformly in the ball")
-    g.add_argument("--adv-weight", type=float, help="weight of the adversarial loss (default 1.0)")
+    g.add_argument("--adv-weight", type=float, help="weight of the adversarial loss (default 1.0; mixed only)")
+    g.add_argument("--adv-objective", help="mixed (default), adv-only or freelb — see below")
     g.add_argument("--rs-noise", help="gaussian (default) or uniform")
     g.add_argument("--rs-sigma", type=float, help="Gaussian noise standard deviation (default 0.01)")
     g.add_argument("--rs-eps", type=float, help="uniform-noise ball radius (default 0.1)")
@@ -119,6 +127,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--embed-k", type=int, help="embedding-neighbour substitutes per word (default 8)")
     g.add_argument("--embed-min-cos", type=float, help="minimum cosine of an embedding neighbour (default 0.5)")
     g.add_argument("--rsda-copies", type=int, help="N precomputed augmented copies instead of on-the-fly (default 0)")
+    g.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
+                   help="do not train the word-embedding matrix (position/type embeddings and layers still train; "
+                        "default off)")
 
     g = p.add_argument_group("optimisation")
     g.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (default 2e-5)")

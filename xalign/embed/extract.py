@@ -12,7 +12,7 @@ import numpy as np
 
 from xalign.embed.batching import plan_batches
 from xalign.embed.pooling import Pooling, pool_sentences, pool_words
-from xalign.errors import ConfigError
+from xalign.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -200,7 +200,21 @@ def embed(
     return out
 
 
+_NO_WORD_IDS = ("needs a fast tokenizer with word_ids(); {what} is a slow (Python) tokenizer without word "
+                "boundaries (sentence-level measures still work; leave out word-level ones such as BLI)")
+
+
+def require_word_ids(tokenizer: Any, *, what: str = "word pooling") -> None:
+    """Raise :class:`~xalign.errors.ModelError` unless ``tokenizer`` gives word boundaries
+    (``word_ids()``): only fast (Rust) tokenizers do — XLM's ``XLMTokenizer``, for one, is Python-only."""
+    if not getattr(tokenizer, "is_fast", False):
+        name = getattr(tokenizer, "name_or_path", "") or "?"
+        raise ModelError(f"{what} " + _NO_WORD_IDS.format(what=f"{type(tokenizer).__name__} ({name})"))
+
+
 def _word_spans(encodings: Any, i: int, text: str | list[str], pretokenized: bool) -> list[str]:
+    if not getattr(encodings, "is_fast", True):
+        raise ModelError("word-level vectors " + _NO_WORD_IDS.format(what="the model's tokenizer"))
     if pretokenized:
         return list(text)
     enc = encodings.encodings[i] if hasattr(encodings, "encodings") else None
@@ -237,6 +251,7 @@ def embed_words(
     """
     if word_pooling not in {"mean", "first"}:
         raise ConfigError(f"word_pooling must be 'mean' or 'first', got {word_pooling!r}")
+    require_word_ids(encoder.tokenizer)
     sentences = _check_texts(sentences, pretokenized=pretokenized)
     chosen = resolve_layers(layers, encoder.num_layers)
     stats = stats if stats is not None else ExtractionStats()

@@ -73,6 +73,7 @@ class TrainConfig:
     adv_scope: str = RobustConfig.adv_scope
     adv_random_start: bool = RobustConfig.adv_random_start
     adv_weight: float = RobustConfig.adv_weight
+    adv_objective: str = RobustConfig.adv_objective  # mixed | adv-only | freelb (method adv)
     rs_noise: str = "gaussian"
     rs_sigma: float = 0.01
     rs_eps: float = 0.1
@@ -84,6 +85,7 @@ class TrainConfig:
     embed_k: int = 8
     embed_min_cos: float = 0.5
     rsda_copies: int = 0  # 0: substitute on the fly (seeded per epoch/item); N: N precomputed copies
+    freeze_embeddings: bool = False  # True: the word-embedding matrix does not train
     # optimisation
     learning_rate: float = 2e-5
     adam_epsilon: float = 1e-8
@@ -197,7 +199,8 @@ class TrainConfig:
                  if uses_noise else NoiseSpec())
         return RobustConfig(method=self.method, seed=self.seed, adv_steps=self.adv_steps, adv_eps=self.adv_eps,
                             adv_alpha=self.adv_alpha, adv_norm=self.adv_norm, adv_scope=self.adv_scope,
-                            adv_random_start=self.adv_random_start, adv_weight=self.adv_weight, noise=noise)
+                            adv_random_start=self.adv_random_start, adv_weight=self.adv_weight, noise=noise,
+                            adv_objective=self.adv_objective)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -398,6 +401,7 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     from xalign.robust import callbacks as cbs
     from xalign.robust import evaluate as ev
     from xalign.robust.features import PairDataset
+    from xalign.robust.freeze import freeze_input_embeddings
     from xalign.robust.substitutions import augment_pairs, build_table
     from xalign.robust.trainer import RobustTrainer
 
@@ -419,6 +423,8 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
             model_path, num_labels=len(names), id2label=dict(enumerate(names)),
             label2id={n: i for i, n in enumerate(names)}, trust_remote_code=config.trust_remote_code,
             use_safetensors=None if config.allow_pickle else True)
+    if config.freeze_embeddings:
+        freeze_input_embeddings(model)
     limit = int(getattr(model.config, "max_position_embeddings", 10**9))
     if 0 < tokenizer.model_max_length < 10**6:
         limit = min(limit, int(tokenizer.model_max_length))
@@ -508,6 +514,8 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
         data=splits.fingerprint(), files={k: {"path": v, "sha256": sha256_file(v)} for k, v in files.items() if v},
         seed=config.seed, method=config.method, task=config.task, world_size=args.world_size,
         recipe={"name": config.recipe, "sources": config.sources, "scaled": scaled} if config.recipe else None,
+        adv_objective=config.adv_objective if config.method == "adv" else None,
+        freeze_embeddings=config.freeze_embeddings,
         device=str(args.device), precision="bf16" if bf16 else ("fp16" if config.precision == "fp16" else "fp32")))
     metrics = {"method": config.method, "task": config.task, "config": config.to_dict(), "robust": robust.to_dict(),
                "recipe": {"name": config.recipe, "sources": config.sources, "scaled": scaled} if config.recipe else None,

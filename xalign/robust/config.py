@@ -24,14 +24,23 @@ class ConfigTypeError(ConfigError, TypeError):
 
 
 METHODS = ("baseline", "adv", "rs-rp", "rs-da")
+# mixed: CE(x) + w·CE(x + δ_K); adv-only: CE(x + δ_K) (Madry et al. 2018);
+# freelb: mean_k CE(x + δ_k), k = 0 … K-1, from a random δ_0 (Zhu et al. 2020)
+ADV_OBJECTIVES = ("mixed", "adv-only", "freelb")
 
 
 @dataclass
 class RobustConfig:
-    """Hyper-parameters of the robust training method (saved with every run)."""
+    """Hyper-parameters of the robust training method (saved with every run).
+
+    ``adv_objective`` (method ``adv`` only) chooses what the update minimises, see
+    :mod:`xalign.robust.trainer`: ``"mixed"`` (default, the objective xalign always had), ``"adv-only"``
+    or ``"freelb"``. FreeLB always starts from a random point in the ball (its algorithm), so
+    ``adv_random_start`` is set to True for it, and ``adv_weight`` applies to ``"mixed"`` only."""
 
     method: str = "baseline"
     seed: int = 7
+    adv_objective: str = "mixed"
     adv_steps: int = 1
     adv_eps: float = 0.1
     adv_alpha: float = 0.1
@@ -43,14 +52,26 @@ class RobustConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}: expected one of {', '.join(METHODS)}")
+            raise ConfigError(f"unknown method {self.method!r}: expected one of {', '.join(METHODS)}")
+        if self.adv_objective not in ADV_OBJECTIVES:
+            raise ConfigError(f"unknown adv_objective {self.adv_objective!r}: expected one of "
+                              f"{', '.join(ADV_OBJECTIVES)}")
+        if self.adv_objective != "mixed" and self.method != "adv":
+            raise ConfigError(f"adv_objective {self.adv_objective!r} applies to method 'adv' only, got method "
+                              f"{self.method!r}")
         if self.adv_norm not in NORMS:
-            raise ValueError(f"adv_norm must be one of {NORMS}, got {self.adv_norm!r}")
+            raise ConfigError(f"adv_norm must be one of {NORMS}, got {self.adv_norm!r}")
         if self.adv_scope not in SCOPES:
-            raise ValueError(f"adv_scope must be one of {SCOPES}, got {self.adv_scope!r}")
-        if self.adv_steps < 0 or self.adv_eps < 0 or self.adv_alpha < 0 or self.adv_weight < 0:
-            raise ValueError("adv_steps, adv_eps, adv_alpha and adv_weight must be >= 0; got "
-                             f"{self.adv_steps}, {self.adv_eps}, {self.adv_alpha}, {self.adv_weight}")
+            raise ConfigError(f"adv_scope must be one of {SCOPES}, got {self.adv_scope!r}")
+        for name in ("adv_steps", "adv_eps", "adv_alpha", "adv_weight"):
+            value = getattr(self, name)
+            if not value >= 0 or value == float("inf"):  # also refuses NaN
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+        if self.adv_objective == "freelb":
+            if self.adv_steps < 1:
+                raise ConfigError(f"adv_objective 'freelb' needs adv_steps >= 1 (its K ascent steps), got "
+                                  f"{self.adv_steps}")
+            self.adv_random_start = True
         if isinstance(self.noise, dict):
             self.noise = NoiseSpec(**self.noise)
 

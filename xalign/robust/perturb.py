@@ -14,8 +14,10 @@ Randomness only comes from an explicit ``torch.Generator``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from xalign.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -28,9 +30,9 @@ _TINY = 1e-12
 
 def _check(norm: str, scope: str) -> None:
     if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        raise ConfigError(f"norm must be one of {NORMS}, got {norm!r}")
     if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+        raise ConfigError(f"scope must be one of {SCOPES}, got {scope!r}")
 
 
 def _mask3(mask: "torch.Tensor | None", like: "torch.Tensor") -> "torch.Tensor | None":
@@ -133,17 +135,19 @@ def sample_noise(like: "torch.Tensor", *, kind: str, generator: "torch.Generator
         return gaussian_noise(like, sigma=sigma, generator=generator, mask=mask)
     if kind == "uniform":
         return uniform_ball_noise(like, eps=eps, norm=norm, scope=scope, generator=generator, mask=mask)
-    raise ValueError(f"noise kind must be one of {NOISES}, got {kind!r}")
+    raise ConfigError(f"noise kind must be one of {NOISES}, got {kind!r}")
 
 
 @dataclass
 class PGDResult:
     """``delta``: the final perturbation (detached, inside the ball). ``first_loss``: the loss at the
     first iterate with its autograd graph kept (only when asked and the first iterate is δ = 0, so it
-    is the clean loss and can be reused for the training objective)."""
+    is the clean loss and can be reused for the training objective). ``losses``: the (detached) loss at
+    each iterate δ_0 … δ_{K-1} — ``losses[0]`` is the clean loss when PGD starts at δ = 0."""
 
     delta: "torch.Tensor"
     first_loss: "torch.Tensor | None" = None
+    losses: "list[torch.Tensor]" = field(default_factory=list)
 
 
 def pgd(loss_fn: Callable[["torch.Tensor", int], "torch.Tensor"], like: "torch.Tensor", *, eps: float,
@@ -163,20 +167,22 @@ def pgd(loss_fn: Callable[["torch.Tensor", int], "torch.Tensor"], like: "torch.T
 
     _check(norm, scope)
     if steps < 0 or eps < 0 or alpha < 0:
-        raise ValueError(f"need steps >= 0, eps >= 0, alpha >= 0; got steps={steps}, eps={eps}, alpha={alpha}")
+        raise ConfigError(f"PGD needs steps >= 0, eps >= 0, alpha >= 0; got steps={steps}, eps={eps}, "
+                          f"alpha={alpha}")
     if init is not None:
         delta = project(init.detach(), eps=eps, norm=norm, scope=scope, mask=mask)
         random_start = True  # the first iterate is not δ = 0: nothing to keep
     elif random_start:
         if generator is None:
-            raise ValueError("random_start=True needs a torch.Generator")
+            raise ConfigError("PGD with random_start=True needs a torch.Generator, got generator=None")
         delta = uniform_ball_noise(like, eps=eps, norm=norm, scope=scope, generator=generator, mask=mask)
     else:
         delta = torch.zeros_like(like)
-    first_loss = None
+    first_loss, losses = None, []
     for k in range(steps):
         delta = delta.detach().requires_grad_(True)
         loss = loss_fn(delta, k)
+        losses.append(loss.detach())
         retain = keep_first and k == 0 and not random_start
         (grad,) = torch.autograd.grad(loss * grad_scale, delta, retain_graph=retain)
         if retain:
@@ -184,4 +190,4 @@ def pgd(loss_fn: Callable[["torch.Tensor", int], "torch.Tensor"], like: "torch.T
         grad = torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
         delta = ascent_step(delta.detach(), grad, alpha=alpha, norm=norm, scope=scope, mask=mask)
         delta = project(delta, eps=eps, norm=norm, scope=scope, mask=mask)
-    return PGDResult(delta.detach(), first_loss)
+    return PGDResult(delta.detach(), first_loss, losses)

@@ -9,14 +9,24 @@ Methods (Huang et al., EMNLP 2021, "Improving Zero-Shot Cross-Lingual Transfer L
 Training"):
 
 * ``baseline`` — cross-entropy on clean inputs.
-* ``adv`` — PGD on the word embeddings (``adv_steps`` steps of size ``adv_alpha`` in an ``adv_eps``
-  ball, ℓ2 or ℓ∞, per token or per sentence, optional random start);
-  loss = CE(clean) + ``adv_weight`` · CE(adversarial). The clean pass and its backward run first
-  (outside DDP's gradient sync, through ``accelerator.backward`` so AMP loss scaling and accumulation
-  scaling apply); without a random start that backward also gives the first PGD direction, so K steps
-  cost K+1 forward+backward passes (K-1 of them input-gradient only). The PGD inner gradients are
-  w.r.t. δ only. Under DeepSpeed/FSDP (one backward per step) the clean graph is kept and
-  back-propagated with the adversarial one instead.
+* ``adv`` — PGD on the word embeddings (``adv_steps`` = K steps of size ``adv_alpha`` in an ``adv_eps``
+  ball, ℓ2 or ℓ∞, per token or per sentence, optional random start). ``adv_objective`` picks the loss:
+
+  - ``mixed`` (default): CE(x) + ``adv_weight`` · CE(x + δ_K). The clean pass and its backward run first
+    (outside DDP's gradient sync, through ``accelerator.backward`` so AMP loss scaling and accumulation
+    scaling apply); without a random start that backward also gives the first PGD direction, so K steps
+    cost K+1 forward+backward passes (K-1 of them input-gradient only). Logs ``clean_loss``/``adv_loss``.
+  - ``adv-only`` (Madry et al., ICLR 2018): CE(x + δ_K), no clean term in the update. K input-gradient
+    PGD passes + one forward/backward at δ_K: K+1 passes. Logs ``adv_loss``, and ``clean_loss`` when PGD
+    starts at δ = 0 (its first iterate is the clean input; no extra pass is made for the log).
+  - ``freelb`` (Zhu et al., ICLR 2020): δ_0 uniform in the ball, then for k = 0 … K-1 one forward/backward
+    of CE(x + δ_k)/K that adds its parameter gradient and gives ∂/∂δ, then δ_{k+1} = Π(δ_k + α·ĝ):
+    the update is the average of the K per-step parameter gradients, K passes in all. The first K-1
+    backwards run here (outside DDP's sync, through ``accelerator.backward``), the Trainer's backward
+    does the last. Logs ``adv_loss`` = CE(x + δ_{K-1}); FreeLB has no clean pass, so no ``clean_loss``.
+
+  The PGD inner gradients are w.r.t. δ only. Under DeepSpeed/FSDP (one backward per step) the graphs
+  the objective needs are kept and back-propagated together by the Trainer (more memory, same gradient).
 * ``rs-rp`` — randomized smoothing with random perturbations: CE on embeddings + noise
   (Gaussian σ or uniform in an ε-ball); optional smoothed inference (majority vote over N noisy copies).
 * ``rs-da`` — randomized smoothing with data augmentation: plain CE; the substitution happens in the data
@@ -36,13 +46,14 @@ from typing import Any
 import torch
 from transformers import Trainer
 
-from xalign.robust.config import METHODS, RobustConfig
-from xalign.robust.perturb import ascent_step, pgd
+from xalign.errors import ConfigError
+from xalign.robust.config import ADV_OBJECTIVES, METHODS, RobustConfig
+from xalign.robust.perturb import ascent_step, pgd, project, uniform_ball_noise
 from xalign.robust.smoothing import NoiseSpec, vote_counts
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["METHODS", "RobustConfig", "RobustTrainer", "step_generator"]
+__all__ = ["ADV_OBJECTIVES", "METHODS", "RobustConfig", "RobustTrainer", "step_generator"]
 
 _TAG_TRAIN, _TAG_SMOOTH = 1, 2
 
@@ -89,7 +100,12 @@ class RobustTrainer(Trainer):
         self._micro_key = (0, 0)
         self._smoothing: tuple[int, NoiseSpec, int] | None = None
         self._smooth_batch = 0
-        self._parts: list[torch.Tensor] = []
+        self._parts: list[dict[str, torch.Tensor]] = []  # per micro-batch: clean_loss / adv_loss
+        cfg = getattr(self.model, "config", None)
+        if getattr(cfg, "use_lang_emb", False) and int(getattr(cfg, "n_langs", 1) or 1) > 1:
+            logger.warning("%s has language embeddings (n_langs=%s) but xalign passes no `langs` ids: it trains and "
+                           "evaluates without them (as for XLM-100 and XLM-R, which have none)",
+                           type(self.model).__name__, cfg.n_langs)
 
     # ------------------------------------------------------------------ randomness
     def _generator(self, tag: int, *keys: int) -> torch.Generator:
@@ -130,7 +146,15 @@ class RobustTrainer(Trainer):
             outputs = model(inputs_embeds=embeds + self.robust.noise.sample(embeds, gen, mask), **inputs)
             loss = self._ce(outputs.logits, labels)
             return (loss, outputs) if return_outputs else loss
-        if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+        retained = self.is_deepspeed_enabled or self.is_fsdp_enabled
+        objective = self.robust.adv_objective
+        if objective == "adv-only":
+            loss, outputs = self._adv_only(model, inner, embeds, inputs, labels, mask, gen)
+        elif objective == "freelb" and retained:
+            loss, outputs = self._freelb_retained(model, embeds, inputs, labels, mask, gen)
+        elif objective == "freelb":
+            loss, outputs = self._freelb_fused(model, inner, input_ids, embeds, inputs, labels, mask, gen)
+        elif retained:
             loss, outputs = self._adv_retained(model, inner, embeds, inputs, labels, mask, gen)
         else:
             loss, outputs = self._adv_fused(model, inner, input_ids, embeds, inputs, labels, mask, gen)
@@ -166,7 +190,7 @@ class RobustTrainer(Trainer):
         embeds = inner.get_input_embeddings()(input_ids)  # the first graph was freed by its backward
         outputs = model(inputs_embeds=embeds + result.delta, **inputs)
         adv = self._ce(outputs.logits, labels)
-        self._parts.append(torch.stack([clean.detach(), adv.detach()]))
+        self._parts.append({"clean_loss": clean.detach(), "adv_loss": adv.detach()})
         return clean.detach() + rb.adv_weight * adv, outputs  # same value; the clean gradient is already in
 
     def _adv_retained(self, model, inner, embeds, inputs, labels, mask, gen):
@@ -187,14 +211,83 @@ class RobustTrainer(Trainer):
             clean = self._ce(model(inputs_embeds=embeds, **inputs).logits, labels)
         outputs = model(inputs_embeds=embeds + result.delta, **inputs)
         adv = self._ce(outputs.logits, labels)
-        self._parts.append(torch.stack([clean.detach(), adv.detach()]))
+        self._parts.append({"clean_loss": clean.detach(), "adv_loss": adv.detach()})
         return clean + rb.adv_weight * adv, outputs
 
+    def _adv_only(self, model, inner, embeds, inputs, labels, mask, gen):
+        """Madry et al.: PGD (δ-gradients only), then CE at δ_K is the whole objective; the Trainer
+        back-propagates it (same code for DDP and DeepSpeed/FSDP: there is one backward)."""
+        rb = self.robust
+        result = self._pgd(inner, embeds, inputs, labels, mask, gen, steps=rb.adv_steps,
+                           random_start=rb.adv_random_start)
+        outputs = model(inputs_embeds=embeds + result.delta, **inputs)
+        adv = self._ce(outputs.logits, labels)
+        parts = {"adv_loss": adv.detach()}
+        if result.losses and not rb.adv_random_start:  # PGD's first iterate was δ = 0: the clean loss
+            parts["clean_loss"] = result.losses[0]
+        self._parts.append(parts)
+        return adv, outputs
+
+    def _freelb_start(self, like, mask, gen):
+        rb = self.robust
+        return uniform_ball_noise(like, eps=rb.adv_eps, norm=rb.adv_norm, scope=rb.adv_scope, generator=gen,
+                                  mask=mask)
+
+    def _freelb_ascent(self, delta, grad, mask):
+        rb = self.robust
+        grad = torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
+        delta = ascent_step(delta.detach(), grad, alpha=rb.adv_alpha, norm=rb.adv_norm, scope=rb.adv_scope,
+                            mask=mask)
+        return project(delta, eps=rb.adv_eps, norm=rb.adv_norm, scope=rb.adv_scope, mask=mask)
+
+    def _freelb_fused(self, model, inner, input_ids, embeds, inputs, labels, mask, gen):
+        """FreeLB: steps 0 … K-2 back-propagate CE(x + δ_k)/K here (outside DDP's sync; the parameter
+        gradients accumulate and δ gets its ascent direction from the same backward); the Trainer
+        back-propagates the last step's CE/K. Returned value: the mean of the K losses."""
+        rb = self.robust
+        steps = rb.adv_steps
+        ga = getattr(self, "current_gradient_accumulation_steps", 1) or 1
+        delta = self._freelb_start(embeds.detach(), mask, gen)
+        done = []
+        for _ in range(steps - 1):
+            delta = delta.detach().requires_grad_(True)
+            with self.accelerator.no_sync(model):
+                loss = self._ce(model(inputs_embeds=embeds + delta, **inputs).logits, labels)
+                self.accelerator.backward(loss / (steps * ga))
+            done.append(loss.detach())
+            delta = self._freelb_ascent(delta, delta.grad, mask)
+            embeds = inner.get_input_embeddings()(input_ids)  # the previous graph was freed by its backward
+        outputs = model(inputs_embeds=embeds + delta.detach(), **inputs)
+        last = self._ce(outputs.logits, labels)
+        self._parts.append({"adv_loss": last.detach()})
+        return (torch.stack(done).sum() if done else 0.0) / steps + last / steps, outputs
+
+    def _freelb_retained(self, model, embeds, inputs, labels, mask, gen):
+        """FreeLB for DeepSpeed/FSDP: the K graphs are kept and their mean back-propagated once by the
+        Trainer (K× the activation memory of one step); δ ascends on input gradients only."""
+        rb = self.robust
+        delta = self._freelb_start(embeds.detach(), mask, gen)
+        losses = []
+        for k in range(rb.adv_steps):
+            delta = delta.detach().requires_grad_(k < rb.adv_steps - 1)
+            outputs = model(inputs_embeds=embeds + delta, **inputs)
+            losses.append(self._ce(outputs.logits, labels))
+            if k < rb.adv_steps - 1:
+                (grad,) = torch.autograd.grad(losses[-1] * self._grad_scale(), delta, retain_graph=True)
+                delta = self._freelb_ascent(delta, grad, mask)
+        self._parts.append({"adv_loss": losses[-1].detach()})
+        return torch.stack(losses).mean(), outputs
+
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Adds ``clean_loss``/``adv_loss`` (means since the last log) to training logs of ``adv``."""
+        """Adds ``clean_loss``/``adv_loss`` (means since the last log, where the objective computes them)
+        to training logs of ``adv``."""
         if "loss" in logs and self._parts:
-            parts = torch.stack(self._parts).mean(0).tolist()
-            logs = {**logs, "clean_loss": round(parts[0], 6), "adv_loss": round(parts[1], 6)}
+            extra = {}
+            for key in ("clean_loss", "adv_loss"):
+                values = [p[key].float() for p in self._parts if key in p]
+                if values:
+                    extra[key] = round(torch.stack(values).mean().item(), 6)
+            logs = {**logs, **extra}
             self._parts.clear()
         super().log(logs, start_time)
 
@@ -231,7 +324,7 @@ class RobustTrainer(Trainer):
         """Within this block ``predict``/``evaluate`` return vote counts over ``n`` noisy copies as
         "logits" (argmax = the smoothed prediction); noise is seeded by ``(seed, process, batch)``."""
         if n < 1:
-            raise ValueError(f"smoothing needs n >= 1 noisy copies, got {n}")
+            raise ConfigError(f"smoothing needs n >= 1 noisy copies, got {n}")
         self._smoothing, self._smooth_batch = (n, noise, seed), 0
         try:
             yield
