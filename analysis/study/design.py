@@ -138,7 +138,7 @@ def make_design(scale: str = "cpu", *, seeds: tuple[int, ...] | None = None, mod
         offline_seeds=main_seeds if full else main_seeds[:2], freeze_embeddings=not full,
         max_length=128, batch_size=32,
         adv={"adv_steps": 1, "adv_eps": 0.1, "adv_alpha": 0.1, "adv_norm": "l2", "adv_scope": "token",
-             "adv_objective": "adversarial-ce"},
+             "adv_objective": "mixed"},
         rs={"rs_noise": "gaussian", "rs_sigma": 0.01},
         data_seed=2024, n_probe=None if full else 400, flores_pair="en-sw",
         n_boot=2000 if full else 1000, n_boot_cka=200 if full else 100, device=device,

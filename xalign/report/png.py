@@ -9,6 +9,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from xalign.errors import DependencyError
 from xalign.io import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -26,13 +27,14 @@ def _slug(fig: go.Figure, index: int) -> str:
 def export_png(figures: list[go.Figure], folder: str | Path, *, scale: float = 2.0) -> list[Path]:
     """Write each figure (its first layer for slider figures) as ``folder/NN-title.png``; returns the paths.
 
-    Raises ``ImportError`` when kaleido is missing and ``RuntimeError`` when it cannot start a browser.
+    Raises :class:`~xalign.errors.DependencyError` when kaleido is missing and
+    :class:`~xalign.errors.DependencyError` when it cannot start a browser (both are the environment, not a bug).
     """
     try:
         import kaleido  # noqa: F401
         from plotly.io import write_images
     except ImportError:
-        raise ImportError("--png needs kaleido>=1 and a Chrome/Chromium browser (pip install 'kaleido>=1'; "
+        raise DependencyError("--png needs kaleido>=1 and a Chrome/Chromium browser (pip install 'kaleido>=1'; "
                           "Debian: apt-get install chromium); the HTML report was written") from None
     target = Path(folder)
     with atomic_path(target) as tmp:
@@ -44,7 +46,7 @@ def export_png(figures: list[go.Figure], folder: str | Path, *, scale: float = 2
                          height=[int(f.layout.height or 500) for f in figures])
         except Exception as exc:  # kaleido/choreographer raise their own types for a missing or dying browser
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise RuntimeError(f"--png: kaleido could not render with a headless Chrome/Chromium ({first}); "
+            raise DependencyError(f"--png: kaleido could not render with a headless Chrome/Chromium ({first}); "
                                "install chromium or set BROWSER_PATH to a Chrome binary") from None
     paths = [target / n.name for n in names]
     logger.info("wrote %d PNG figures to %s", len(paths), target)

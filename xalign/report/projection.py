@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from xalign.errors import DependencyError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["PairProjection", "subsample", "project_2d", "project_pair_layers", "MIN_UMAP_POINTS"]
@@ -136,7 +138,7 @@ def resolve_method(method: str, n_points: int) -> str:
         import umap  # noqa: F401
     except ImportError:
         if method == "umap":
-            raise ImportError("projection 'umap' needs umap-learn (pip install umap-learn)") from None
+            raise DependencyError("projection 'umap' needs umap-learn (pip install umap-learn)") from None
         logger.warning("umap-learn is not installed: embedding maps use PCA")
         return "pca"
     return "umap"
