@@ -117,7 +117,8 @@ def _content_hash(directory: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def _revision_of(location: str, spec: str) -> str:
+def model_revision(location: str) -> str:
+    """The revision of a resolved model folder: the hub commit of a cache snapshot, else a content sha256."""
     path = Path(location)
     if path.is_dir():
         parts = path.parts
@@ -192,7 +193,7 @@ def load_encoder(
         raise ModelError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
     model.eval().to(dev)
     name = "me5-small-q4" if _is_default(spec) else spec
-    enc = Encoder(model=model, tokenizer=tokenizer, name=name, revision=_revision_of(location, spec),
+    enc = Encoder(model=model, tokenizer=tokenizer, name=name, revision=model_revision(location),
                   device=dev, dtype=torch_dtype, source=location)
     logger.info("loaded %r", enc)
     return enc
