@@ -24,9 +24,11 @@ from xalign.errors import XalignError
 COMMANDS = ("env", "embed", "probe", "align", "report", "train", "compare")
 
 # Errors a user can cause with bad input or environment: one line, exit 2.
-# TODO(issue 13): ValueError and FileNotFoundError stay here only until every module raises the
-# xalign.errors family; the lead removes them after merging the helpers' branches.
-_USER_ERRORS = (XalignError, ValueError, FileNotFoundError)
+# What a user or the environment causes: one line, exit 2. XalignError is raised by validation (bad settings,
+# data, output paths, models); an OSError naming a file is the environment (permission denied, disk full).
+# Anything else is a bug in xalign and keeps its traceback.
+def _is_user_error(exc: BaseException) -> bool:
+    return isinstance(exc, XalignError) or (isinstance(exc, OSError) and getattr(exc, "filename", None) is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,19 +81,23 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("xalign: interrupted", file=sys.stderr)
         return 130
-    except _USER_ERRORS as exc:  # one clear line, no traceback
+    except Exception as exc:
+        if not _is_user_error(exc):
+            return _bug(args, exc)
         if args.verbose > 1:
             raise
         message = " ".join(str(exc).split())  # one line, whatever the message holds
         print(f"xalign {args.command}: error: {message}", file=sys.stderr)
         return 2
-    except Exception as exc:  # a bug in xalign: keep the traceback, say so in one line
-        traceback.print_exc(file=sys.stderr)
-        print(f"xalign {args.command}: internal error ({type(exc).__name__}): this is a bug in xalign "
-              f"{__version__}; please report it with the command line, the traceback above and the output of "
-              f"'xalign env'",
-              file=sys.stderr)
-        return 1
+
+
+def _bug(args: argparse.Namespace, exc: BaseException) -> int:
+    """A bug in xalign: keep the traceback, say so in one line."""
+    traceback.print_exception(exc, file=sys.stderr)
+    print(f"xalign {args.command}: internal error ({type(exc).__name__}): this is a bug in xalign "
+          f"{__version__}; please report it with the command line, the traceback above and the output of "
+          f"'xalign env'", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,12 +55,12 @@ class ParallelCorpus:
                 raise TypeError(f"ParallelCorpus.{attr}[{bad}] must be a str, got {type(value[bad]).__name__}")
             setattr(self, attr, value)
         if len(self.src) != len(self.tgt):
-            raise ValueError(f"ParallelCorpus needs as many src as tgt sentences, got {len(self.src)} and "
+            raise DataError(f"ParallelCorpus needs as many src as tgt sentences, got {len(self.src)} and "
                              f"{len(self.tgt)}")
         if self.ids is not None:
             self.ids = [str(i) for i in self.ids]
             if len(self.ids) != len(self.src):
-                raise ValueError(f"ParallelCorpus.ids has {len(self.ids)} entries for {len(self.src)} sentence pairs")
+                raise DataError(f"ParallelCorpus.ids has {len(self.ids)} entries for {len(self.src)} sentence pairs")
 
     def __len__(self) -> int:
         return len(self.src)
@@ -79,7 +79,7 @@ class ParallelCorpus:
         n = len(self)
         bad = next((i for i in idx if not 0 <= i < n), None)
         if bad is not None:
-            raise ValueError(f"index {bad} is out of range for a corpus of {n} sentence pairs")
+            raise DataError(f"index {bad} is out of range for a corpus of {n} sentence pairs")
         return ParallelCorpus(
             self.src_lang, self.tgt_lang, [self.src[i] for i in idx], [self.tgt[i] for i in idx], self.name,
             [dict(s) for s in self.sources], None if self.ids is None else [self.ids[i] for i in idx],
@@ -89,13 +89,13 @@ class ParallelCorpus:
     def head(self, n: int) -> ParallelCorpus:
         """The first ``n`` pairs (all of them when ``n >= len(self)``)."""
         if not isinstance(n, int) or n < 0:
-            raise ValueError(f"head(n) needs a non-negative int, got {n!r}")
+            raise DataError(f"head(n) needs a non-negative int, got {n!r}")
         return self.subset(range(min(n, len(self))))
 
     def sample(self, n: int, seed: int) -> ParallelCorpus:
         """``n`` pairs drawn without replacement with ``random.Random(seed)``, kept in corpus order."""
         if not isinstance(n, int) or not 0 <= n <= len(self):
-            raise ValueError(f"sample(n) needs 0 <= n <= {len(self)} (the corpus size), got {n!r}")
+            raise DataError(f"sample(n) needs 0 <= n <= {len(self)} (the corpus size), got {n!r}")
         return self.subset(sorted(random.Random(seed).sample(range(len(self)), n)))
 
     def swapped(self) -> ParallelCorpus:

@@ -14,6 +14,7 @@ import logging
 from xalign.data.languages import parse_pair
 from xalign.data.lines import LineFile, PathLike
 
+from xalign.errors import DataError
 logger = logging.getLogger(__name__)
 
 
@@ -46,12 +47,12 @@ def _read(path: PathLike, src_first: bool, lowercase: bool, dedupe: bool, strict
         fields = line.split("\t") if tabbed else line.split()
         if len(fields) != 2:
             kind = "tab-separated" if tabbed else "space-separated"
-            raise ValueError(f"{f.path}:{lineno}: expected 2 {kind} fields (word, translation) like the file's first "
+            raise DataError(f"{f.path}:{lineno}: expected 2 {kind} fields (word, translation) like the file's first "
                              f"entry, found {len(fields)}: {line[:80]!r}")
         a, b = fields[0].strip(), fields[1].strip()
         if not a or not b:
             if strict:
-                raise ValueError(f"{f.path}:{lineno}: entry with an empty side: {line[:80]!r} (strict=True)")
+                raise DataError(f"{f.path}:{lineno}: entry with an empty side: {line[:80]!r} (strict=True)")
             half_empty += 1
             first_half_empty = first_half_empty or f"{f.path}:{lineno}"
             continue
@@ -65,7 +66,7 @@ def _read(path: PathLike, src_first: bool, lowercase: bool, dedupe: bool, strict
             seen.add(entry)
         pairs.append(entry)
     if tabbed is None:
-        raise ValueError(f"{f.path} holds no dictionary entries; expected 'word<TAB>translation' lines")
+        raise DataError(f"{f.path} holds no dictionary entries; expected 'word<TAB>translation' lines")
     if half_empty:
         logger.log(empty_log_level, "%s: skipped %d entries with an empty side (first at %s)", f.path, half_empty,
                    first_half_empty)

@@ -14,6 +14,7 @@ from xalign.data.corpus import ParallelCorpus, _is_lang, _PairCollector
 from xalign.data.line_pair import read_line_pair
 from xalign.data.lines import LineFile, PathLike
 
+from xalign.errors import DataError, MissingFileError
 logger = logging.getLogger(__name__)
 
 _SIB_SPLITS = ("train", "dev", "test")
@@ -29,12 +30,12 @@ def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], pres
     if split is None:
         chosen = [s for s in known if present(s)]
         if not chosen:
-            raise FileNotFoundError(f"{root} holds none of the splits {', '.join(known)}")
+            raise MissingFileError(f"{root} holds none of the splits {', '.join(known)}")
         return chosen
     chosen = [split] if isinstance(split, str) else list(split)
     bad = [s for s in chosen if s not in known]
     if bad:
-        raise ValueError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or None for all)")
+        raise DataError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or None for all)")
     return [s for s in known if s in chosen]
 
 
@@ -45,14 +46,14 @@ def _read_id_rows(f: LineFile) -> list[tuple[str, str, str]]:
     _, head = next(it, (1, ""))
     names = head.split("\t")
     if "index_id" not in names or "text" not in names:
-        raise ValueError(f"{f.path}:1: expected a header with index_id and text columns, found {names}")
+        raise DataError(f"{f.path}:1: expected a header with index_id and text columns, found {names}")
     ci, ct = names.index("index_id"), names.index("text")
     for lineno, line in it:
         parts = line.split("\t")
         if len(parts) != len(names):
-            raise ValueError(f"{f.path}:{lineno}: expected {len(names)} tab-separated fields, found {len(parts)}")
+            raise DataError(f"{f.path}:{lineno}: expected {len(names)} tab-separated fields, found {len(parts)}")
         if parts[ci] in seen:
-            raise ValueError(f"{f.path}:{lineno}: duplicate index_id {parts[ci]!r}")
+            raise DataError(f"{f.path}:{lineno}: duplicate index_id {parts[ci]!r}")
         seen.add(parts[ci])
         rows.append((parts[ci], parts[ct], f"{f.path}:{lineno}"))
     return rows
@@ -64,7 +65,7 @@ def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Se
     ``index_id``) or from the original release (``<root>/{dev,devtest}/<code>.{dev,devtest}``)."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"FLORES folder not found: {root}")
+        raise MissingFileError(f"FLORES folder not found: {root}")
     codes = {lang: flores_code(lang) for lang in (src_lang, tgt_lang)}
     original = (root / "dev").is_dir() or (root / "devtest").is_dir()
     if original:
@@ -80,7 +81,7 @@ def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Se
     for lang in (src_lang, tgt_lang):
         for s in splits:
             if not path(lang, s).is_file():
-                raise FileNotFoundError(f"{path(lang, s)} not found: no FLORES-200 {s} file for {lang!r} in {root}; "
+                raise MissingFileError(f"{path(lang, s)} not found: no FLORES-200 {s} file for {lang!r} in {root}; "
                                         + _folder_langs(listing))
     out = _PairCollector(f"flores200:{'+'.join(splits)}", strict)
     sources: list[dict[str, Any]] = []
@@ -106,7 +107,7 @@ def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Se
                 first_unmatched = first_unmatched or f"{loc} (index_id {row_id!r} missing from {files[0].path})"
     if unmatched:
         if strict:
-            raise ValueError(f"{first_unmatched}: the two languages' files do not hold the same rows "
+            raise DataError(f"{first_unmatched}: the two languages' files do not hold the same rows "
                              f"({unmatched} unmatched)")
         logger.warning("FLORES %s-%s: skipped %d row(s) present in only one language (first: %s)", src_lang,
                        tgt_lang, unmatched, first_unmatched)
@@ -118,17 +119,17 @@ def read_ntrex(root: PathLike, src_lang: str, tgt_lang: str, *, strict: bool = F
     line-aligned; any two languages form a pair through the shared English source."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"NTREX folder not found: {root}")
+        raise MissingFileError(f"NTREX folder not found: {root}")
     src_files = sorted(root.glob("*-src.eng.txt"))
     if not src_files:
-        raise FileNotFoundError(f"{root} has no NTREX source file (*-src.eng.txt, e.g. newstest2019-src.eng.txt)")
+        raise MissingFileError(f"{root} has no NTREX source file (*-src.eng.txt, e.g. newstest2019-src.eng.txt)")
     prefix = src_files[0].name[: -len("-src.eng.txt")]
     refs = [p.name[len(prefix) + 5: -4] for p in root.glob(f"{prefix}-ref.*.txt")]
 
     def file_for(lang: str) -> Path:
         p = src_files[0] if lang == "en" else root / f"{prefix}-ref.{ntrex_code(lang)}.txt"
         if not p.is_file():
-            raise FileNotFoundError(f"{p} not found: no NTREX reference for {lang!r} in {root}; "
+            raise MissingFileError(f"{p} not found: no NTREX reference for {lang!r} in {root}; "
                                     + _folder_langs(["en", *refs]))
         return p
 
@@ -145,5 +146,5 @@ def detect_folder(root: PathLike) -> str:
     if (root / "dev").is_dir() or (root / "devtest").is_dir() or any(root.glob("*/train.tsv")) or any(
             root.glob("*/dev.tsv")) or any(root.glob("*/test.tsv")):
         return "flores"
-    raise ValueError(f"cannot tell the format of folder {root}: expected FLORES/SIB-200 (<code>/train.tsv), "
+    raise DataError(f"cannot tell the format of folder {root}: expected FLORES/SIB-200 (<code>/train.tsv), "
                      f"FLORES-200 (dev/<code>.dev) or NTREX (newstest2019-src.eng.txt + -ref.<code>.txt)")

@@ -26,6 +26,7 @@ from xalign.data.languages import parse_pair
 from xalign.data.corpus import ParallelCorpus
 from xalign.data.lines import LineFile, PathLike
 
+from xalign.errors import DataError
 logger = logging.getLogger(__name__)
 
 Link = tuple[int, int]
@@ -55,19 +56,19 @@ class GoldAlignment:
         n = len(self.src_words)
         for attr in ("tgt_words", "sure", "possible"):
             if len(getattr(self, attr)) != n:
-                raise ValueError(f"GoldAlignment.{attr} has {len(getattr(self, attr))} entries, src_words has {n}")
+                raise DataError(f"GoldAlignment.{attr} has {len(getattr(self, attr))} entries, src_words has {n}")
         if self.ids is not None and len(self.ids) != n:
-            raise ValueError(f"GoldAlignment.ids has {len(self.ids)} entries for {n} sentence pairs")
+            raise DataError(f"GoldAlignment.ids has {len(self.ids)} entries for {n} sentence pairs")
         self.sure = [set(map(tuple, s)) for s in self.sure]
         self.possible = [set(map(tuple, p)) for p in self.possible]
         for k, (sw, tw, s, p) in enumerate(zip(self.src_words, self.tgt_words, self.sure, self.possible)):
             if not s <= p:
                 extra = sorted(s - p)[0]
-                raise ValueError(f"GoldAlignment sentence {k}: sure link {extra} is not among the possible links "
+                raise DataError(f"GoldAlignment sentence {k}: sure link {extra} is not among the possible links "
                                  f"(possible must contain sure)")
             bad = next((x for x in sorted(p) if not (0 <= x[0] < len(sw) and 0 <= x[1] < len(tw))), None)
             if bad is not None:
-                raise ValueError(f"GoldAlignment sentence {k}: link {bad} is outside a {len(sw)}x{len(tw)} sentence "
+                raise DataError(f"GoldAlignment sentence {k}: link {bad} is outside a {len(sw)}x{len(tw)} sentence "
                                  f"pair")
 
     def __len__(self) -> int:
@@ -87,7 +88,7 @@ class GoldAlignment:
         idx = [int(i) for i in indices]
         bad = next((i for i in idx if not 0 <= i < len(self)), None)
         if bad is not None:
-            raise ValueError(f"index {bad} is out of range for a gold set of {len(self)} sentence pairs")
+            raise DataError(f"index {bad} is out of range for a gold set of {len(self)} sentence pairs")
 
         def pick(xs: list[Any]) -> list[Any]:
             return [xs[i] for i in idx]
@@ -99,7 +100,7 @@ class GoldAlignment:
     def to_parallel(self) -> ParallelCorpus:
         """The sentences as a :class:`ParallelCorpus` (words joined by single spaces)."""
         if not self.src_lang or not self.tgt_lang:
-            raise ValueError("this GoldAlignment has no languages; load it with pair='en-de' to make a corpus")
+            raise DataError("this GoldAlignment has no languages; load it with pair='en-de' to make a corpus")
         return ParallelCorpus(self.src_lang, self.tgt_lang, [" ".join(w) for w in self.src_words],
                               [" ".join(w) for w in self.tgt_words], self.name, list(self.sources), self.ids)
 
@@ -108,7 +109,7 @@ class GoldAlignment:
 def _link_pattern(possible_mark: str) -> re.Pattern[str]:
     if not isinstance(possible_mark, str) or not possible_mark or possible_mark.isdigit() or "-" in possible_mark \
             or any(c.isspace() for c in possible_mark):
-        raise ValueError(f"possible_mark must be a non-empty str without digits, '-' or spaces, got {possible_mark!r}")
+        raise DataError(f"possible_mark must be a non-empty str without digits, '-' or spaces, got {possible_mark!r}")
     return re.compile(rf"^(\d+)(-|{re.escape(possible_mark)})(\d+)$")
 
 
@@ -124,7 +125,7 @@ def parse_pharaoh(line: str, *, one_indexed: bool = False, possible_mark: str = 
     for token in line.split():
         m = pattern.match(token)
         if m is None:
-            raise ValueError(f"bad link {token!r}: expected 'i-j' (sure) or 'i{possible_mark}j' (possible)")
+            raise DataError(f"bad link {token!r}: expected 'i-j' (sure) or 'i{possible_mark}j' (possible)")
         link = (int(m.group(1)) - shift, int(m.group(3)) - shift)
         possible.add(link)
         if m.group(2) == "-":
@@ -142,7 +143,7 @@ def write_pharaoh(links_per_sentence: Iterable[Iterable[Link]], *, possible: Seq
     _link_pattern(possible_mark)
     sure_list = [sorted(_checked_links(links, k)) for k, links in enumerate(links_per_sentence)]
     if possible is not None and len(possible) != len(sure_list):
-        raise ValueError(f"possible has {len(possible)} sentences, links_per_sentence has {len(sure_list)}")
+        raise DataError(f"possible has {len(possible)} sentences, links_per_sentence has {len(sure_list)}")
     lines = []
     for k, sure in enumerate(sure_list):
         tokens = {link: f"{link[0]}-{link[1]}" for link in sure}
@@ -158,7 +159,7 @@ def _checked_links(links: Iterable[Link], k: int) -> set[Link]:
     for link in links:
         i, j = link
         if isinstance(i, bool) or isinstance(j, bool) or int(i) != i or int(j) != j or i < 0 or j < 0:
-            raise ValueError(f"sentence {k}: link {link!r} is not a pair of non-negative ints")
+            raise DataError(f"sentence {k}: link {link!r} is not a pair of non-negative ints")
         out.add((int(i), int(j)))
     return out
 
@@ -169,7 +170,7 @@ def _split_id(line: str, has_ids: bool, loc: str) -> tuple[str | None, str]:
         return None, line
     row_id, sep, rest = line.partition("\t")
     if not sep:
-        raise ValueError(f"{loc}: expected 'id<TAB>...' like the file's first line, found no tab")
+        raise DataError(f"{loc}: expected 'id<TAB>...' like the file's first line, found no tab")
     return row_id, rest
 
 
@@ -182,7 +183,7 @@ def _read_pharaoh_file(f: LineFile, one_indexed: bool, possible_mark: str) -> li
         try:
             sure, possible = parse_pharaoh(links, one_indexed=one_indexed, possible_mark=possible_mark)
         except ValueError as exc:
-            raise ValueError(f"{loc}: {exc}") from None
+            raise DataError(f"{loc}: {exc}") from None
         rows.append((row_id, sure, possible, loc))
     return rows
 
@@ -201,7 +202,7 @@ def _read_bitext(f: LineFile) -> list[tuple[None, list[str], list[str]]]:
     for lineno, line in f:
         left, sep, right = line.partition("|||")
         if not sep or "|||" in right:
-            raise ValueError(f"{f.path}:{lineno}: expected one 'src words ||| tgt words' separator, found "
+            raise DataError(f"{f.path}:{lineno}: expected one 'src words ||| tgt words' separator, found "
                              f"{line.count('|||')}")
         rows.append((None, left.split(), right.split()))
     return rows
@@ -216,20 +217,20 @@ def _read_jsonl(f: LineFile, one_indexed: bool) -> list[tuple[list[str], list[st
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{loc}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            raise DataError(f"{loc}: invalid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(obj, dict) or any(k not in obj for k in ("src_words", "tgt_words", "alignment")):
             have = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
-            raise ValueError(f"{loc}: expected an object with src_words, tgt_words and alignment, found {have}")
+            raise DataError(f"{loc}: expected an object with src_words, tgt_words and alignment, found {have}")
         links: dict[str, set[Link]] = {}
         for key in ("alignment", "possible"):
             links[key] = set()
             for x in obj.get(key, []):
                 if not (isinstance(x, (list, tuple)) and len(x) == 2 and all(type(v) is int for v in x)):
-                    raise ValueError(f"{loc}: {key} entry {x!r} is not a pair of ints")
+                    raise DataError(f"{loc}: {key} entry {x!r} is not a pair of ints")
                 links[key].add((x[0] - shift, x[1] - shift))
         for key in ("src_words", "tgt_words"):
             if not isinstance(obj[key], list) or not all(isinstance(w, str) for w in obj[key]):
-                raise ValueError(f"{loc}: {key} must be a list of strings")
+                raise DataError(f"{loc}: {key} must be a list of strings")
         rows.append((obj["src_words"], obj["tgt_words"], links["alignment"], links["alignment"] | links["possible"],
                      loc))
     return rows
@@ -246,7 +247,7 @@ def _drop_out_of_range(sure: set[Link], possible: set[Link], n_src: int, n_tgt: 
     msg = (f"{loc}: link {shown} ({'1' if one_indexed else '0'}-indexed) is outside the sentence pair "
            f"({n_src} source words, {n_tgt} target words)")
     if on_out_of_range == "error":
-        raise ValueError(msg + "; pass on_out_of_range='drop' to skip such links")
+        raise DataError(msg + "; pass on_out_of_range='drop' to skip such links")
     state["count"] += len(bad)
     state["first"] = state["first"] or msg
     keep = set(possible) - set(bad)
@@ -265,7 +266,7 @@ def load_gold(gold: PathLike, *, bitext: PathLike | None = None, src_file: PathL
     index down by one. ``pair`` (e.g. ``"en-de"``) records the languages.
     """
     if on_out_of_range not in ("drop", "error"):
-        raise ValueError(f"on_out_of_range must be 'drop' or 'error', got {on_out_of_range!r}")
+        raise DataError(f"on_out_of_range must be 'drop' or 'error', got {on_out_of_range!r}")
     _link_pattern(possible_mark)
     src_lang, tgt_lang = parse_pair(pair) if pair is not None else (None, None)
     g = LineFile(gold, what="gold alignment file")
@@ -274,13 +275,13 @@ def load_gold(gold: PathLike, *, bitext: PathLike | None = None, src_file: PathL
     ids: list[str] | None = None
     if g.path.suffix.lower() in (".jsonl", ".json"):
         if bitext is not None or src_file is not None or tgt_file is not None:
-            raise ValueError(f"{g.path} is JSONL and carries its own words; drop bitext=/src_file=/tgt_file=")
+            raise DataError(f"{g.path} is JSONL and carries its own words; drop bitext=/src_file=/tgt_file=")
         rows = _read_jsonl(g, one_indexed)
         sources = [g.source()]
     else:
         links = _read_pharaoh_file(g, one_indexed, possible_mark)
         if bitext is not None and (src_file is not None or tgt_file is not None):
-            raise ValueError("pass either bitext= or src_file= and tgt_file=, not both")
+            raise DataError("pass either bitext= or src_file= and tgt_file=, not both")
         if bitext is not None:
             b = LineFile(bitext, what="bitext file")
             words = _read_bitext(b)
@@ -289,20 +290,20 @@ def load_gold(gold: PathLike, *, bitext: PathLike | None = None, src_file: PathL
             fs, ft = LineFile(src_file, what="source sentence file"), LineFile(tgt_file, what="target sentence file")
             src_rows, tgt_rows = _read_sentences(fs), _read_sentences(ft)
             if len(src_rows) != len(tgt_rows):
-                raise ValueError(f"sentence counts differ: {fs.path} has {len(src_rows)} lines but {ft.path} has "
+                raise DataError(f"sentence counts differ: {fs.path} has {len(src_rows)} lines but {ft.path} has "
                                  f"{len(tgt_rows)}")
             words = [(s_id, s, t) for (s_id, s), (_, t) in zip(src_rows, tgt_rows)]
             files, sources = f"{fs.path}", [g.source(), fs.source(), ft.source()]
         else:
-            raise ValueError(f"{g.path} is a Pharaoh file without words: pass bitext= ('src ||| tgt' lines) or "
+            raise DataError(f"{g.path} is a Pharaoh file without words: pass bitext= ('src ||| tgt' lines) or "
                              f"src_file= and tgt_file=")
         if len(links) != len(words):
-            raise ValueError(f"{g.path} has {len(links)} lines but {files} has {len(words)} sentences")
+            raise DataError(f"{g.path} has {len(links)} lines but {files} has {len(words)} sentences")
         if all(r[0] is not None for r in links) and all(w[0] is not None for w in words):
             by_id = {r[0]: r for r in links}
             missing = next((w[0] for w in words if w[0] not in by_id), None)
             if missing is not None or len(by_id) != len(links):
-                raise ValueError(f"{g.path}: ids do not match {files} (first id without gold: {missing!r})")
+                raise DataError(f"{g.path}: ids do not match {files} (first id without gold: {missing!r})")
             links = [by_id[w[0]] for w in words]
             ids = [str(w[0]) for w in words]
         rows = [(w[1], w[2], r[1], r[2], r[3]) for r, w in zip(links, words)]

@@ -14,6 +14,7 @@ import re
 from typing import NamedTuple
 
 
+from xalign.errors import ConfigError
 class Language(NamedTuple):
     """One row of the language table."""
 
@@ -230,7 +231,7 @@ def flores_code(lang: str) -> str:
     entry = _BY_CODE[normalize_lang(lang)]
     if entry.flores is None:
         have = ", ".join(x.code for x in _TABLE if x.flores)
-        raise ValueError(f"no FLORES-200 code known for {lang!r} ({entry.name}); languages with one: {have}")
+        raise ConfigError(f"no FLORES-200 code known for {lang!r} ({entry.name}); languages with one: {have}")
     return entry.flores
 
 
@@ -239,7 +240,7 @@ def ntrex_code(lang: str) -> str:
     entry = _BY_CODE[normalize_lang(lang)]
     if entry.ntrex is None:
         have = ", ".join(x.code for x in _TABLE if x.ntrex)
-        raise ValueError(f"no NTREX-128 code known for {lang!r} ({entry.name}); languages with one: {have}")
+        raise ConfigError(f"no NTREX-128 code known for {lang!r} ({entry.name}); languages with one: {have}")
     return entry.ntrex
 
 
@@ -251,14 +252,14 @@ def parse_pair(pair: str | tuple[str, str] | list[str]) -> tuple[str, str]:
     """
     if isinstance(pair, (tuple, list)):
         if len(pair) != 2:
-            raise ValueError(f"a language pair has two languages, got {len(pair)}: {pair!r}")
+            raise ConfigError(f"a language pair has two languages, got {len(pair)}: {pair!r}")
         src, tgt = normalize_lang(pair[0]), normalize_lang(pair[1])
     elif isinstance(pair, str):
         src, tgt = _split_pair(pair)
     else:
         raise TypeError(f"a language pair must be a str like 'en-sw', got {type(pair).__name__}: {pair!r}")
     if src == tgt:
-        raise ValueError(f"a language pair needs two different languages, got {pair!r} ({src} twice)")
+        raise ConfigError(f"a language pair needs two different languages, got {pair!r} ({src} twice)")
     return src, tgt
 
 
@@ -278,9 +279,9 @@ def _split_pair(pair: str) -> tuple[str, str]:
         if len(found) == 1:
             return found.pop()
         if len(found) > 1:
-            raise ValueError(f"ambiguous language pair {pair!r}: could be " + " or ".join(
+            raise ConfigError(f"ambiguous language pair {pair!r}: could be " + " or ".join(
                 f"{a}-{b}" for a, b in sorted(found)))
-    raise ValueError(
+    raise ConfigError(
         f"expected a language pair like 'en-sw' (two known language codes joined by '-'), got {pair!r}; "
         f"known languages: {', '.join(known_languages())}"
     )

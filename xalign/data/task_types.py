@@ -71,9 +71,9 @@ def make_dataset(sentence1: Sequence[str], sentence2: Sequence[str], labels: Seq
 
     n = len(sentence1)
     if not (len(sentence2) == len(labels) == len(item_ids) == n):
-        raise ValueError(f"columns differ in length: {n}, {len(sentence2)}, {len(labels)}, {len(item_ids)}")
+        raise ConfigError(f"columns differ in length: {n}, {len(sentence2)}, {len(labels)}, {len(item_ids)}")
     if len(set(item_ids)) != n:
-        raise ValueError("item ids must be unique within a dataset")
+        raise ConfigError("item ids must be unique within a dataset")
     features = datasets.Features({
         "sentence1": datasets.Value("string"), "sentence2": datasets.Value("string"),
         "label": datasets.ClassLabel(names=list(label_names)), "item_id": datasets.Value("string")})

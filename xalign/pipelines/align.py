@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xalign.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data.gold import GoldAlignment
     from xalign.encoders import Encoder
@@ -40,7 +41,7 @@ def align_corpus(encoder: "Encoder", gold: "GoldAlignment", *, layers: list[int]
                                           similarity, subword_to_word)
 
     if level not in {"subword", "word"}:
-        raise ValueError(f"level must be 'subword' or 'word', got {level!r}")
+        raise ConfigError(f"level must be 'subword' or 'word', got {level!r}")
     src = embed_words(encoder, gold.src_words, layers=layers, pretokenized=True, subwords=True, batch_size=batch_size)
     tgt = embed_words(encoder, gold.tgt_words, layers=layers, pretokenized=True, subwords=True, batch_size=batch_size)
     runs = []

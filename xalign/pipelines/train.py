@@ -102,7 +102,7 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     if 0 < tokenizer.model_max_length < 10**6:
         limit = min(limit, int(tokenizer.model_max_length))
     if config.max_length > limit:
-        raise ValueError(f"max_length {config.max_length} exceeds the model maximum of {limit} tokens")
+        raise ConfigError(f"max_length {config.max_length} exceeds the model maximum of {limit} tokens")
 
     train_src = splits.train
     table = None
@@ -148,7 +148,7 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     if args.world_size > 1:
         per_device, rest = divmod(config.batch_size, config.grad_accum * args.world_size)
         if rest or per_device < 1:
-            raise ValueError(f"batch_size {config.batch_size} is not divisible by grad_accum × devices "
+            raise ConfigError(f"batch_size {config.batch_size} is not divisible by grad_accum × devices "
                              f"({config.grad_accum} × {args.world_size})")
         args.per_device_train_batch_size = per_device
 

@@ -144,15 +144,15 @@ class TrainConfig:
         self._robust()  # validates method and its hyper-parameters
         for name in ("batch_size", "grad_accum", "eval_batch_size", "max_length", "logging_steps", "save_total_limit"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("smooth_n", "rsda_copies", "warmup_steps", "num_workers"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("n_train", "n_select", "n_eval", "max_steps", "eval_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1 (or null), got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1 (or null), got {getattr(self, name)}")
         if self.batch_size % self.grad_accum:
-            raise ValueError(f"batch_size ({self.batch_size}) must be divisible by grad_accum ({self.grad_accum})")
+            raise ConfigError(f"batch_size ({self.batch_size}) must be divisible by grad_accum ({self.grad_accum})")
         if not 0 < self.learning_rate < float("inf"):  # also refuses NaN
             raise ConfigError(f"learning_rate must be a finite number > 0, got {self.learning_rate}")
         if not self.epochs < float("inf") or (not self.epochs > 0 and self.max_steps is None):
@@ -174,14 +174,14 @@ class TrainConfig:
                 raise ConfigError("protocol noleak trains on test items and evaluates on dev items: it takes no "
                                   "train_file and no eval_splits")
         if not self.eval_langs and not self.eval_files:
-            raise ValueError("give at least one evaluation language (eval_langs) or eval_files")
+            raise ConfigError("give at least one evaluation language (eval_langs) or eval_files")
         if self.method == "rs-da":
             if not self.rsda_sources:
-                raise ValueError(f"method rs-da needs rsda_sources (any of {RSDA_SOURCES})")
+                raise ConfigError(f"method rs-da needs rsda_sources (any of {RSDA_SOURCES})")
             if "synonyms" in self.rsda_sources and not self.synonyms:
-                raise ValueError("rs-da with the 'synonyms' source needs synonyms=FILE (a JSON {word: [...]} file)")
+                raise ConfigError("rs-da with the 'synonyms' source needs synonyms=FILE (a JSON {word: [...]} file)")
             if "dictionary" in self.rsda_sources and not self.dictionaries:
-                raise ValueError("rs-da with the 'dictionary' source needs dictionaries=[FILE, ...] (foreign<TAB>english)")
+                raise ConfigError("rs-da with the 'dictionary' source needs dictionaries=[FILE, ...] (foreign<TAB>english)")
 
     def _robust(self):
         from xalign.robust.smoothing import NoiseSpec

@@ -17,6 +17,7 @@ from xalign.report.loaders import CompareRun, PairEmbeddings, ProbeRun, TrainRun
 from xalign.report.page import Block, Row, Section
 from xalign.report.projection import project_pair_layers
 
+from xalign.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 __all__ = ["ReportOptions", "probe_sections", "compare_sections", "train_sections", "initial_layer"]
@@ -43,13 +44,13 @@ class ReportOptions:
         if self.layer is not None and (isinstance(self.layer, bool) or not isinstance(self.layer, int)):
             raise TypeError(f"layer must be an int or None, got {type(self.layer).__name__}")
         if self.layer is not None and self.layer < 0:
-            raise ValueError(f"layer must be >= 0, got {self.layer}")
+            raise ConfigError(f"layer must be >= 0, got {self.layer}")
         if isinstance(self.max_points, bool) or not isinstance(self.max_points, int):
             raise TypeError(f"max_points must be an int, got {type(self.max_points).__name__}")
         if self.max_points < 1:
-            raise ValueError(f"max_points must be >= 1, got {self.max_points}")
+            raise ConfigError(f"max_points must be >= 1, got {self.max_points}")
         if self.projection not in PROJECTIONS:
-            raise ValueError(f"projection must be one of {list(PROJECTIONS)}, got {self.projection!r}")
+            raise ConfigError(f"projection must be one of {list(PROJECTIONS)}, got {self.projection!r}")
 
 
 def _safe(what: str, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Block:
@@ -68,7 +69,7 @@ def initial_layer(block: dict[str, Any], requested: int | None) -> int:
     """``requested`` when the pair has it, else its best CSLS (or cosine) src→tgt P@1 layer, else the middle."""
     layers = _layers_of(block)
     if not layers:
-        raise ValueError("a pair without layers")
+        raise ConfigError("a pair without layers")
     if requested is not None and requested in layers:
         return requested
     best = block.get("best") or {}
@@ -85,7 +86,7 @@ def initial_layer(block: dict[str, Any], requested: int | None) -> int:
 def check_layer(requested: int | None, available: list[int], where: str) -> None:
     """Reject a ``--layer`` that no pair of the run has."""
     if requested is not None and requested not in available:
-        raise ValueError(f"layer {requested} is not in {where}; its layers are {sorted(set(available))}")
+        raise ConfigError(f"layer {requested} is not in {where}; its layers are {sorted(set(available))}")
 
 
 def _seed(opts: ReportOptions, manifest: dict[str, Any]) -> int:

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from xalign.report.escaping import plotly_text
 from xalign.report.style import TEMPLATE, ci_pair, color_for, dig, finite
 
+from xalign.errors import ConfigError
 __all__ = ["layer_curves", "cka_layer_heatmaps", "language_cka_heatmap", "similarity_distributions",
            "word_alignment_example", "curve_series"]
 
@@ -109,7 +110,7 @@ def layer_curves(pair_block: dict[str, Any], *, title: str = "") -> go.Figure:
     panels = [p for p, present in (("retrieval", bool(rules)), ("cka", bool(cka_keys)), ("word", bool(word_paths)))
               if present]
     if not panels:
-        raise ValueError(f"{title or 'pair'}: no retrieval, CKA or word-level values in any layer")
+        raise ConfigError(f"{title or 'pair'}: no retrieval, CKA or word-level values in any layer")
     subtitles = {"retrieval": "sentence retrieval P@1 (95% CI)", "cka": "cross-lingual CKA",
                  "word": "word level"}
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
@@ -163,7 +164,7 @@ def _mark_best(fig: go.Figure, best: dict[str, Any], drawn: dict[str, int]) -> N
 def _square(matrix: Any, where: str) -> np.ndarray:
     z = np.asarray(matrix, dtype=np.float64)
     if z.ndim != 2 or z.shape[0] != z.shape[1] or z.shape[0] == 0:
-        raise ValueError(f"{where}: expected a square matrix, got shape {z.shape}")
+        raise ConfigError(f"{where}: expected a square matrix, got shape {z.shape}")
     return z
 
 
@@ -186,7 +187,7 @@ def cka_layer_heatmaps(cka_layers: dict[str, Any], layers: list[int] | None = No
     """Layer × layer linear CKA within the model, one heatmap per language (``details.cka_layers``)."""
     langs = [lang for lang, m in cka_layers.items() if m is not None]
     if not langs:
-        raise ValueError("cka_layers: no matrix")
+        raise ConfigError("cka_layers: no matrix")
     mats = [_square(cka_layers[lang], f"cka_layers[{lang!r}]") for lang in langs]
     size = mats[0].shape[0]
     ticks = [int(x) for x in (layers if layers is not None and len(layers) == size else range(size))]
@@ -194,7 +195,7 @@ def cka_layer_heatmaps(cka_layers: dict[str, Any], layers: list[int] | None = No
                         horizontal_spacing=0.08)
     for i, (lang, z) in enumerate(zip(langs, mats)):
         if z.shape[0] != size:
-            raise ValueError(f"cka_layers[{lang!r}] is {z.shape[0]}x{z.shape[0]}, expected {size}x{size}")
+            raise ConfigError(f"cka_layers[{lang!r}] is {z.shape[0]}x{z.shape[0]}, expected {size}x{size}")
         fig.add_trace(go.Heatmap(z=z.astype(np.float32), x=ticks, y=ticks, colorscale="Viridis", zmin=0, zmax=1,
                                  showscale=i == 0, name=plotly_text(lang), meta={"key": f"cka_layers.{lang}"},
                                  hovertemplate="layer %{y} / layer %{x}: %{z:.3f}<extra></extra>"),
@@ -211,7 +212,7 @@ def language_cka_heatmap(language_cka: dict[str, Any], *, title: str = "") -> go
     langs = [str(x) for x in language_cka.get("languages") or []]
     z = _square(language_cka.get("matrix"), "language_cka.matrix")
     if len(langs) != z.shape[0]:
-        raise ValueError(f"language_cka: {len(langs)} languages for a {z.shape[0]}x{z.shape[0]} matrix")
+        raise ConfigError(f"language_cka: {len(langs)} languages for a {z.shape[0]}x{z.shape[0]} matrix")
     labels = [plotly_text(x) for x in langs]
     fig = go.Figure(_heatmap(z, labels, name="language CKA", key="language_cka", zmax=1))
     _ticks(fig, labels, axis="x")
@@ -229,7 +230,7 @@ def similarity_distributions(similarity: list[dict[str, Any]], *, initial_layer:
     """Histograms of cosine(true translation pair) vs cosine(random pair), one layer at a time (slider)."""
     entries = sorted((e for e in similarity if isinstance(e, dict) and "layer" in e), key=lambda e: e["layer"])
     if not entries:
-        raise ValueError("similarity: no per-layer entries")
+        raise ConfigError("similarity: no per-layer entries")
     layers = [int(e["layer"]) for e in entries]
     active = layers.index(initial_layer) if initial_layer in layers else len(layers) // 2
     fig = go.Figure()
@@ -263,7 +264,7 @@ def word_alignment_example(example: dict[str, Any], *, title: str = "") -> go.Fi
     tgt = [str(t) for t in example.get("tgt_tokens") or []]
     z = np.asarray(example.get("similarity"), dtype=np.float64)
     if z.shape != (len(src), len(tgt)) or z.size == 0:
-        raise ValueError(f"word alignment example: similarity is {z.shape}, expected "
+        raise ConfigError(f"word alignment example: similarity is {z.shape}, expected "
                          f"({len(src)} src tokens, {len(tgt)} tgt tokens)")
     ys, xs = [plotly_text(t) for t in src], [plotly_text(t) for t in tgt]
     fig = go.Figure(_heatmap(z, ys, name="similarity", key="similarity", xlabels=xs).update(colorscale="Blues"))
@@ -273,7 +274,7 @@ def word_alignment_example(example: dict[str, Any], *, title: str = "") -> go.Fi
         for link in example.get(name) or []:
             i, j = int(link[0]), int(link[1])
             if not (0 <= i < len(src) and 0 <= j < len(tgt)):
-                raise ValueError(f"word alignment example: {name} link {i}-{j} outside {len(src)}x{len(tgt)} tokens")
+                raise ConfigError(f"word alignment example: {name} link {i}-{j} outside {len(src)}x{len(tgt)} tokens")
             out.append((i, j))
         return out
 

@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from xalign.report.escaping import plotly_text
 from xalign.report.style import PALETTE, TEMPLATE, ci_pair, dig, finite
 
+from xalign.errors import ConfigError
 __all__ = ["compare_metric_keys", "compare_curves", "model_cka_heatmaps"]
 
 
@@ -37,11 +38,11 @@ def compare_curves(pair_block: dict[str, Any], labels: list[str], *, title: str 
     """For one metric at a time (dropdown): each model's value per layer (top) and each after-model's
     delta vs the first model with its 95% CI band and p-value in the hover (bottom)."""
     if len(labels) < 2:
-        raise ValueError(f"compare needs at least two model labels, got {labels}")
+        raise ConfigError(f"compare needs at least two model labels, got {labels}")
     layers = sorted(pair_block.get("layers") or [], key=lambda e: e["layer"])
     keys = compare_metric_keys(pair_block)
     if not keys:
-        raise ValueError(f"{title or 'pair'}: no per-layer metrics to compare")
+        raise ConfigError(f"{title or 'pair'}: no per-layer metrics to compare")
     before, afters = labels[0], labels[1:]
     xs = [int(e["layer"]) for e in layers]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.58, 0.42],
@@ -95,13 +96,13 @@ def model_cka_heatmaps(model_cka: dict[str, Any], before_label: str, *, layers: 
     """Layer × layer linear CKA of each after-model (columns) against the before model (rows)."""
     labels = [label for label, m in model_cka.items() if m is not None]
     if not labels:
-        raise ValueError("model_cka: no matrix")
+        raise ConfigError("model_cka: no matrix")
     fig = make_subplots(rows=1, cols=len(labels), horizontal_spacing=0.1,
                         subplot_titles=[f"{plotly_text(before_label)} vs {plotly_text(lab)}" for lab in labels])
     for i, label in enumerate(labels):
         z = np.asarray(model_cka[label], dtype=np.float64)
         if z.ndim != 2 or z.size == 0:
-            raise ValueError(f"model_cka[{label!r}]: expected a matrix, got shape {z.shape}")
+            raise ConfigError(f"model_cka[{label!r}]: expected a matrix, got shape {z.shape}")
         rows = [int(x) for x in (layers if layers is not None and len(layers) == z.shape[0] else range(z.shape[0]))]
         cols = [int(x) for x in (layers if layers is not None and len(layers) == z.shape[1] else range(z.shape[1]))]
         fig.add_trace(go.Heatmap(

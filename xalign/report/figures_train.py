@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from xalign.report.escaping import plotly_text
 from xalign.report.style import PALETTE, TEMPLATE, finite
 
+from xalign.errors import ConfigError
 __all__ = ["loss_curve", "accuracy_bars", "generalized_heatmap", "wilson_from_correct"]
 
 
@@ -42,7 +43,7 @@ def loss_curve(history: list[dict[str, Any]], *, select_curve: list[dict[str, An
             fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=label, line={"color": color, "dash": dash},
                                      meta={"key": key}), secondary_y=secondary)
     if not drawn:
-        raise ValueError("history: no loss, lr or accuracy values with a step")
+        raise ConfigError("history: no loss, lr or accuracy values with a step")
     if isinstance(best_step, int) and not isinstance(best_step, bool):
         fig.add_vline(x=best_step, line={"color": "#2ca02c", "dash": "dash", "width": 1},
                       annotation_text=f"selected step {best_step}", annotation_position="top left")
@@ -79,7 +80,7 @@ def accuracy_bars(eval_block: dict[str, Any], *, title: str = "") -> go.Figure:
               (("accuracy", "accuracy"), ("smoothed_accuracy", "smoothed (majority-vote) accuracy"))]
     groups = [(name, vals) for name, vals in groups if vals]
     if not groups:
-        raise ValueError("eval: no per-language accuracy values")
+        raise ConfigError("eval: no per-language accuracy values")
     langs: list[str] = []
     for _, vals in groups:
         langs += [lang for lang in vals if lang not in langs]
@@ -107,7 +108,7 @@ def generalized_heatmap(generalized: dict[str, Any], *, title: str = "") -> go.F
     langs = [str(x) for x in generalized.get("languages") or []]
     z = np.asarray(generalized.get("matrix"), dtype=np.float64)
     if z.ndim != 2 or z.shape != (len(langs), len(langs)) or not langs:
-        raise ValueError(f"eval.generalized: {len(langs)} languages for a matrix of shape {z.shape}")
+        raise ConfigError(f"eval.generalized: {len(langs)} languages for a matrix of shape {z.shape}")
     labels = [plotly_text(x) for x in langs]
     fig = go.Figure(go.Heatmap(
         z=z.astype(np.float32), x=list(range(len(langs))), y=list(range(len(langs))), colorscale="Viridis",

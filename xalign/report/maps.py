@@ -16,6 +16,7 @@ from xalign.report.escaping import hover_text, plotly_text
 from xalign.report.projection import PairProjection
 from xalign.report.style import TEMPLATE
 
+from xalign.errors import ConfigError
 __all__ = ["embedding_map", "MAP_ROLE"]
 
 MAP_ROLE = "embedding-map"
@@ -52,12 +53,12 @@ def embedding_map(projection: PairProjection, src_texts: list[str], tgt_texts: l
     """
     index = np.asarray(projection.index)
     if len(src_texts) != len(tgt_texts):
-        raise ValueError(f"{len(src_texts)} source texts but {len(tgt_texts)} target texts")
+        raise ConfigError(f"{len(src_texts)} source texts but {len(tgt_texts)} target texts")
     if index.size and int(index.max()) >= len(src_texts):
-        raise ValueError(f"projection shows sentence {int(index.max())} of a {len(src_texts)}-sentence corpus")
+        raise ConfigError(f"projection shows sentence {int(index.max())} of a {len(src_texts)}-sentence corpus")
     layers = list(projection.layers)
     if not layers:
-        raise ValueError("projection has no layers")
+        raise ConfigError("projection has no layers")
     active = layers.index(initial_layer) if initial_layer in layers else len(layers) // 2
     s_xy, t_xy = projection.src_xy[active], projection.tgt_xy[active]
     src_name, tgt_name = plotly_text(src_lang), plotly_text(tgt_lang)

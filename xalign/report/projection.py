@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xalign.errors import DependencyError
+from xalign.errors import ConfigError, DependencyError
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ class PairProjection:
 def subsample(n: int, max_points: int | None, seed: int) -> np.ndarray:
     """Sorted indices of at most ``max_points`` of ``range(n)``, drawn without replacement with ``seed``."""
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise ConfigError(f"n must be >= 0, got {n}")
     if max_points is None or n <= max_points:
         return np.arange(n)
     if max_points < 1:
-        raise ValueError(f"max_points must be >= 1, got {max_points}")
+        raise ConfigError(f"max_points must be >= 1, got {max_points}")
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(n, size=max_points, replace=False))
 
@@ -127,7 +127,7 @@ def _umap_2d(x: np.ndarray, seed: int) -> np.ndarray:
 def resolve_method(method: str, n_points: int) -> str:
     """``"umap"`` or ``"pca"`` for ``method`` in auto/umap/pca and ``n_points`` to project."""
     if method not in _METHODS:
-        raise ValueError(f"projection method must be one of {list(_METHODS)}, got {method!r}")
+        raise ConfigError(f"projection method must be one of {list(_METHODS)}, got {method!r}")
     if method == "pca":
         return "pca"
     if n_points < MIN_UMAP_POINTS:
@@ -152,7 +152,7 @@ def project_2d(x: np.ndarray, *, seed: int = 0, method: str = "auto") -> tuple[n
     """
     x = np.asarray(x)
     if x.ndim != 2:
-        raise ValueError(f"expected a [n, dim] array, got shape {x.shape}")
+        raise ConfigError(f"expected a [n, dim] array, got shape {x.shape}")
     used = resolve_method(method, x.shape[0])
     z = _normalize_rows(x)
     if used == "umap":
@@ -184,9 +184,9 @@ def project_pair_layers(src: np.ndarray, tgt: np.ndarray, layers: list[int], *, 
     scaled into [-1, 1].
     """
     if src.ndim != 3 or src.shape != tgt.shape:
-        raise ValueError(f"expected two [layers, n, hidden] arrays of one shape, got {src.shape} and {tgt.shape}")
+        raise ConfigError(f"expected two [layers, n, hidden] arrays of one shape, got {src.shape} and {tgt.shape}")
     if len(layers) != src.shape[0]:
-        raise ValueError(f"{len(layers)} layer numbers for {src.shape[0]} stored layers")
+        raise ConfigError(f"{len(layers)} layer numbers for {src.shape[0]} stored layers")
     index = subsample(src.shape[1], max_points, seed)
     m = len(index)
     used = resolve_method(method, 2 * m)

@@ -14,6 +14,7 @@ import numpy as np
 from xalign.data.task_splits import generalized_pairs, ids_sha256
 from xalign.robust.features import PairDataset
 
+from xalign.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
 
@@ -29,7 +30,7 @@ def accuracy_from_logits(logits: Any, labels: Any) -> float:
     pred = np.asarray(logits).argmax(-1)
     labels = np.asarray(labels)
     if pred.shape != labels.shape:
-        raise ValueError(f"predictions {pred.shape} and labels {labels.shape} differ in shape")
+        raise ConfigError(f"predictions {pred.shape} and labels {labels.shape} differ in shape")
     return float((pred == labels).mean()) if labels.size else float("nan")
 
 
@@ -50,7 +51,7 @@ def dataset_correct(trainer: "RobustTrainer", data: "datasets.Dataset", *, max_l
     logits = out.predictions[0] if isinstance(out.predictions, tuple) else out.predictions
     pred, labels = np.asarray(logits).argmax(-1), np.asarray(out.label_ids)
     if pred.shape != labels.shape or pred.shape != (len(ds),):
-        raise ValueError(f"predictions {pred.shape} and labels {labels.shape} do not match {len(ds)} items")
+        raise ConfigError(f"predictions {pred.shape} and labels {labels.shape} do not match {len(ds)} items")
     order = np.asarray(length_order(ds.lengths), dtype=np.int64)
     if not np.array_equal(np.asarray(ds.labels)[order], labels):
         raise RuntimeError("the Trainer did not predict in length_order: per-item results cannot be mapped back")
@@ -73,7 +74,7 @@ def correct_string(correct: np.ndarray) -> str:
 def correct_from_string(text: str) -> np.ndarray:
     """Inverse of :func:`correct_string`: a float ``[n]`` array of 0/1."""
     if set(text) - {"0", "1"}:
-        raise ValueError(f"expected a string of 0/1 per item, got {text[:20]!r}…")
+        raise ConfigError(f"expected a string of 0/1 per item, got {text[:20]!r}…")
     return np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.float64) - ord("0")
 
 
@@ -138,7 +139,7 @@ def evaluate_run(trainer: "RobustTrainer", eval_sets: Mapping[str, Mapping[str, 
     from dataclasses import asdict
 
     if not eval_sets:
-        raise ValueError("evaluate_run needs at least one evaluation split")
+        raise ConfigError("evaluate_run needs at least one evaluation split")
     splits: dict[str, Any] = {}
     raw: dict[str, dict[str, np.ndarray]] = {}
     for split, by_lang in eval_sets.items():
@@ -162,7 +163,7 @@ def evaluate_run(trainer: "RobustTrainer", eval_sets: Mapping[str, Mapping[str, 
                                   "correct": [[correct_string(c) for c in row] for row in cells]}
     if smooth_n > 0:
         if noise is None:
-            raise ValueError("smoothed evaluation needs a NoiseSpec")
+            raise ConfigError("smoothed evaluation needs a NoiseSpec")
         results["smoothed_accuracy"] = smoothed_accuracy(trainer, eval_sets[main], n=smooth_n, noise=noise, seed=seed,
                                                          max_length=max_length)
         results["smoothing"] = {"n": smooth_n, "noise": asdict(noise)}

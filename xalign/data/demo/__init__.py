@@ -21,6 +21,7 @@ from xalign.data.corpus import ParallelCorpus
 from xalign.data.line_pair import read_line_pair
 from xalign.data.lines import LineFile
 
+from xalign.errors import DataError, MissingFileError
 DEMO_LANGS = ("en", "sw", "ur", "yo", "hi", "de", "fr")
 DICT_LANGS = ("sw", "ur", "yo", "hi", "de", "fr")
 FLORES_FILE = "flores200.{lang}.txt"
@@ -39,7 +40,7 @@ def demo_file(name: str) -> Path:
         raise RuntimeError(f"xalign's demo data must be installed as files, found {type(root).__name__}")
     path = root / name
     if not path.is_file():
-        raise FileNotFoundError(f"bundled demo file missing: {path} (reinstall xalign, or regenerate it with "
+        raise MissingFileError(f"bundled demo file missing: {path} (reinstall xalign, or regenerate it with "
                                 f"analysis/build_demo_data.py)")
     return path
 
@@ -53,10 +54,10 @@ def _demo_langs(pair: str) -> tuple[str, str]:
     try:
         src, tgt = parse_pair(pair)
     except ValueError as exc:
-        raise ValueError(f"{exc}; bundled demo pairs: {', '.join(demo_pairs())}") from None
+        raise DataError(f"{exc}; bundled demo pairs: {', '.join(demo_pairs())}") from None
     missing = [lang for lang in (src, tgt) if lang not in DEMO_LANGS]
     if missing:
-        raise ValueError(f"no bundled demo data for {src}-{tgt} ({missing[0]!r} is not bundled); available pairs: "
+        raise DataError(f"no bundled demo data for {src}-{tgt} ({missing[0]!r} is not bundled); available pairs: "
                          f"{', '.join(demo_pairs())} (either order; any two of {', '.join(DEMO_LANGS)} also work)")
     return src, tgt
 
@@ -84,7 +85,7 @@ def load_demo(pair: str, *, split: str | Sequence[str] | None = None) -> Paralle
     wanted = [split] if isinstance(split, str) else list(split)
     bad = [s for s in wanted if s not in SPLITS]
     if bad:
-        raise ValueError(f"unknown split {bad[0]!r} for the demo set: expected one of {', '.join(SPLITS)} (or None)")
+        raise DataError(f"unknown split {bad[0]!r} for the demo set: expected one of {', '.join(SPLITS)} (or None)")
     keep = [i for s in SPLITS if s in wanted for i, r in enumerate(rows) if r[1] == s]
     out = corpus.subset(keep)
     out.name = f"flores200-demo:{'+'.join(s for s in SPLITS if s in wanted)}"
