@@ -100,3 +100,8 @@ def test_npy_shape_reads_the_header(tmp_path):
     (tmp_path / "b.npy").write_bytes(b"not an array")
     assert store_mod.npy_shape(tmp_path / "b.npy") is None
     assert store_mod.npy_shape(tmp_path / "missing.npy") is None
+
+
+def test_auto_shard_size_depends_on_n_only():
+    assert [store_mod.auto_shard_size(n) for n in (1, 48, 2000, 2049, 10_000, 10**6)] == [256, 256, 256, 257, 1250,
+                                                                                           4096]

@@ -24,8 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prefix", default=None, help="text prepended to every sentence (e.g. 'query: ' for E5)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-tokens", type=int, default=16384, help="padded-token budget per batch")
-    p.add_argument("--shard-size", type=int, default=4096,
-                   help="sentences per shard: the unit of resuming and of work per process")
+    p.add_argument("--shard-size", type=int, default=None,
+                   help="sentences per shard, the unit of resuming and of work per process (default: n/8, "
+                        "clipped to 256..4096)")
     p.add_argument("--out", default="runs/embed", help="output directory")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)

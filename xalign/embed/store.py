@@ -105,6 +105,13 @@ def process_group(device: "Any" = None) -> ProcessGroup:
 
 
 # --------------------------------------------------------------------------- files
+def auto_shard_size(n: int) -> int:
+    """The default shard: at least 8 shards once there are 2,048 texts (so up to 8 processes share the
+    work), at most 4,096 texts (the unit a kill loses), at least 256 (each shard fills several batches).
+    It depends on ``n`` only, so a run resumes under any number of processes."""
+    return int(min(4096, max(256, -(-n // 8))))
+
+
 def store_fingerprint(encoder: "Encoder", texts: Sequence[str], layers: list[int], pooling: str,
                       prefix: str | None, shard_size: int, precision: str = "auto") -> str:
     """What the stored array depends on: model and revision, texts, layers, pooling, prefix, precision
@@ -218,14 +225,15 @@ def embed_to_disk(
     prefix: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_tokens: int | None = DEFAULT_MAX_TOKENS,
-    shard_size: int = 4096,
+    shard_size: int | None = None,
     precision: str = "auto",
     progress: bool = False,
 ) -> StoreInfo:
     """Embed ``texts`` into ``path`` (a ``.npy`` of ``[layers, n, hidden]`` float32), resuming if possible.
 
     The array is complete when ``path`` and its sidecar ``<stem>.json`` (fingerprint, shape) agree with
-    the request; while running, finished shards live in ``<path>.shards/``. A rerun with the same model,
+    the request; while running, finished shards (``shard_size`` texts each; default
+    :func:`auto_shard_size`) live in ``<path>.shards/``. A rerun with the same model,
     texts, layers, pooling, prefix and precision continues from the finished shards (also with another
     number of processes); anything else starts over. Every process of a launcher run must call this
     with the same arguments; all of them return the same :class:`StoreInfo`.
@@ -234,6 +242,7 @@ def embed_to_disk(
     target = Path(path)
     if not texts:
         raise DataError(f"nothing to embed into {target}: the text list is empty")
+    shard_size = auto_shard_size(len(texts)) if shard_size is None else int(shard_size)
     if shard_size < 1:
         raise ConfigError(f"shard_size must be >= 1, got {shard_size}")
     chosen = resolve_layers(layers, encoder.num_layers)

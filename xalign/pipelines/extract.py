@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.embed import embed_to_disk
-from xalign.embed.store import ProcessGroup, npy_shape, process_group, store_fingerprint
+from xalign.embed.store import ProcessGroup, auto_shard_size, npy_shape, process_group, store_fingerprint
 from xalign.errors import ConfigError, DataError, OutputError
 from xalign.io import base_manifest, write_json
 
@@ -37,7 +37,7 @@ class ExtractConfig:
     prefix: str | None = None
     batch_size: int = 32
     max_tokens: int | None = 16384
-    shard_size: int = 4096
+    shard_size: int | None = None  # None: xalign.embed.store.auto_shard_size(n)
     precision: str = "auto"
     progress: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -51,7 +51,7 @@ class ExtractConfig:
             raise ConfigError(str(exc)) from None
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.shard_size < 1:
+        if self.shard_size is not None and self.shard_size < 1:
             raise ConfigError(f"shard_size must be >= 1, got {self.shard_size}")
 
 
@@ -64,8 +64,8 @@ def _run_fingerprint(encoder: "Encoder", corpus: "ParallelCorpus", config: Extra
     from xalign.embed.extract import resolve_layers
 
     layers = resolve_layers(config.layers, encoder.num_layers)
-    parts = [[lang, store_fingerprint(encoder, texts, layers, config.pooling, config.prefix, config.shard_size,
-                                      config.precision)]
+    parts = [[lang, store_fingerprint(encoder, texts, layers, config.pooling, config.prefix,
+                                      config.shard_size or auto_shard_size(len(texts)), config.precision)]
              for lang, texts in ((corpus.src_lang, corpus.src), (corpus.tgt_lang, corpus.tgt))]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
