@@ -152,12 +152,21 @@ def row_retrieval(args: argparse.Namespace) -> dict[str, Any]:
 
     from xalign.metrics.search import topk_search
 
+    from importlib import metadata
+
+    def installed(dist: str) -> bool:
+        try:
+            return bool(metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            return False
+
     q, keys = _planted(args.retrieval_n, args.dim)
     start = time.perf_counter()
     s_cpu, i_cpu = topk_search(q, keys, 1, device="cpu", backend="faiss")
     t_cpu = time.perf_counter() - start
     out: dict[str, Any] = {"n": args.retrieval_n, "dim": args.dim, "faiss_cpu_s": round(t_cpu, 3),
-                           "planted_top1": float((i_cpu[:, 0] == np.arange(len(q))).mean())}
+                           "planted_top1": float((i_cpu[:, 0] == np.arange(len(q))).mean()),
+                           "faiss_cpu_installed": installed("faiss-cpu"), "faiss_gpu_installed": installed("faiss-gpu-cu12")}
     if args.retrieval_n <= 5000:  # small enough for an independent brute-force check on CPU
         out["faiss_cpu_equals_numpy_argmax"] = bool((i_cpu[:, 0] == (q @ keys.T).argmax(1)).all())
     _need_cuda(out)

@@ -105,3 +105,27 @@ def test_npy_shape_reads_the_header(tmp_path):
 def test_auto_shard_size_depends_on_n_only():
     assert [store_mod.auto_shard_size(n) for n in (1, 48, 2000, 2049, 10_000, 10**6)] == [256, 256, 256, 257, 1250,
                                                                                            4096]
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA device")
+def test_store_on_cuda_equals_cpu(tiny_model_dir, tmp_path):
+    import torch
+
+    from xalign.encoders import load_encoder
+
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        gpu = load_encoder(str(tiny_model_dir), device="cuda")
+        embed_to_disk(gpu, CORPUS * 2, tmp_path / "g.npy", shard_size=6, precision="fp32")
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    cpu = load_encoder(str(tiny_model_dir), device="cpu")
+    np.testing.assert_allclose(np.load(tmp_path / "g.npy"), embed(cpu, CORPUS * 2), atol=1e-4)
