@@ -94,13 +94,14 @@ def _corpus(args: argparse.Namespace):
 def _timed_embed(encoder, texts: list[str], precision: str, batch_size: int) -> tuple[np.ndarray, float]:
     import torch
 
-    import xalign
+    # not ``xalign.embed(...)``: once the subpackage xalign.embed is imported, that name is the module
+    from xalign.embed import embed
 
-    xalign.embed(encoder, texts[:8], layers="all", precision=precision, batch_size=batch_size)  # warm-up
+    embed(encoder, texts[:8], layers="all", precision=precision, batch_size=batch_size)  # warm-up
     if encoder.device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
-    vecs = xalign.embed(encoder, texts, layers="all", precision=precision, batch_size=batch_size)
+    vecs = embed(encoder, texts, layers="all", precision=precision, batch_size=batch_size)
     if encoder.device.type == "cuda":
         torch.cuda.synchronize()
     return vecs, time.perf_counter() - start
