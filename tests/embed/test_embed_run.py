@@ -124,3 +124,15 @@ def test_empty_corpus_is_a_data_error(tiny_encoder, tmp_path):
 
     with pytest.raises(DataError, match="no sentence pairs"):
         ex.extract_corpus(tiny_encoder, ParallelCorpus("en", "sw", [], [], name="empty"), tmp_path / "o", CFG)
+
+
+def test_malformed_manifest_is_not_complete_and_is_replaced(tiny_encoder, tmp_path):
+    out = tmp_path / "en-sw"
+    corpus = _corpus(4)
+    ex.extract_corpus(tiny_encoder, corpus, out, CFG)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["arrays"]["en"] = {"shape": [2, 4, 32]}  # no file named
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert ex.read_complete(out) is None
+    ex.extract_corpus(tiny_encoder, corpus, out, CFG)
+    assert ex.read_complete(out)["arrays"]["en"] == {"file": "en.npy", "shape": [2, 4, 32]}

@@ -85,6 +85,8 @@ def read_complete(out: Path, fingerprint: str | None = None) -> dict[str, Any] |
     if not isinstance(arrays, dict) or not arrays:
         return None
     for entry in arrays.values():
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("shape"), list)):
+            return None
         if npy_shape(out / entry["file"]) != tuple(entry["shape"]):
             return None
     return manifest
