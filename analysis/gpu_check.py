@@ -79,7 +79,7 @@ def row_gpu_tests(args: argparse.Namespace) -> dict[str, Any]:
     counts = {key: int(n) for n, key in
               (part.split(" ", 1) for part in summary.strip("= ").split(" in ")[0].split(", ") if part[:1].isdigit())}
     if not _cuda():
-        raise Skip(f"no CUDA device: the gpu tests skip here ({summary})")
+        raise Skip("no CUDA device: the gpu tests skip here", {"summary": summary, "counts": counts})
     return {"ok": proc.returncode == 0, "summary": summary, "counts": counts}
 
 
