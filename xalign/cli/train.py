@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 _S = argparse.SUPPRESS  # only flags the user gives override the config file / the defaults
@@ -197,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
     if not config.progress and not args.verbose:  # transformers' load report and progress bars: --progress or -v
         quiet_transformers(args)
     result = train(config)
+    if int(os.environ.get("RANK", "0")) != 0:  # under a launcher, rank 0 reports (the others hold no summary)
+        return 0
     metrics = result.metrics
     print(f"run: {result.run_dir}  method: {metrics['method']}  steps: {metrics['steps']}  "
           f"best step: {metrics['select']['best_step']} (dev accuracy {metrics['select']['accuracy']:.4f})")

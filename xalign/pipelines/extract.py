@@ -1,13 +1,26 @@
-"""Embedding a parallel corpus into a run directory (used by ``xalign embed`` and the probe)."""
+"""Embedding a parallel corpus into a run directory (used by ``xalign embed``).
+
+The run is atomic as a whole: arrays, ``texts.json`` and ``manifest.json`` are built in a hidden
+staging folder beside the output (``.<name>.partial/``) and swapped in only when every array has
+been checked against the manifest, so a killed run never leaves a mixed-looking result over a good
+one, and a rerun resumes from the staging folder. One lock per output folder (``.<name>.lock``,
+held by rank 0 for the whole run) makes a second concurrent run refuse with one line.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.embed import embed_to_disk
+from xalign.embed.store import ProcessGroup, auto_shard_size, npy_shape, process_group, store_fingerprint
+from xalign.errors import ConfigError, DataError, OutputError
 from xalign.io import base_manifest, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,7 +37,7 @@ class ExtractConfig:
     prefix: str | None = None
     batch_size: int = 32
     max_tokens: int | None = 16384
-    shard_size: int = 4096
+    shard_size: int | None = None  # None: xalign.embed.store.auto_shard_size(n)
     precision: str = "auto"
     progress: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -32,11 +45,14 @@ class ExtractConfig:
     def __post_init__(self) -> None:
         from xalign.embed.pooling import Pooling
 
-        Pooling.parse(self.pooling)
+        try:
+            Pooling.parse(self.pooling)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.shard_size < 1:
-            raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.shard_size is not None and self.shard_size < 1:
+            raise ConfigError(f"shard_size must be >= 1, got {self.shard_size}")
 
 
 def corpus_manifest(corpus: "ParallelCorpus") -> dict[str, Any]:
@@ -44,27 +60,156 @@ def corpus_manifest(corpus: "ParallelCorpus") -> dict[str, Any]:
             "dropped_empty": getattr(corpus, "dropped_empty", 0)}
 
 
+def _run_fingerprint(encoder: "Encoder", corpus: "ParallelCorpus", config: ExtractConfig) -> str:
+    from xalign.embed.extract import resolve_layers
+
+    layers = resolve_layers(config.layers, encoder.num_layers)
+    parts = [[lang, store_fingerprint(encoder, texts, layers, config.pooling, config.prefix,
+                                      config.shard_size or auto_shard_size(len(texts)), config.precision)]
+             for lang, texts in ((corpus.src_lang, corpus.src), (corpus.tgt_lang, corpus.tgt))]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def read_complete(out: Path, fingerprint: str | None = None) -> dict[str, Any] | None:
+    """The manifest of a finished ``embed`` run in ``out`` whose arrays all exist with the shapes the
+    manifest states (and, when given, whose fingerprint matches); None otherwise."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("command") != "embed" or not (out / "texts.json").is_file():
+        return None
+    if fingerprint is not None and manifest.get("fingerprint") != fingerprint:
+        return None
+    arrays = manifest.get("arrays")
+    if not isinstance(arrays, dict) or not arrays:
+        return None
+    for entry in arrays.values():
+        if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("shape"), list)):
+            return None
+        if npy_shape(out / entry["file"]) != tuple(entry["shape"]):
+            return None
+    return manifest
+
+
+def _is_embed_output(out: Path) -> bool:
+    """An existing folder xalign may replace: empty, or an ``embed`` run (its manifest says so)."""
+    if not out.is_dir() or out.is_symlink():
+        return False
+    if not any(out.iterdir()):
+        return True
+    try:
+        return json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("command") == "embed"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _siblings(out: Path) -> tuple[Path, Path, Path]:
+    return (out.with_name(f".{out.name}.partial"), out.with_name(f".{out.name}.old"),
+            out.with_name(f".{out.name}.lock"))
+
+
+def _prepare(out: Path, fingerprint: str) -> dict[str, Any] | None:
+    """Rank 0, under the lock: finish an interrupted swap, return a complete run's manifest, or check
+    that ``out`` may be replaced and make the staging folder."""
+    staging, old, _ = _siblings(out)
+    if old.is_dir():
+        if out.exists():
+            shutil.rmtree(old)
+        else:  # killed between the two renames of the swap: the previous run comes back
+            os.replace(old, out)
+    done = read_complete(out, fingerprint)
+    if done is not None:
+        return done
+    if out.exists() and not _is_embed_output(out):
+        raise OutputError(f"{out} exists and is not an xalign embed output (no manifest.json of command "
+                          f"'embed'); choose another --out, xalign replaces only its own runs")
+    staging.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _swap(staging: Path, out: Path) -> None:
+    _, old, _ = _siblings(out)
+    if out.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+class _Lock:
+    """The output folder's lock, held by rank 0; a second run refuses at once on every rank."""
+
+    def __init__(self, out: Path, group: ProcessGroup) -> None:
+        self.out, self.path, self.group, self.lock = out, _siblings(out)[2], group, None
+
+    def __enter__(self) -> "_Lock":
+        def acquire() -> None:
+            from filelock import FileLock, Timeout
+
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(str(self.path))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                raise OutputError(f"another xalign run is writing {self.out} (lock {self.path} is held); "
+                                  f"wait for it or choose another --out") from None
+            self.lock = lock
+
+        self.group.decide(acquire)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+
 def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | Path,
                    config: ExtractConfig | None = None) -> dict[str, Any]:
     """Write ``<src>.npy`` and ``<tgt>.npy`` (``[layers, n, hidden]``), ``texts.json`` and
-    ``manifest.json`` into ``out_dir``; resumes an interrupted extraction. Returns the manifest."""
+    ``manifest.json`` into ``out_dir`` (atomically as a whole); resumes an interrupted extraction, and
+    returns at once when ``out_dir`` already holds this exact run. Returns the manifest.
+
+    Under ``torchrun``/``accelerate launch`` every process calls this; they share the shards and one
+    of them writes the result.
+    """
     config = config or ExtractConfig()
+    if len(corpus) == 0:
+        raise DataError(f"corpus {corpus.name!r} ({corpus.pair}) has no sentence pairs; nothing to embed")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    infos = {}
-    for lang, texts in ((corpus.src_lang, corpus.src), (corpus.tgt_lang, corpus.tgt)):
-        infos[lang] = embed_to_disk(
-            encoder, texts, out / f"{lang}.npy", layers=config.layers, pooling=config.pooling,
-            prefix=config.prefix, batch_size=config.batch_size, max_tokens=config.max_tokens,
-            shard_size=config.shard_size, precision=config.precision, progress=config.progress)
-    write_json(out / "texts.json", {"src_lang": corpus.src_lang, "tgt_lang": corpus.tgt_lang,
-                                    "src": corpus.src, "tgt": corpus.tgt})
-    first = next(iter(infos.values()))
-    manifest = base_manifest(
-        command="embed", model=encoder.describe(), data=corpus_manifest(corpus), pooling=config.pooling,
-        prefix=config.prefix, layers=first.layers, max_length=encoder.max_length,
-        truncated={lang: info.n_truncated for lang, info in infos.items()},
-        arrays={lang: {"file": f"{lang}.npy", "shape": list(info.shape)} for lang, info in infos.items()},
-        seed=None)
-    write_json(out / "manifest.json", manifest)
+    staging = _siblings(out)[0]
+    fingerprint = _run_fingerprint(encoder, corpus, config)
+    group = process_group(encoder.device)
+    with _Lock(out, group):
+        done = group.decide(_prepare, out, fingerprint)
+        if done is not None:
+            logger.info("%s is complete; nothing to do", out)
+            group.barrier()
+            return done
+        infos = {}
+        for lang, texts in ((corpus.src_lang, corpus.src), (corpus.tgt_lang, corpus.tgt)):
+            infos[lang] = embed_to_disk(
+                encoder, texts, staging / f"{lang}.npy", layers=config.layers, pooling=config.pooling,
+                prefix=config.prefix, batch_size=config.batch_size, max_tokens=config.max_tokens,
+                shard_size=config.shard_size, precision=config.precision, progress=config.progress)
+
+        def finish() -> dict[str, Any]:
+            write_json(staging / "texts.json", {"src_lang": corpus.src_lang, "tgt_lang": corpus.tgt_lang,
+                                                "src": corpus.src, "tgt": corpus.tgt})
+            first = next(iter(infos.values()))
+            manifest = base_manifest(
+                command="embed", model=encoder.describe(), data=corpus_manifest(corpus), pooling=config.pooling,
+                prefix=config.prefix, layers=first.layers, max_length=encoder.max_length,
+                precision=config.precision, fingerprint=fingerprint, world_size=group.world,
+                truncated={lang: info.n_truncated for lang, info in infos.items()},
+                arrays={lang: {"file": f"{lang}.npy", "shape": list(info.shape)} for lang, info in infos.items()},
+                seed=None)
+            write_json(staging / "manifest.json", manifest)
+            if read_complete(staging, fingerprint) is None:  # a bug, not a user error: keep the traceback
+                raise RuntimeError(f"{staging}: arrays do not match the manifest just written")
+            _swap(staging, out)
+            return manifest
+
+        manifest = group.decide(finish)
+        group.barrier()
     return manifest

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from xalign.errors import DataError
 from xalign.robust.substitutions import item_rng, substitute
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,9 +29,10 @@ class PairDataset(_TorchDataset):
     def __init__(self, sentence1: Sequence[str], sentence2: Sequence[str], labels: Sequence[int], tokenizer, *,
                  max_length: int, table: Mapping[str, Sequence[str]] | None = None, seed: int = 0) -> None:
         if not (len(sentence1) == len(sentence2) == len(labels)):
-            raise ValueError(f"columns differ in length: {len(sentence1)}, {len(sentence2)}, {len(labels)}")
+            raise DataError(f"sentence-pair columns differ in length: sentence1 {len(sentence1)}, "
+                            f"sentence2 {len(sentence2)}, labels {len(labels)}")
         if len(sentence1) == 0:
-            raise ValueError("empty dataset: no sentence pairs")
+            raise DataError("empty dataset: expected at least one sentence pair, got none")
         self.sentence1, self.sentence2 = list(sentence1), list(sentence2)
         self.labels = [int(x) for x in labels]
         self.tokenizer = tokenizer

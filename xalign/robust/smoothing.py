@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from xalign.errors import ConfigError
 from xalign.robust.perturb import sample_noise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,10 +30,10 @@ class NoiseSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in ("gaussian", "uniform"):
-            raise ValueError(f"noise kind must be 'gaussian' or 'uniform', got {self.kind!r}")
+            raise ConfigError(f"noise kind must be 'gaussian' or 'uniform', got {self.kind!r}")
         value = self.sigma if self.kind == "gaussian" else self.eps
         if not value > 0:
-            raise ValueError(f"{self.kind} noise needs a positive {'sigma' if self.kind == 'gaussian' else 'eps'}, "
+            raise ConfigError(f"{self.kind} noise needs a positive {'sigma' if self.kind == 'gaussian' else 'eps'}, "
                              f"got {value!r}")
 
     def sample(self, like: "torch.Tensor", generator: "torch.Generator",
@@ -51,7 +52,7 @@ def vote_counts(logits_fn: Callable[["torch.Tensor"], "torch.Tensor"], embeds: "
     import torch
 
     if n < 1:
-        raise ValueError(f"n (noisy copies) must be >= 1, got {n}")
+        raise ConfigError(f"n (noisy copies) must be >= 1, got {n}")
     counts = torch.zeros(embeds.shape[0], num_classes, dtype=torch.long, device=embeds.device)
     with torch.no_grad():
         for _ in range(n):

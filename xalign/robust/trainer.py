@@ -298,8 +298,9 @@ class RobustTrainer(Trainer):
             from xalign.robust.features import LengthGroupedEpochSampler
 
             seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
-            return LengthGroupedEpochSampler(ds.lengths, self.args.train_batch_size *
-                                             self.args.gradient_accumulation_steps, seed=seed)
+            # mega-batches of the global batch (all ranks, all micro-batches): the same order under DDP
+            global_batch = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+            return LengthGroupedEpochSampler(ds.lengths, global_batch, seed=seed)
         return super()._get_train_sampler(train_dataset)
 
     def _get_eval_sampler(self, eval_dataset):
