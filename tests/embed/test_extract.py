@@ -132,3 +132,13 @@ def test_plan_batches_budget_and_cover():
         assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 60
     with pytest.raises(ValueError):
         plan_batches(lengths, batch_size=0, max_tokens=None)
+
+
+def test_xalign_embed_is_callable_after_the_subpackage_is_imported(tiny_bert_dir):
+    import xalign
+    import xalign.embed.store  # noqa: F401 - rebinds the attribute xalign.embed to the subpackage
+    from xalign.embed.extract import embed as embed_fn
+
+    enc = xalign.load_encoder(str(tiny_bert_dir), device="cpu")
+    texts = ["The cat sits on the mat.", "Paka ameketi kwenye mkeka."]
+    np.testing.assert_array_equal(xalign.embed(enc, texts, layers=[0, 1]), embed_fn(enc, texts, layers=[0, 1]))
