@@ -10,12 +10,11 @@ each pair block also has ``"best"`` (``{key: {"layer", "value"}}``) and ``"notes
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from xalign.errors import DataError, MissingFileError
+from xalign.errors import DataError
 from xalign.results.types import (Comparison, LayerComparison, LayerValues, MetricComparison, MetricValue,
                                   PairComparison, PairMetrics, ProbeMetrics)
 
@@ -207,16 +206,11 @@ def comparison_from_json(doc: Any, where: str = "compare.json") -> Comparison:
 
 # ----------------------------------------------------------------------------- files
 def read_document(path: str | Path) -> Any:
-    """Parse a JSON file; a missing file is :class:`MissingFileError`, bad JSON a :class:`DataError`."""
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFileError(f"expected a JSON file at {p}, found none")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{p}: expected UTF-8 text, found an undecodable byte at offset {exc.start}") from None
+    """Parse a JSON file (:func:`xalign.io.read_json`: a missing file is :class:`MissingFileError`, bad JSON
+    a :class:`DataError` naming the line)."""
+    from xalign.io import read_json
+
+    return read_json(path)
 
 
 def read_probe_metrics(path: str | Path) -> ProbeMetrics:
