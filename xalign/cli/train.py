@@ -204,13 +204,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"run: {result.run_dir}  method: {metrics['method']}  steps: {metrics['steps']}  "
           f"best step: {metrics['select']['best_step']} (dev accuracy {metrics['select']['accuracy']:.4f})")
     smoothed = metrics["eval"].get("smoothed_accuracy", {})
-    for lang, acc in metrics["eval"]["accuracy"].items():
-        extra = f"  smoothed {smoothed[lang]:.4f}" if lang in smoothed else ""
-        print(f"  {lang}: accuracy {acc:.4f}{extra}")
+    splits = metrics["eval"].get("splits") or {metrics["eval"].get("split", "eval"): metrics["eval"]}
+    for split, res in splits.items():
+        print(f"  {split}:" if len(splits) > 1 else "", end="\n" if len(splits) > 1 else "")
+        for lang, acc in res["accuracy"].items():
+            extra = f"  smoothed {smoothed[lang]:.4f}" if lang in smoothed and split == metrics["eval"]["split"] else ""
+            n = res.get("n", {}).get(lang)
+            print(f"  {'  ' if len(splits) > 1 else ''}{lang}: accuracy {acc:.4f}" + (f" (n = {n})" if n else "")
+                  + extra)
     gen = metrics["eval"].get("generalized")
     if gen:
         langs = gen["languages"]
-        print("  generalized (rows: sentence 1, columns: sentence 2): " + " ".join(f"{x:>7}" for x in langs))
+        print(f"  generalized on {gen.get('n', '?')} {gen.get('split', '')} items (rows: sentence 1, columns: "
+              f"sentence 2)")
+        print("        " + " ".join(f"{x:>7}" for x in langs))
         for lang, row in zip(langs, gen["matrix"]):
-            print(f"  {lang:>52}: " + " ".join(f"{x:7.4f}" for x in row))
+            print(f"  {lang:>5} " + " ".join(f"{x:7.4f}" for x in row))
     return 0
