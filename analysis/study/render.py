@@ -73,6 +73,9 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
     """Plain words, by a stated rule: significant = Holm-adjusted p < 0.05 in the primary family."""
     lines = [] if agg else ["- No unit has finished yet: no claim is made."]
     for task, block in agg.items():
+        if not block["tests"]:  # no method with its baseline finished: nothing was compared
+            lines.append(f"- **{task}**: no method and its baseline have both finished yet: no comparison, no claim.")
+            continue
         sig = [t for t in block["tests"] if t["family"] == "primary" and t["p_holm"] < 0.05]
         flat = [t for t in block["tests"] if t["family"] == "primary" and t["p_holm"] >= 0.05]
         words = "; ".join(f"{t['method']} {'above' if t['delta'] > 0 else 'below'} {t['reference']} on "
