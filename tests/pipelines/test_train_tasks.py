@@ -68,9 +68,11 @@ def test_layout_detection_prefers_most_languages_and_lists_layouts(pawsx_dir, tm
     assert choose_source(pawsx_dir, spec, "dev", layout="xtreme").folder.name == "xtreme_dev"
     with pytest.raises(MissingFileError, match=r"no pawsx dev data in .* x-final: <lang>/dev_2k.tsv"):
         choose_source(pawsx_dir, spec, "dev", layout="x-final")
+    empty = tmp_path / "empty"
+    empty.mkdir()
     with pytest.raises(MissingFileError, match=r"looked for the layouts xtreme: test-<lang>.tsv .*; x-final: "
                                                r"<lang>/test_2k.tsv .*; myxnli: <lang>.genre.test.tsv"):
-        choose_source(tmp_path / "x", spec, "test") if (tmp_path / "x").mkdir() is None else None
+        choose_source(empty, spec, "test")
     # flat and dev/+test/ subfolder XTREME layouts read identically, ids are rows
     flat = tmp_path / "flat"
     _xtreme(flat / "dev-en.tsv", _rows(5, 1, "en"))
