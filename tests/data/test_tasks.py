@@ -129,3 +129,21 @@ def test_standard_splits_and_alignment_checks():
     with pytest.raises(ValueError, match="unique"):
         make_dataset(["a", "b"], ["c", "d"], [0, 1], ["x", "x"], ["n", "y"])
     assert task_spec("paws-x").name == "pawsx"
+
+
+def test_subsamples_do_not_depend_on_each_other():
+    """Each subsample has its own generator: another n_train leaves the dev halves and eval items as they were."""
+    def load(lang, split):
+        n = {"train": 30, "dev": 20, "test": 25}[split]
+        return make_dataset([f"{split}{i}" for i in range(n)], ["h"] * n, [i % 2 for i in range(n)],
+                            [f"{split}-{i}" for i in range(n)], ["a", "b"]), 0
+
+    langs = {"test": ["en"], "dev": ["en"]}
+    a = standard_splits(load, train_lang="en", languages=langs, n_train=None, n_select=6, n_eval=7, data_seed=3)
+    b = standard_splits(load, train_lang="en", languages=langs, n_train=10, n_select=6, n_eval=7, data_seed=3)
+    assert len(a.train) == 30 and len(b.train) == 10
+    assert list(a.select["item_id"]) == list(b.select["item_id"])
+    for split in ("test", "dev"):
+        assert list(a.eval_sets[split]["en"]["item_id"]) == list(b.eval_sets[split]["en"]["item_id"])
+    # selection and dev evaluation never share an item
+    assert not set(a.select["item_id"]) & set(a.eval_sets["dev"]["en"]["item_id"])

@@ -184,16 +184,19 @@ def standard_splits(load: Loader, *, train_lang: str, languages: Mapping[str, Se
     ``load(train_lang, "train")``). ``n_*`` subsample with ``data_seed`` (default ``seed``)."""
     if not languages:
         raise ConfigError("give at least one evaluation split")
-    rng = np.random.default_rng(seed if data_seed is None else data_seed)
+    # one generator per purpose, so that e.g. another n_train leaves the dev halves and eval items unchanged
+    base = seed if data_seed is None else data_seed
+    rng_train, rng_dev, rng_select = (np.random.default_rng([base, k]) for k in range(3))
     if train is None:
         train = load(train_lang, "train")[0]
-    train = train.select(sorted(rng.permutation(len(train))[:n_train])) if n_train and n_train < len(train) else train
+    if n_train and n_train < len(train):
+        train = train.select(sorted(rng_train.permutation(len(train))[:n_train]))
     dev, dev_dropped = load(train_lang, "dev")
     if "dev" in languages:
-        select_pool, dev_eval = halve_by_group(dev, rng)
+        select_pool, dev_eval = halve_by_group(dev, rng_dev)
     else:
         select_pool, dev_eval = list(dev["item_id"]), []
-    select = select_ids(dev, subsample(select_pool, n_select, rng))
+    select = select_ids(dev, subsample(select_pool, n_select, rng_select))
     eval_sets: dict[str, dict[str, Any]] = {}
     dropped: dict[str, dict[str, int]] = {}
     for split, langs in languages.items():
@@ -212,7 +215,7 @@ def standard_splits(load: Loader, *, train_lang: str, languages: Mapping[str, Se
         if split == "dev":
             allowed = set(dev_eval)
             universe = [x for x in universe if x in allowed]
-        keep = set(subsample(universe, n_eval, rng))
+        keep = set(subsample(universe, n_eval, np.random.default_rng([base, 3, len(eval_sets)])))
         eval_sets[split] = {lang: restrict(ds, keep) for lang, ds in loaded.items()}
         for lang, ds in eval_sets[split].items():
             if len(ds) == 0:
