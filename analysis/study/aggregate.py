@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.study.units import unit_path
 from xalign.metrics.significance import holm, paired_item_seed_bootstrap, spearman_ci
 from xalign.metrics.stats import bootstrap_ci
 
@@ -24,6 +25,37 @@ def load_results(results_dir: Path) -> Results:
         u = rec["unit"]
         out[(u["task"], u["method"], u["seed"])] = rec
     return out
+
+
+class DesignMismatch(ValueError):
+    """A unit JSON was produced under settings other than the design being aggregated."""
+
+
+# Keys a unit may differ in: which seeds a run listed, the device, and the other task's entry.
+_FREE_KEYS = ("seeds", "offline_seeds", "device", "tasks")
+
+
+def design_mismatches(rec: dict[str, Any], design: dict[str, Any]) -> list[str]:
+    """The settings in which ``rec`` (one unit) was run differently from ``design`` (``Design.to_dict()``):
+    every global setting but the seed lists and the device, and the unit's own task entry."""
+    task = rec["unit"]["task"]
+    recorded = rec.get("design", {})
+    diffs = [f"{k}: recorded {recorded.get(k)!r}, design {v!r}" for k, v in design.items()
+             if k not in _FREE_KEYS and recorded.get(k) != v]
+    mine, theirs = design["tasks"].get(task, {}), recorded.get("tasks", {}).get(task, {})
+    diffs += [f"tasks.{task}.{k}: recorded {theirs.get(k)!r}, design {v!r}" for k, v in mine.items()
+              if theirs.get(k) != v]
+    return diffs
+
+
+def check_design(results: Results, design: dict[str, Any], results_dir: Path) -> None:
+    """Refuse to mix units of different designs (a silently wrong comparison); the message names the file."""
+    for (task, method, seed), rec in results.items():
+        diffs = design_mismatches(rec, design)
+        if diffs:
+            raise DesignMismatch(f"{unit_path(results_dir, task, method, seed)}: run under another design ({'; '.join(diffs[:3])}"
+                                 f"{'; …' if len(diffs) > 3 else ''}); move it out of the results folder or "
+                                 "rerun with the design it records")
 
 
 def bits(text: str) -> np.ndarray:

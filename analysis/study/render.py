@@ -180,10 +180,11 @@ def report_html(results: Results, *, n_boot: int, seed: int = 0) -> str:
 def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, n_boot: int) -> list[tuple]:
     """Write RESULTS.md (always) and the HTML report from ``results_dir``; returns the missing units."""
     from xalign.io import write_text
-    from analysis.study.aggregate import load_results
+    from analysis.study.aggregate import check_design, load_results
     from analysis.study.units import missing_units
 
     results = load_results(results_dir)
+    check_design(results, design.to_dict(), results_dir)
     missing = missing_units(design, results_dir)
     versions = next(iter(results.values()))["versions"] if results else {}
     write_text(results_md, results_markdown(design, results, missing, versions=versions, n_boot=n_boot))

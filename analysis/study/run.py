@@ -4,6 +4,7 @@
     python -m analysis.study --max-hours 1.8       # a chunk: start no unit after 1.8 h; rerun to continue
     python -m analysis.study --rewrite-results     # RESULTS.md + study_report.html from analysis/results/ only
     python -m analysis.study --plan                # the units, what is missing, the planned hours
+    python -m analysis.study --units pawsx/baseline/seed7   # just these units (names as --plan lists them)
     python -m analysis.study --scale full --device cuda   # the GPU configuration
 """
 
@@ -18,7 +19,8 @@ if __package__ in (None, ""):  # python analysis/study/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis.study.design import ROOT, SHARED_DATA, estimate_hours, make_design  # noqa: E402
-from analysis.study.units import RESULTS_DIR, default_work_dir, missing_units, run_all, unit_name  # noqa: E402
+from analysis.study.units import (RESULTS_DIR, default_work_dir, missing_units, parse_units, run_all,  # noqa: E402
+                                  unit_name)
 
 logger = logging.getLogger("study")
 
@@ -28,6 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scale", choices=("cpu", "full"), default="cpu")
     p.add_argument("--tasks", nargs="+", choices=("xnli", "pawsx"), default=None)
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the design's seeds")
+    p.add_argument("--units", nargs="+", default=None, metavar="TASK/METHOD/SEED",
+                   help="run only these units of the design (e.g. pawsx/baseline/seed7; names as --plan lists them)")
     p.add_argument("--model", default="default")
     p.add_argument("--device", default="auto")
     p.add_argument("--max-hours", type=float, default=None, help="start no new unit after this many hours")
@@ -50,22 +54,33 @@ def main(argv: list[str] | None = None) -> int:
                          device=args.device)
     results_dir = Path(args.results_dir)
     tasks = tuple(args.tasks) if args.tasks else None
+    try:
+        only = parse_units(design, args.units) if args.units else None
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
     if args.plan:
         missing = missing_units(design, results_dir, tasks)
-        for unit in design.units(tasks):
+        for unit in (u for u in design.units(tasks) if only is None or u in only):
             logger.info("%-32s %s", unit_name(*unit), "missing" if unit in missing else "done")
         logger.info("planned hours at %.1f s/step: %s", args.sec_per_step,
                     {k: round(v, 1) for k, v in estimate_hours(design, sec_per_step=args.sec_per_step).items()})
         return 0
+    from analysis.study.aggregate import DesignMismatch, check_design, load_results
+    from analysis.study.render import rewrite
+
+    try:
+        check_design(load_results(results_dir), design.to_dict(), results_dir)  # before any hour is spent
+    except (ValueError, DesignMismatch) as exc:
+        logger.error("%s", exc)
+        return 2
     if not args.rewrite_results:
         data = Path(args.data)
         if not data.is_dir():
             logger.error("data folder %s not found (pass --data)", data)
             return 2
         run_all(design, data_root=data, results_dir=results_dir, work_dir=Path(args.work) if args.work else
-                default_work_dir(), tasks=tasks, max_hours=args.max_hours)
-    from analysis.study.render import rewrite
-
+                default_work_dir(), tasks=tasks, max_hours=args.max_hours, only=only)
     missing = rewrite(design, results_dir, Path(args.results), Path(args.html), n_boot=design.n_boot)
     logger.info("wrote %s (%d units missing)", args.results, len(missing))
     return 0

@@ -189,14 +189,27 @@ def missing_units(design: Design, results_dir: Path = RESULTS_DIR, tasks: tuple[
     return [u for u in design.units(tasks) if not unit_path(results_dir, *u).is_file()]
 
 
+def parse_units(design: Design, names: list[str]) -> list[tuple[str, str, int | None]]:
+    """Units of ``design`` named as ``task/method/seedN`` (or ``task/pretrained/pretrained``), in design order;
+    a name the design does not have is one error that lists the valid ones."""
+    known = {unit_name(*u): u for u in design.units()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"--units: {', '.join(unknown)} not in the {design.scale} design; expected names like "
+                         f"{', '.join(list(known)[:3])} (see --plan)")
+    return [u for u in design.units() if unit_name(*u) in set(names)]
+
+
 def run_all(design: Design, *, data_root: Path, results_dir: Path = RESULTS_DIR, work_dir: Path | None = None,
             tasks: tuple[str, ...] | None = None, max_hours: float | None = None, hooks: Hooks | None = None,
-            clock: Callable[[], float] = time.time) -> list[Path]:
-    """Run the missing units in design order; with ``max_hours``, start no unit after that much time
-    (a chunk ends between units, so a rerun continues where it stopped)."""
+            clock: Callable[[], float] = time.time, only: list[tuple] | None = None) -> list[Path]:
+    """Run the missing units in design order (with ``only``, just those units); with ``max_hours``, start no
+    unit after that much time (a chunk ends between units, so a rerun continues where it stopped)."""
     start = clock()
     written = []
     for unit in missing_units(design, results_dir, tasks):
+        if only is not None and unit not in only:
+            continue
         if max_hours is not None and clock() - start > max_hours * 3600:
             logger.info("chunk limit of %.2f h reached; rerun to continue", max_hours)
             break

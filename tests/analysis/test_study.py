@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,16 @@ from analysis.study.units import Hooks, run_all, train_kwargs, unit_path
 
 # seeds 7, 8; sw items: rs-rp -> [[1,0,1,1],[1,1,0,1]] (0.75), baseline -> [[0,0,1,1],[1,0,0,1]] (0.5)
 SW = {("rs-rp", 7): "1011", ("rs-rp", 8): "1101", ("baseline", 7): "0011", ("baseline", 8): "1001"}
-DESIGN = {"tasks": {"xnli": {"report": {"test": ["en", "sw"]}}}}
+
+
+def _design(**kw):
+    """The CPU design with XNLI reporting en and sw only (the languages of the synthetic records)."""
+    d = make_design("cpu", **kw)
+    return dataclasses.replace(d, tasks={**d.tasks, "xnli": dataclasses.replace(d.tasks["xnli"],
+                                                                                report={"test": ("en", "sw")})})
+
+
+DESIGN = _design().to_dict()
 
 
 def _align(values_by_layer: list[float]) -> dict:
@@ -153,7 +163,7 @@ def test_train_kwargs_of_the_offline_pair_take_equal_steps(tmp_path):
 def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     from analysis.study.render import rewrite
 
-    design = make_design("cpu", seeds=(7, 8))
+    design = _design(seeds=(7, 8))
     md, html = tmp_path / "RESULTS.md", tmp_path / "report.html"
     missing = rewrite(design, results_dir, md, html, n_boot=50)
     text = md.read_text()
@@ -161,3 +171,39 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     assert len(missing) == len(design.units()) - 5
     assert "| rs-rp − baseline | test:sw | +0.250" in text
     assert "plotly" in html.read_text().lower()
+
+
+def test_units_of_another_design_are_refused_with_the_file_named(results_dir, tmp_path):
+    from analysis.study.render import rewrite
+
+    design = _design(seeds=(7, 8))
+    agg.check_design(agg.load_results(results_dir), design.to_dict(), results_dir)  # same design: accepted
+    rec = json.loads(unit_path(results_dir, "xnli", "rs-rp", 8).read_text())
+    rec["design"]["tasks"]["xnli"]["learning_rate"] = 5e-5
+    rec["design"]["seeds"] = [8]  # the seed list a run was started with is free
+    _write(results_dir, rec)
+    with pytest.raises(agg.DesignMismatch, match=r"rs-rp/seed8\.json.*tasks\.xnli\.learning_rate: recorded 5e-05"):
+        rewrite(design, results_dir, tmp_path / "R.md", tmp_path / "r.html", n_boot=10)
+    assert not (tmp_path / "R.md").exists()
+    rec["design"]["tasks"]["xnli"]["learning_rate"] = design.tasks["xnli"].learning_rate
+    rec["design"]["tasks"]["pawsx"]["learning_rate"] = 5e-5  # the other task's entry does not matter
+    _write(results_dir, rec)
+    agg.check_design(agg.load_results(results_dir), design.to_dict(), results_dir)
+
+
+def test_only_the_named_units_run(tmp_path):
+    from analysis.study.units import parse_units
+
+    design = make_design("cpu")
+    only = parse_units(design, ["pawsx/adv/seed8", "xnli/baseline/seed9"])
+    assert only == [("xnli", "baseline", 9), ("pawsx", "adv", 8)]  # design order
+    with pytest.raises(ValueError, match="xnli/adv/seed3 not in the cpu design"):
+        parse_units(design, ["xnli/adv/seed3"])
+    for rel in (design.tasks["xnli"].train_file, design.tasks["pawsx"].train_file):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}\n")
+    calls: list = []
+    written = run_all(design, data_root=tmp_path, results_dir=tmp_path / "r", work_dir=tmp_path / "w",
+                      hooks=_hooks(calls), only=only)
+    assert [c["method"] for c in calls] == ["baseline", "adv"] and len(written) == 2
+    assert {(c["task"], c["seed"]) for c in calls} == {("xnli", 9), ("pawsx", 8)}
