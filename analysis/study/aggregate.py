@@ -31,8 +31,8 @@ class DesignMismatch(ValueError):
     """A unit JSON was produced under settings other than the design being aggregated."""
 
 
-# Keys a unit may differ in: which seeds a run listed, the device, and the other task's entry.
-_FREE_KEYS = ("seeds", "offline_seeds", "device", "tasks")
+# Keys a unit may differ in: which seeds a run listed, the device, the prose notes, and the other task's entry.
+_FREE_KEYS = ("seeds", "offline_seeds", "device", "tasks", "notes")
 
 
 def design_mismatches(rec: dict[str, Any], design: dict[str, Any]) -> list[str]:
@@ -244,15 +244,89 @@ def typology(points: list[dict[str, Any]], *, n_boot: int, seed: int) -> dict[st
     return out
 
 
+def _p1_items(rec: dict[str, Any], corpus: str, pair: str, layer: int) -> np.ndarray | None:
+    """Per parallel sentence: CSLS P@1 at ``layer``, the mean of both directions (0, 0.5 or 1)."""
+    p = rec.get("alignment", {}).get(corpus, {}).get("pairs", {}).get(pair)
+    if not p or "correct" not in p["p1_fwd"] or "correct" not in p["p1_bwd"]:
+        return None
+    return (bits(p["p1_fwd"]["correct"][layer]) + bits(p["p1_bwd"]["correct"][layer])) / 2
+
+
+def _layer_value(rec: dict[str, Any], corpus: str, path: tuple[str, ...], layer: int) -> float | None:
+    node: Any = rec.get("alignment", {}).get(corpus, {})
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return None if not node else float(node["value"][layer])
+
+
+def alignment_rows(results: Results, task: str, layer: int, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """At ``layer``, per probe corpus × English–xx pair × trained method: seed-mean CSLS P@1 (both directions),
+    its change from the pre-trained encoder and (robust methods) from the method's reference, each a paired
+    bootstrap over sentences × matched seeds with Holm per method × corpus; linear CKA (en–xx) and
+    model×model CKA (trained vs pre-trained, the xx sentences) as seed means with their per-seed range."""
+    pre = results.get((task, "pretrained", None))
+    if pre is None:
+        return []
+    methods = sorted({m for (t, m, s) in results if t == task and s is not None})
+    rows = []
+    for corpus, block in pre.get("alignment", {}).items():
+        for pair in block["pairs"]:
+            lang = pair.split("-", 1)[1]
+            fn = (lambda r, c=corpus, pr=pair: _p1_items(r, c, pr, layer))
+            p0 = fn(pre)
+            for method in methods:
+                seeds = seeds_of(results, task, method)
+                mat = _stack(results, task, method, seeds, fn)
+                if mat is None or p0 is None or mat.shape[1] != p0.size:
+                    continue
+                cka = [_layer_value(results[(task, method, s)], corpus, ("pairs", pair, "cka"), layer) for s in seeds]
+                moved = [_layer_value(results[(task, method, s)], corpus, ("model_cka", lang), layer) for s in seeds]
+                row = {"corpus": corpus, "lang": lang, "method": method, "seeds": seeds, "n_items": int(mat.shape[1]),
+                       "p1_pretrained": float(p0.mean()), "p1": float(mat.mean()),
+                       "cka_pretrained": _layer_value(pre, corpus, ("pairs", pair, "cka"), layer),
+                       "vs_pretrained": paired_item_seed_bootstrap(mat, np.tile(p0, (len(seeds), 1)), n_boot=n_boot,
+                                                                   seed=seed).to_dict()}
+                for name, vals in (("cka", cka), ("model_cka", moved)):
+                    if all(v is not None for v in vals):
+                        row[name], row[name + "_range"] = float(np.mean(vals)), [min(vals), max(vals)]
+                ref = REFERENCE.get(method)
+                common = sorted(set(seeds) & set(seeds_of(results, task, ref))) if ref else []
+                if common:
+                    res = _test(results, task, method, ref, common, fn, n_boot, seed)
+                    if res:
+                        row["vs_reference"] = {"reference": ref, "seeds": common, **res}
+                rows.append(row)
+    for key in {(r["method"], r["corpus"]) for r in rows if "vs_reference" in r}:
+        group = [r["vs_reference"] for r in rows if (r["method"], r["corpus"]) == key and "vs_reference" in r]
+        for t, p in zip(group, holm([t["p_value"] for t in group])):
+            t["p_holm"] = float(p)
+    return rows
+
+
+def selection_rows(results: Results, task: str) -> list[dict[str, Any]]:
+    """Per trained unit: the English dev (selection) curve, the selected step and its accuracy."""
+    rows = []
+    for (t, m, s), rec in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2] or -1)):
+        if t == task and s is not None and rec.get("select"):
+            sel = rec["select"]
+            rows.append({"method": m, "seed": s, "curve": [(c["step"], c["value"]) for c in sel.get("curve", [])],
+                         "best_step": sel.get("best_step"), "accuracy": sel.get("accuracy"),
+                         "steps": rec.get("steps"), "train_s": rec.get("timings", {}).get("train_s"),
+                         "unit_s": rec.get("timings", {}).get("unit_s")})
+    return rows
+
+
 def aggregate(results: Results, *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Everything RESULTS.md and the HTML report show, per task."""
     out: dict[str, Any] = {}
     for task in sorted({t for (t, _, _) in results}):
         block: dict[str, Any] = {"accuracy": accuracy_rows(results, task, n_boot=n_boot, seed=seed),
-                                 "tests": paired_tests(results, task, n_boot=n_boot, seed=seed)}
+                                 "tests": paired_tests(results, task, n_boot=n_boot, seed=seed),
+                                 "selection": selection_rows(results, task)}
         layer = chosen_layer(results, task)
         block["layer"] = layer
         if layer is not None:
+            block["alignment"] = alignment_rows(results, task, layer, n_boot=n_boot, seed=seed)
             pts = link_points(results, task, layer)
             block["link_points"] = pts
             block["link"] = {"zero-shot": correlations(pts, "d_align", "d_acc", n_boot=n_boot, seed=seed),

@@ -72,12 +72,14 @@ class Design:
         return _plain(dataclasses.asdict(self))
 
     def units(self, tasks: tuple[str, ...] | None = None) -> list[tuple[str, str, int | None]]:
-        """All ``(task, method, seed)`` units, pre-trained encoders (seed None) first."""
+        """All ``(task, method, seed)`` units, pre-trained encoders (seed None) first, then seed by seed (every
+        method of one seed before the next seed), so that a chunked run completes paired comparisons early."""
         out: list[tuple[str, str, int | None]] = []
         for task in tasks or tuple(self.tasks):
             out.append((task, "pretrained", None))
-            out += [(task, m, s) for m in self.methods for s in self.seeds]
-            out += [(task, m, s) for m in self.offline_methods for s in self.offline_seeds]
+            for s in self.seeds:
+                out += [(task, m, s) for m in self.methods]
+                out += [(task, m, s) for m in self.offline_methods if s in self.offline_seeds]
         return out
 
 

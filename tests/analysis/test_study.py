@@ -207,3 +207,57 @@ def test_only_the_named_units_run(tmp_path):
                       hooks=_hooks(calls), only=only)
     assert [c["method"] for c in calls] == ["baseline", "adv"] and len(written) == 2
     assert {(c["task"], c["seed"]) for c in calls} == {("xnli", 9), ("pawsx", 8)}
+
+
+def _probe_record(method: str, seed: int | None, fwd: str, bwd: str, cka: float, moved: float | None) -> dict:
+    """One unit whose probe holds a 2-layer en-sw pair; layer 1 carries the per-sentence hits ``fwd``/``bwd``."""
+    p1 = {"value": [0.0, 0.0], "ci95": [[0, 1]] * 2, "correct": ["0000", fwd]}
+    p1b = {"value": [0.0, 0.0], "ci95": [[0, 1]] * 2, "correct": ["0000", bwd]}
+    block = {"n": 4, "layers": [0, 1], "pairs": {"en-sw": {"p1_fwd": p1, "p1_bwd": p1b,
+                                                           "cka": {"value": [0.1, cka], "ci95": [[0, 1]] * 2}}}}
+    if moved is not None:
+        block["model_cka"] = {"sw": {"value": [1.0, moved], "ci95": [[0, 1]] * 2}}
+    rec = {"unit": {"task": "xnli", "method": method, "seed": seed}, "design": DESIGN, "alignment": {"xnli-dev": block}}
+    if seed is not None:
+        rec["select"] = {"best_step": 20, "accuracy": 0.5 + seed / 100,
+                         "curve": [{"step": 10, "value": 0.4}, {"step": 20, "value": 0.5 + seed / 100}]}
+        rec["timings"] = {"train_s": 10.0, "unit_s": 12.0}
+    return rec
+
+
+def test_alignment_before_and_after_by_hand():
+    # per-sentence P@1 at layer 1 = (fwd + bwd) / 2
+    results = {("xnli", "pretrained", None): _probe_record("pretrained", None, "1111", "1110", 0.8, None),  # .875
+               ("xnli", "baseline", 7): _probe_record("baseline", 7, "1100", "1100", 0.6, 0.5),   # [1, 1, 0, 0]
+               ("xnli", "baseline", 8): _probe_record("baseline", 8, "1000", "1100", 0.4, 0.7),   # [1, .5, 0, 0]
+               ("xnli", "rs-rp", 7): _probe_record("rs-rp", 7, "1110", "1111", 0.7, 0.8),         # [1, 1, 1, .5]
+               ("xnli", "rs-rp", 8): _probe_record("rs-rp", 8, "1110", "1100", 0.5, 0.6)}         # [1, 1, .5, 0]
+    rows = {r["method"]: r for r in agg.alignment_rows(results, "xnli", 1, n_boot=200, seed=0)}
+    base, rsrp = rows["baseline"], rows["rs-rp"]
+    assert base["p1_pretrained"] == pytest.approx(0.875)
+    assert base["p1"] == pytest.approx((0.5 + 0.375) / 2)
+    assert base["vs_pretrained"]["delta"] == pytest.approx(0.4375 - 0.875)
+    assert rsrp["p1"] == pytest.approx((0.875 + 0.625) / 2)
+    assert rsrp["vs_reference"]["delta"] == pytest.approx(0.75 - 0.4375)
+    assert rsrp["vs_reference"]["reference"] == "baseline" and rsrp["vs_reference"]["seeds"] == [7, 8]
+    assert rsrp["vs_reference"]["p_holm"] == pytest.approx(rsrp["vs_reference"]["p_value"])  # one test per family
+    assert "vs_reference" not in base
+    assert rsrp["cka"] == pytest.approx(0.6) and rsrp["cka_range"] == [0.5, 0.7]
+    assert base["model_cka"] == pytest.approx(0.6) and base["model_cka_range"] == [0.5, 0.7]
+    assert base["cka_pretrained"] == pytest.approx(0.8)
+    sel = agg.selection_rows(results, "xnli")
+    assert [(r["method"], r["seed"]) for r in sel] == [("baseline", 7), ("baseline", 8), ("rs-rp", 7), ("rs-rp", 8)]
+    assert [r["accuracy"] for r in sel] == pytest.approx([0.57, 0.58, 0.57, 0.58])
+    assert sel[0]["curve"] == [(10, 0.4), (20, pytest.approx(0.57))] and sel[0]["best_step"] == 20
+
+
+def test_bar_check_reads_the_baseline_seeds():
+    from analysis.study.render import selection_lines
+
+    rows = [{"method": "baseline", "seed": 7, "curve": [(10, 0.62)], "best_step": 10, "accuracy": 0.62, "steps": 10,
+             "train_s": 1, "unit_s": 2},
+            {"method": "rs-rp", "seed": 7, "curve": [(10, 0.5)], "best_step": 10, "accuracy": 0.5, "steps": 10,
+             "train_s": 1, "unit_s": 2}]
+    assert any("Every finished baseline seed reaches the bar (0.620 ≥ 0.60)" in x for x in selection_lines("xnli", rows))
+    rows[0]["accuracy"] = 0.59
+    assert any("bar is missed** by baseline seed(s) 7 (0.590 < 0.60)" in x for x in selection_lines("xnli", rows))
