@@ -214,7 +214,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
                   *_test_lines(block["tests"], "languages"), ""]
         lines += ["### Did the baseline learn the task?", "", *selection_lines(task, block["selection"]), ""]
         if block.get("layer") is not None:
-            lines += [f"### Alignment before and after training", "",
+            lines += ["### Alignment before and after training", "",
                       f"Alignment layer by the stated rule (best pre-trained CSLS P@1 on {task} dev parallel "
                       f"sentences, fixed before any accuracy is read): **{block['layer']}**.", "",
                       *alignment_lines(block["layer"], block.get("alignment", [])), "",
