@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from analysis.study.aggregate import Results, aggregate, layer_scores
 from analysis.study.design import Design
 from analysis.study.units import unit_name
@@ -237,9 +239,21 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
     return "\n".join(lines)
 
 
+def _layer_mean(rec: dict[str, Any], corpus: str, kind: str) -> list[float] | None:
+    """Per layer: linear CKA over the en–xx pairs (``cka``) or model×model CKA over languages (``moved``)."""
+    block = rec.get("alignment", {}).get(corpus, {})
+    vals = ([p["cka"]["value"] for p in block.get("pairs", {}).values() if "cka" in p] if kind == "cka"
+            else [v["value"] for v in block.get("model_cka", {}).values()])
+    return [float(x) for x in np.mean(vals, axis=0)] if vals else None
+
+
 def report_html(results: Results, *, n_boot: int, seed: int = 0) -> str:
-    """Accuracy per language with CIs, Δalignment vs Δaccuracy, per-layer alignment curves per method."""
+    """Accuracy per language with CIs, Δalignment vs Δaccuracy, per-layer alignment curves per method
+    (CSLS P@1, linear CKA, model×model CKA). Every label goes through :func:`xalign.report.escaping.plotly_text`;
+    plotly.js is loaded from its CDN so the committed page stays small."""
     import plotly.graph_objects as go
+
+    from xalign.report.escaping import html_text, plotly_text as esc
 
     agg = aggregate(results, n_boot=n_boot, seed=seed)
     figs = []
@@ -247,29 +261,37 @@ def report_html(results: Results, *, n_boot: int, seed: int = 0) -> str:
         fig = go.Figure()
         for m in dict.fromkeys(r["method"] for r in block["accuracy"]):
             rows = [r for r in block["accuracy"] if r["method"] == m]
-            fig.add_bar(name=m, x=[f"{r['split']}:{r['lang']}" for r in rows], y=[r["accuracy"] for r in rows],
+            fig.add_bar(name=esc(m), x=[esc(f"{r['split']}:{r['lang']}") for r in rows], y=[r["accuracy"] for r in rows],
                         error_y={"type": "data", "symmetric": False, "array": [r["ci95"][1] - r["accuracy"] for r in rows],
                                  "arrayminus": [r["accuracy"] - r["ci95"][0] for r in rows]})
-        fig.update_layout(title=f"{task}: accuracy per language (95% CI)", barmode="group")
+        fig.update_layout(title=esc(f"{task}: accuracy per language (95% CI)"), barmode="group")
         figs.append(fig)
         if block.get("link_points"):
             sc = go.Figure()
             for m in dict.fromkeys(p["method"] for p in block["link_points"]):
                 pts = [p for p in block["link_points"] if p["method"] == m]
-                sc.add_scatter(name=m, mode="markers", x=[p["d_align"] for p in pts], y=[p["d_acc"] for p in pts],
-                               text=[f"{p['lang']} seed {p['seed']}" for p in pts])
-            sc.update_layout(title=f"{task}: Δalignment (layer {block['layer']}) vs Δzero-shot accuracy",
+                sc.add_scatter(name=esc(m), mode="markers", x=[p["d_align"] for p in pts], y=[p["d_acc"] for p in pts],
+                               text=[esc(f"{p['lang']} seed {p['seed']}") for p in pts])
+            sc.update_layout(title=esc(f"{task}: Δalignment (layer {block['layer']}) vs Δzero-shot accuracy"),
                              xaxis_title="Δ CSLS P@1", yaxis_title="Δ accuracy")
             figs.append(sc)
-        curves = go.Figure()
-        for (t, m, s), rec in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2] or -1)):
-            if t == task and f"{task}-dev" in rec.get("alignment", {}):
-                curves.add_scatter(name=f"{m} {s if s is not None else ''}", y=layer_scores(rec, f"{task}-dev").tolist())
-        curves.update_layout(title=f"{task}: CSLS P@1 per layer (mean of both directions and all pairs)",
-                             xaxis_title="layer", yaxis_title="P@1")
-        figs.append(curves)
+        corpus = f"{task}-dev"
+        for kind, title, fn in (("p1", "CSLS P@1 per layer (mean of both directions and all en–xx pairs)",
+                                 lambda r: layer_scores(r, corpus).tolist()),
+                                ("cka", "linear CKA en–xx per layer (mean over pairs)",
+                                 lambda r: _layer_mean(r, corpus, "cka")),
+                                ("moved", "model×model CKA per layer, trained vs pre-trained (1 = unmoved)",
+                                 lambda r: _layer_mean(r, corpus, "moved"))):
+            curves = go.Figure()
+            for (t, m, s), rec in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2] or -1)):
+                y = fn(rec) if t == task and corpus in rec.get("alignment", {}) else None
+                if y:
+                    curves.add_scatter(name=esc(f"{m} {s if s is not None else ''}"), y=y)
+            curves.update_layout(title=esc(f"{task}: {title}"), xaxis_title="layer")
+            figs.append(curves)
     body = "".join(f.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False) for i, f in enumerate(figs))
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>Study report</title></head><body>{body}</body></html>"
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html_text('Study report')}</title></head>"
+            f"<body>{body}</body></html>")
 
 
 def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, n_boot: int) -> list[tuple]:
