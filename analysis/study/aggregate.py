@@ -221,13 +221,15 @@ def link_points(results: Results, task: str, layer: int) -> list[dict[str, Any]]
 
 
 def correlations(points: list[dict[str, Any]], x: str, y: str, *, n_boot: int, seed: int) -> dict[str, Any]:
-    """Spearman ρ of ``x`` vs ``y`` per method and pooled, units = language × seed (× method)."""
+    """Spearman ρ of ``x`` vs ``y`` per method and pooled, points = language × seed (× method); the CI is a
+    cluster bootstrap over languages (a language's seeds and methods are resampled together)."""
     out = {}
     for method in sorted({p["method"] for p in points}) + ["pooled"]:
         sel = [p for p in points if (method == "pooled" or p["method"] == method) and p[x] is not None
                and p[y] is not None]
         if len(sel) >= 3:
-            out[method] = spearman_ci([p[x] for p in sel], [p[y] for p in sel], n_boot=n_boot, seed=seed).to_dict()
+            out[method] = spearman_ci([p[x] for p in sel], [p[y] for p in sel], n_boot=n_boot, seed=seed,
+                                      groups=[p["lang"] for p in sel]).to_dict()
     return out
 
 

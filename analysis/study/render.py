@@ -176,7 +176,8 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
             reading = (GASCHI if link["ci95"][0] > 0 else VEITSMAN if link["ci95"][0] <= 0 <= link["ci95"][1]
                        else "neither (a negative relation)")
             lines.append(f"  Link (layer {block['layer']}): Spearman ρ(Δalignment, Δzero-shot accuracy) = "
-                         f"{_ci(link['rho'], link['ci95'], True)} over {link['n']} language × seed × method points; "
+                         f"{_ci(link['rho'], link['ci95'], True)} over {link['n']} language × seed × method points (CI: "
+                         f"bootstrap over {link.get('n_groups')} languages, each with all its points); "
                          f"this agrees with: {reading}.")
         typ = block.get("typology", {}).get("syntax_knn", {}).get("zero-shot", {}).get("pooled")
         if typ:
@@ -224,7 +225,8 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
             for kind, corr in block.get("link", {}).items():
                 for m, c in corr.items():
                     lines.append(f"- Δalignment vs Δ{kind} accuracy, {m}: ρ = {_ci(c['rho'], c['ci95'], True)} "
-                                 f"(n = {c['n']}, scipy p = {c['p_value']:.3f})")
+                                 f"(n = {c['n']} points, {c.get('n_groups')} languages resampled as clusters; "
+                                 f"scipy p = {c['p_value']:.3f} assumes independent points)")
             for fs, t in block.get("typology", {}).items():
                 if isinstance(t, dict) and "zero-shot" in t:
                     for m, c in t["zero-shot"].items():

@@ -98,6 +98,34 @@ def test_spearman_exact_values_and_bootstrap_against_a_naive_rank_correlation():
     assert res.ci95 == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])))
 
 
+def test_spearman_cluster_bootstrap_against_a_naive_group_resampling():
+    # 3 languages × 2 seeds: each resample draws 3 languages with replacement and keeps both of their seeds
+    x = [0.1, 0.2, 0.5, 0.4, 0.9, 0.7]
+    y = [0.0, 0.3, 0.2, 0.6, 0.8, 0.5]
+    langs = ["sw", "sw", "de", "de", "ur", "ur"]
+    res = spearman_ci(x, y, n_boot=300, seed=5, groups=langs)
+    assert res.n_groups == 3 and res.n == 6
+    assert res.rho == pytest.approx(spearman_ci(x, y, n_boot=5).rho)  # ρ itself does not depend on the groups
+    xs, ys = np.array(x), np.array(y)
+    by_lang = {"de": [2, 3], "sw": [0, 1], "ur": [4, 5]}  # sorted labels: de, sw, ur
+    order = sorted(by_lang)
+    reps = []
+    for row in np.random.default_rng(5).integers(0, 3, (300, 3)):
+        idx = [i for k in row for i in by_lang[order[k]]]
+        rx, ry = rankdata(xs[idx]), rankdata(ys[idx])
+        if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+            continue
+        reps.append(np.corrcoef(rx, ry)[0, 1])
+    assert res.n_boot_valid == len(reps)
+    assert res.ci95 == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])))
+    # one unit per group is the plain unit bootstrap, draw for draw
+    plain = spearman_ci(x, y, n_boot=200, seed=2)
+    single = spearman_ci(x, y, n_boot=200, seed=2, groups=list(range(6)))
+    assert single.ci95 == plain.ci95 and plain.n_groups is None and single.n_groups == 6
+    with pytest.raises(ValueError, match="one label per unit"):
+        spearman_ci(x, y, groups=langs[:5])
+
+
 def test_spearman_undefined_cases_are_nan_not_errors():
     assert np.isnan(spearman_ci([1, 2], [2, 1]).rho)
     assert np.isnan(spearman_ci([1, 1, 1], [1, 2, 3], n_boot=5).rho)

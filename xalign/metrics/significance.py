@@ -119,6 +119,7 @@ class SpearmanResult:
     n_boot: int
     n_boot_valid: int  # resamples where ρ was defined (not all ranks tied)
     alpha: float
+    n_groups: int | None = None  # clusters resampled (``groups``); None: units resampled one by one
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (``ci95`` as a list)."""
@@ -140,14 +141,21 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def spearman_ci(x: Any, y: Any, *, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> SpearmanResult:
+def spearman_ci(x: Any, y: Any, *, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05,
+                groups: Any | None = None) -> SpearmanResult:
     """Spearman rank correlation of paired observations with a bootstrap CI over the units.
 
     ``x[i]`` and ``y[i]`` belong to one unit (e.g. one language × seed). ρ and its p-value come from
-    ``scipy.stats.spearmanr`` (average ranks for ties; the p-value is scipy's t approximation). The
-    interval resamples units with replacement (``numpy.random.default_rng(seed)``) and takes percentiles
-    of ρ*, skipping resamples in which either variable is constant (ρ undefined; their number is
-    ``n_boot − n_boot_valid``). Undefined ρ (fewer than 3 units or a constant variable) gives NaN.
+    ``scipy.stats.spearmanr`` (average ranks for ties; the p-value is scipy's t approximation, which assumes
+    independent units). The interval resamples units with replacement (``numpy.random.default_rng(seed)``)
+    and takes percentiles of ρ*, skipping resamples in which either variable is constant (ρ undefined;
+    their number is ``n_boot − n_boot_valid``). Undefined ρ (fewer than 3 units or a constant variable)
+    gives NaN.
+
+    ``groups`` (one label per unit) makes it a cluster bootstrap: each resample draws as many groups as there
+    are, with replacement (``rng.integers(0, n_groups, (n_boot, n_groups))`` over the sorted distinct labels),
+    and takes every unit of each drawn group, so that units sharing a group (the seeds and methods of one
+    language) are never treated as independent. With one unit per group it equals the plain bootstrap.
     """
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if xs.ndim != 1 or xs.shape != ys.shape:
@@ -162,13 +170,24 @@ def spearman_ci(x: Any, y: Any, *, n_boot: int = 2000, seed: int = 0, alpha: flo
     nan = float("nan")
     if n < 3:
         return SpearmanResult(nan, nan, (nan, nan), n, int(n_boot), 0, alpha)
+    rng = np.random.default_rng(seed)
+    n_groups = None
+    if groups is None:
+        draws = list(rng.integers(0, n, (n_boot, n)))
+    else:
+        g = np.asarray(groups)
+        if g.shape != xs.shape:
+            raise ValueError(f"groups: expected one label per unit ({xs.shape}), got shape {g.shape}")
+        _, inverse = np.unique(g, return_inverse=True)
+        members = [np.flatnonzero(inverse == k) for k in range(int(inverse.max()) + 1)]
+        n_groups = len(members)
+        draws = [np.concatenate([members[k] for k in row]) for row in rng.integers(0, n_groups, (n_boot, n_groups))]
     rho, p = _spearman(xs, ys)
-    idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))
-    reps = np.array([_spearman(xs[row], ys[row])[0] for row in idx])
+    reps = np.array([_spearman(xs[row], ys[row])[0] for row in draws])
     valid = reps[np.isfinite(reps)]
     if valid.size:
         lo, hi = np.quantile(valid, [alpha / 2, 1 - alpha / 2])
         ci = (float(lo), float(hi))
     else:
         ci = (nan, nan)
-    return SpearmanResult(rho, p, ci, n, int(n_boot), int(valid.size), alpha)
+    return SpearmanResult(rho, p, ci, n, int(n_boot), int(valid.size), alpha, n_groups)
