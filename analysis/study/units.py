@@ -5,6 +5,7 @@ from its scratch folder (finished training is reused, checkpoints are resumed)."
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import platform
@@ -205,14 +206,24 @@ def run_all(design: Design, *, data_root: Path, results_dir: Path = RESULTS_DIR,
             clock: Callable[[], float] = time.time, only: list[tuple] | None = None) -> list[Path]:
     """Run the missing units in design order (with ``only``, just those units); with ``max_hours``, start no
     unit after that much time (a chunk ends between units, so a rerun continues where it stopped)."""
+    from xalign.errors import OutputError
+    from xalign.io import output_lock
+
     start = clock()
     written = []
+    claims = Path(work_dir or default_work_dir()) / "claims" / design.scale
     for unit in missing_units(design, results_dir, tasks):
         if only is not None and unit not in only:
             continue
         if max_hours is not None and clock() - start > max_hours * 3600:
             logger.info("chunk limit of %.2f h reached; rerun to continue", max_hours)
             break
-        written.append(run_unit(design, *unit, results_dir=results_dir, work_dir=work_dir, data_root=data_root,
-                                hooks=hooks))
+        with contextlib.ExitStack() as stack:
+            try:  # several workers (--jobs) share the list: a unit another worker holds is skipped, not repeated
+                stack.enter_context(output_lock(claims / unit_name(*unit).replace("/", "-")))
+            except OutputError:
+                logger.info("%s: another worker is running it, skipped", unit_name(*unit))
+                continue
+            written.append(run_unit(design, *unit, results_dir=results_dir, work_dir=work_dir, data_root=data_root,
+                                    hooks=hooks))
     return written

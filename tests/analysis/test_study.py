@@ -261,3 +261,44 @@ def test_bar_check_reads_the_baseline_seeds():
     assert any("Every finished baseline seed reaches the bar (0.620 ≥ 0.60)" in x for x in selection_lines("xnli", rows))
     rows[0]["accuracy"] = 0.59
     assert any("bar is missed** by baseline seed(s) 7 (0.590 < 0.60)" in x for x in selection_lines("xnli", rows))
+
+
+def test_a_unit_held_by_another_worker_is_skipped_not_repeated(tmp_path):
+    from xalign.io import output_lock
+
+    design = make_design("cpu", seeds=(7,))
+    train_file = tmp_path / "data" / design.tasks["xnli"].train_file
+    train_file.parent.mkdir(parents=True)
+    train_file.write_text("{}\n")
+    calls: list = []
+    kw = dict(data_root=tmp_path / "data", results_dir=tmp_path / "r", work_dir=tmp_path / "w", tasks=("xnli",),
+              hooks=_hooks(calls))
+    with output_lock(tmp_path / "w" / "claims" / "cpu" / "xnli-rs-rp-seed7"):  # what a second worker holds
+        run_all(design, **kw)
+    assert "rs-rp" not in [c["method"] for c in calls] and not unit_path(tmp_path / "r", "xnli", "rs-rp", 7).exists()
+    assert unit_path(tmp_path / "r", "xnli", "adv", 7).exists()  # the units after it still ran
+    run_all(design, **kw)  # released: only the skipped unit runs now
+    assert [c["method"] for c in calls].count("rs-rp") == 1 and unit_path(tmp_path / "r", "xnli", "rs-rp", 7).exists()
+
+
+def test_workers_get_the_command_without_jobs(monkeypatch):
+    import subprocess
+
+    from analysis.study import run
+
+    started = []
+
+    class Proc:
+        pid = 1
+
+        def __init__(self, cmd, env, cwd):
+            started.append((cmd, env["OMP_NUM_THREADS"]))
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", Proc)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert run.run_workers(["--jobs", "2", "--max-hours", "1", "--jobs=2"], 2) == 0
+    assert len(started) == 2 and all(t == "1" for _, t in started)
+    assert started[0][0][1:] == ["-m", "analysis.study", "--max-hours", "1", "--no-rewrite"]
