@@ -158,6 +158,34 @@ def alignment_lines(layer: int, rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+LOW_RESOURCE = ("sw", "ur")  # the languages the project exists for (XNLI); PAWS-X has none
+
+
+def where_lines(block: dict[str, Any]) -> list[str]:
+    """Where: the low-resource languages' changes, the languages significant after Holm, and how alignment at
+    the chosen layer moved against the reference."""
+    out = []
+    per_lang = [t for t in block["tests"] if t["family"].startswith("languages:")]
+    for method in dict.fromkeys(t["method"] for t in per_lang):
+        mine = [t for t in per_lang if t["method"] == method]
+        low = [t for t in mine if t["column"].split(":")[-1] in LOW_RESOURCE]
+        sig = [t for t in mine if t["p_holm"] < 0.05]
+        low_words = "; ".join(f"{t['column'].split(':')[-1]} {_ci(t['delta'], t['ci95'], True)} (Holm p "
+                              f"{t['p_holm']:.3f})" for t in low)
+        sig_words = ", ".join(f"{t['column'].split(':')[-1]} {t['delta']:+.3f}" for t in sig) or "none"
+        out.append(f"  - {method} − {mine[0]['reference']}: {('low-resource: ' + low_words + '; ') if low else ''}"
+                   f"languages significant after Holm: {sig_words}.")
+        align = [r["vs_reference"] for r in block.get("alignment", []) if r["method"] == method
+                 and "vs_reference" in r and r["corpus"].endswith("-dev")]
+        if align:
+            up = sum(1 for a in align if a.get("p_holm", 1) < 0.05 and a["delta"] > 0)
+            down = sum(1 for a in align if a.get("p_holm", 1) < 0.05 and a["delta"] < 0)
+            out.append(f"    Alignment at layer {block['layer']} (CSLS P@1 vs {align[0]['reference']}, {len(align)} "
+                       f"language pairs): mean Δ {np.mean([a['delta'] for a in align]):+.3f}; significantly higher "
+                       f"in {up}, lower in {down} after Holm.")
+    return out
+
+
 def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
     """Plain words, by a stated rule: significant = Holm-adjusted p < 0.05 in the primary family."""
     lines = [] if agg else ["- No unit has finished yet: no claim is made."]
@@ -168,9 +196,12 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
         sig = [t for t in block["tests"] if t["family"] == "primary" and t["p_holm"] < 0.05]
         flat = [t for t in block["tests"] if t["family"] == "primary" and t["p_holm"] >= 0.05]
         words = "; ".join(f"{t['method']} {'above' if t['delta'] > 0 else 'below'} {t['reference']} on "
-                          f"{t['column']} ({t['delta']:+.3f})" for t in sig) or "no method differs significantly"
-        flat_words = ", ".join(f"{t['method']}/{t['column']}" for t in flat) or "none"
+                          f"{t['column']} ({_ci(t['delta'], t['ci95'], True)}, {len(t['seeds'])} seed(s))"
+                          for t in sig) or "no method differs significantly"
+        flat_words = ", ".join(f"{t['method']}/{t['column']} ({t['delta']:+.3f}, {len(t['seeds'])} seed(s))"
+                               for t in flat) or "none"
         lines.append(f"- **{task}** (finished units only): {words}; not significant after Holm: {flat_words}.")
+        lines += where_lines(block)
         link = block.get("link", {}).get("zero-shot", {}).get("pooled")
         if link:
             reading = (GASCHI if link["ci95"][0] > 0 else VEITSMAN if link["ci95"][0] <= 0 <= link["ci95"][1]
