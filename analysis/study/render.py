@@ -152,7 +152,7 @@ def alignment_lines(layer: int, rows: list[dict[str, Any]]) -> list[str]:
                r.get("cka_pretrained") is not None else "–")
         moved = f"{r['model_cka']:.3f} [{r['model_cka_range'][0]:.3f}–{r['model_cka_range'][1]:.3f}]" \
             if r.get("model_cka") is not None else "–"
-        lines.append(f"| {r['corpus']} | en-{r['lang']} | {r['method']} ({len(r['seeds'])} seeds) | "
+        lines.append(f"| {r['corpus']} | en-{r['lang']} | {r['method']} ({len(r['seeds'])} seed{'s' if len(r['seeds']) > 1 else ''}) | "
                      f"{r['p1_pretrained']:.3f} | {r['p1']:.3f} | {_ci(vp['delta'], vp['ci95'], True)} | {ref_cells} | "
                      f"{cka} | {moved} |")
     return lines
@@ -229,7 +229,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
     hashes = data_hashes(results)
     lines = ["# Does robust training improve cross-lingual transfer and alignment, and where?", "",
              *banner(missing), "## Design", "", *design_lines(design), "",
-             "## Commands", "", f"- Run (resumable, chunked): `{COMMAND} --scale {design.scale} --max-hours 1.8`",
+             "## Commands", "", f"- Run (resumable, chunked): `{COMMAND} --scale {design.scale} --max-hours 1.8 --jobs 2` (two one-thread workers on a 2-core machine: a speed setting, not part of the design; floating-point sums may differ in the last bits between thread counts)",
              f"- Rebuild this page and the report: `{COMMAND} --scale {design.scale} --rewrite-results`",
              f"- Versions (first unit): {', '.join(f'{k} {v}' for k, v in versions.items()) or 'n/a'}",
              f"- Finished units: {len([k for k in results if k[2] is not None])} trained, "

@@ -179,8 +179,10 @@ def run_unit(design: Design, task: str, method: str, seed: int | None, *, result
     record["alignment"] = alignment(emb, reference=reference, n_boot=design.n_boot_cka, seed=design.data_seed)
     timings["probe_s"] = round(time.time() - t1, 1)
     timings["unit_s"] = round(time.time() - started, 1)
+    import torch
+
     record.update(timings=timings, versions=package_versions(), host={"platform": platform.platform(),
-                  "machine": platform.machine()}, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                  "machine": platform.machine(), "torch_threads": torch.get_num_threads()}, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     write_json(target, record)
     logger.info("%s: wrote %s in %.0f s", unit_name(task, method, seed), target, timings["unit_s"])
     return target
