@@ -158,6 +158,9 @@ def alignment_lines(layer: int, rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+RUN_FLAGS = {"cpu": ("--max-hours 1.8 --jobs 2", " (two one-thread workers on a 2-core machine: a speed setting, not "
+                     "part of the design; floating-point sums may differ in the last bits between thread counts)"),
+             "full": ("--device cuda", " (its units live in `analysis/results/full/`)")}
 LOW_RESOURCE = ("sw", "ur")  # the languages the project exists for (XNLI); PAWS-X has none
 
 
@@ -224,12 +227,13 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
 
 
 def results_markdown(design: Design, results: Results, missing: list[tuple], *, versions: dict[str, str],
-                     n_boot: int, seed: int = 0) -> str:
+                     n_boot: int, seed: int = 0, html_name: str = "study_report.html") -> str:
     agg = aggregate(results, n_boot=n_boot, seed=seed)
     hashes = data_hashes(results)
     lines = ["# Does robust training improve cross-lingual transfer and alignment, and where?", "",
              *banner(missing), "## Design", "", *design_lines(design), "",
-             "## Commands", "", f"- Run (resumable, chunked): `{COMMAND} --scale {design.scale} --max-hours 1.8 --jobs 2` (two one-thread workers on a 2-core machine: a speed setting, not part of the design; floating-point sums may differ in the last bits between thread counts)",
+             "## Commands", "", f"- Run (resumable, chunked): `{COMMAND} --scale {design.scale} {RUN_FLAGS[design.scale][0]}`"
+             f"{RUN_FLAGS[design.scale][1]}",
              f"- Rebuild this page and the report: `{COMMAND} --scale {design.scale} --rewrite-results`",
              f"- Versions (first unit): {', '.join(f'{k} {v}' for k, v in versions.items()) or 'n/a'}",
              f"- Finished units: {len([k for k in results if k[2] is not None])} trained, "
@@ -268,7 +272,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
               "every unit JSON, under `data`). Two units with a different digest here would not be comparable; the "
               "table lists every digest found, so a single row per data set means every unit read the same data.",
               "", "| data | digest | units |", "|---|---|---|", *[f"| {k} | `{v}` | {n} |" for k, v, n in hashes], "",
-              "Figures: [`analysis/study_report.html`](study_report.html).", ""]
+              f"Figures: [`analysis/{html_name}`]({html_name}).", ""]
     return "\n".join(lines)
 
 
@@ -337,6 +341,7 @@ def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, 
     check_design(results, design.to_dict(), results_dir)
     missing = missing_units(design, results_dir)
     versions = next(iter(results.values()))["versions"] if results else {}
-    write_text(results_md, results_markdown(design, results, missing, versions=versions, n_boot=n_boot))
+    write_text(results_md, results_markdown(design, results, missing, versions=versions, n_boot=n_boot,
+                                            html_name=html.name))
     write_text(html, report_html(results, n_boot=n_boot))
     return missing

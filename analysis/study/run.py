@@ -5,7 +5,7 @@
     python -m analysis.study --rewrite-results     # RESULTS.md + study_report.html from analysis/results/ only
     python -m analysis.study --plan                # the units, what is missing, the planned hours
     python -m analysis.study --units pawsx/baseline/seed7   # just these units (names as --plan lists them)
-    python -m analysis.study --scale full --device cuda   # the GPU configuration
+    python -m analysis.study --scale full --device cuda   # the GPU configuration (analysis/results/full/)
 """
 
 from __future__ import annotations
@@ -38,9 +38,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default=str(SHARED_DATA), help="the shared data folder (MANIFEST.md)")
     p.add_argument("--work", default=None, help="scratch folder for runs (default $XALIGN_STUDY_WORK or "
                                                  "~/.cache/xalign-study)")
-    p.add_argument("--results-dir", default=str(RESULTS_DIR))
-    p.add_argument("--results", default=str(ROOT / "analysis" / "RESULTS.md"))
-    p.add_argument("--html", default=str(ROOT / "analysis" / "study_report.html"))
+    p.add_argument("--results-dir", default=None, help="unit JSONs (default analysis/results for --scale cpu, "
+                                                         "analysis/results/full for --scale full)")
+    p.add_argument("--results", default=None, help="default analysis/RESULTS.md (cpu), analysis/RESULTS_full.md")
+    p.add_argument("--html", default=None, help="default analysis/study_report.html (cpu), "
+                                                "analysis/study_report_full.html")
     p.add_argument("--rewrite-results", action="store_true", help="only rebuild RESULTS.md and the HTML report")
     p.add_argument("--jobs", type=int, default=1,
                    help="run units in this many worker processes sharing the CPU threads (2 one-thread workers "
@@ -49,6 +51,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--plan", action="store_true", help="list units, missing ones and planned hours; run nothing")
     p.add_argument("--sec-per-step", type=float, default=4.5, help="for --plan")
     return p.parse_args(argv)
+
+
+def scale_paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """Results folder, RESULTS page and HTML report of ``args.scale``: each scale has its own units (the CPU
+    scale at the top of ``analysis/results``, the GPU one under ``analysis/results/full``), so that a unit of
+    one scale is never taken for the other's."""
+    cpu = args.scale == "cpu"
+    results_dir = Path(args.results_dir) if args.results_dir else RESULTS_DIR if cpu else RESULTS_DIR / args.scale
+    suffix = "" if cpu else f"_{args.scale}"
+    return (results_dir, Path(args.results or ROOT / "analysis" / f"RESULTS{suffix}.md"),
+            Path(args.html or ROOT / "analysis" / f"study_report{suffix}.html"))
 
 
 def run_workers(argv: list[str], jobs: int) -> int:
@@ -79,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     design = make_design(args.scale, seeds=tuple(args.seeds) if args.seeds else None, model=args.model,
                          device=args.device)
-    results_dir = Path(args.results_dir)
+    results_dir, results_md, html = scale_paths(args)
     tasks = tuple(args.tasks) if args.tasks else None
     try:
         only = parse_units(design, args.units) if args.units else None
@@ -116,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                     default_work_dir(), tasks=tasks, max_hours=args.max_hours, only=only)
     if args.no_rewrite:
         return 0
-    missing = rewrite(design, results_dir, Path(args.results), Path(args.html), n_boot=design.n_boot)
-    logger.info("wrote %s (%d units missing)", args.results, len(missing))
+    missing = rewrite(design, results_dir, results_md, html, n_boot=design.n_boot)
+    logger.info("wrote %s (%d units missing)", results_md, len(missing))
     return 0
 
 

@@ -303,3 +303,20 @@ def test_workers_get_the_command_without_jobs(monkeypatch):
     assert run.run_workers(["--jobs", "2", "--max-hours", "1", "--jobs=2"], 2) == 0
     assert len(started) == 2 and all(t == "1" for _, t in started)
     assert started[0][0][1:] == ["-m", "analysis.study", "--max-hours", "1", "--no-rewrite"]
+
+
+def test_each_scale_has_its_own_results(tmp_path):
+    from analysis.study import run
+    from analysis.study.units import RESULTS_DIR
+
+    cpu = run.scale_paths(run.parse_args([]))
+    full = run.scale_paths(run.parse_args(["--scale", "full"]))
+    assert cpu[0] == RESULTS_DIR and full[0] == RESULTS_DIR / "full"
+    assert (cpu[1].name, cpu[2].name) == ("RESULTS.md", "study_report.html")
+    assert (full[1].name, full[2].name) == ("RESULTS_full.md", "study_report_full.html")
+    # a full-scale unit under the CPU folder is refused, not compared
+    rec = _record("baseline", 7, "1111")
+    rec["design"] = make_design("full").to_dict()
+    _write(tmp_path / "r", rec)
+    with pytest.raises(agg.DesignMismatch, match="scale: recorded 'full', design 'cpu'"):
+        agg.check_design(agg.load_results(tmp_path / "r"), make_design("cpu").to_dict(), tmp_path / "r")
