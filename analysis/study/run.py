@@ -53,6 +53,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def remaining_hours(design, results_dir: Path, missing: list[tuple]) -> float | None:
+    """Hours the missing units need, from the mean measured ``unit_s`` of finished trained units of the same
+    task per unit of step cost (an adv step costs two passes); None before any trained unit has finished."""
+    from analysis.study.aggregate import load_results
+    from analysis.study.design import method_cost
+
+    per_cost: dict[str, list[float]] = {}
+    for (task, method, seed), rec in load_results(results_dir).items():
+        if seed is not None and rec.get("timings", {}).get("unit_s"):
+            per_cost.setdefault(task, []).append(rec["timings"]["unit_s"] / method_cost(design, method))
+    if not per_cost:
+        return None
+    overall = [v for vals in per_cost.values() for v in vals]
+    total = sum(method_cost(design, m) * (sum(per_cost.get(t, overall)) / len(per_cost.get(t, overall)))
+                for t, m, s in missing if s is not None)
+    return total / 3600
+
+
 def scale_paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
     """Results folder, RESULTS page and HTML report of ``args.scale``: each scale has its own units (the CPU
     scale at the top of ``analysis/results``, the GPU one under ``analysis/results/full``), so that a unit of
@@ -105,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("%-32s %s", unit_name(*unit), "missing" if unit in missing else "done")
         logger.info("planned hours at %.1f s/step: %s", args.sec_per_step,
                     {k: round(v, 1) for k, v in estimate_hours(design, sec_per_step=args.sec_per_step).items()})
+        left = remaining_hours(design, results_dir, missing)
+        if left is not None:
+            logger.info("still to run: about %.1f unit-hours at the pace the finished units ran (a unit-hour is "
+                        "one hour of one unit; --jobs N runs N units at once, each slower)", left)
         return 0
     from analysis.study.aggregate import DesignMismatch, check_design, load_results
     from analysis.study.render import rewrite

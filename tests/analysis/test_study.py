@@ -320,3 +320,16 @@ def test_each_scale_has_its_own_results(tmp_path):
     _write(tmp_path / "r", rec)
     with pytest.raises(agg.DesignMismatch, match="scale: recorded 'full', design 'cpu'"):
         agg.check_design(agg.load_results(tmp_path / "r"), make_design("cpu").to_dict(), tmp_path / "r")
+
+
+def test_remaining_hours_from_measured_units(tmp_path):
+    from analysis.study.run import remaining_hours
+
+    design = make_design("cpu")
+    assert remaining_hours(design, tmp_path, [("xnli", "adv", 7)]) is None  # nothing measured yet
+    for method, seed, unit_s in (("baseline", 7, 1000.0), ("adv", 7, 4000.0)):  # per cost unit: 1000 and 2000
+        rec = _record(method, seed, "1111")
+        rec["timings"] = {"unit_s": unit_s}
+        _write(tmp_path, rec)
+    missing = [("xnli", "pretrained", None), ("xnli", "rs-rp", 8), ("xnli", "adv", 8)]
+    assert remaining_hours(design, tmp_path, missing) == pytest.approx((1500 + 2 * 1500) / 3600)
