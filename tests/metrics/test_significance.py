@@ -80,6 +80,18 @@ def test_holm_by_hand_and_against_the_statsmodels_formula():
         holm([0.1, 1.5])
 
 
+def _naive_rank_correlations(x, y, draws) -> list[float]:
+    """Pearson correlation of the ranks on each resample (index list), skipping resamples with a constant."""
+    xs, ys = np.array(x, float), np.array(y, float)
+    reps = []
+    for idx in draws:
+        rx, ry = rankdata(xs[idx]), rankdata(ys[idx])
+        if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+            continue
+        reps.append(np.corrcoef(rx, ry)[0, 1])
+    return reps
+
+
 def test_spearman_exact_values_and_bootstrap_against_a_naive_rank_correlation():
     # d = rank differences [1, 1, 1, 1, 0]: rho = 1 - 6 * 4 / (5 * 24) = 0.8
     x, y = [1, 2, 3, 4, 5], [2, 1, 4, 3, 5]
@@ -87,13 +99,7 @@ def test_spearman_exact_values_and_bootstrap_against_a_naive_rank_correlation():
     assert res.rho == pytest.approx(0.8)
     assert spearman_ci([1, 2, 3, 4], [1, 3, 2, 4], n_boot=10).rho == pytest.approx(0.8)  # 1 - 6*2/60
     assert spearman_ci([1, 2, 3], [3, 2, 1], n_boot=10).rho == pytest.approx(-1.0)
-    xs, ys = np.array(x, float), np.array(y, float)
-    reps = []
-    for idx in np.random.default_rng(3).integers(0, 5, (400, 5)):
-        rx, ry = rankdata(xs[idx]), rankdata(ys[idx])
-        if np.ptp(rx) == 0 or np.ptp(ry) == 0:
-            continue
-        reps.append(np.corrcoef(rx, ry)[0, 1])
+    reps = _naive_rank_correlations(x, y, np.random.default_rng(3).integers(0, 5, (400, 5)))
     assert res.n_boot_valid == len(reps)
     assert res.ci95 == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])))
 
@@ -106,16 +112,10 @@ def test_spearman_cluster_bootstrap_against_a_naive_group_resampling():
     res = spearman_ci(x, y, n_boot=300, seed=5, groups=langs)
     assert res.n_groups == 3 and res.n == 6
     assert res.rho == pytest.approx(spearman_ci(x, y, n_boot=5).rho)  # ρ itself does not depend on the groups
-    xs, ys = np.array(x), np.array(y)
     by_lang = {"de": [2, 3], "sw": [0, 1], "ur": [4, 5]}  # sorted labels: de, sw, ur
     order = sorted(by_lang)
-    reps = []
-    for row in np.random.default_rng(5).integers(0, 3, (300, 3)):
-        idx = [i for k in row for i in by_lang[order[k]]]
-        rx, ry = rankdata(xs[idx]), rankdata(ys[idx])
-        if np.ptp(rx) == 0 or np.ptp(ry) == 0:
-            continue
-        reps.append(np.corrcoef(rx, ry)[0, 1])
+    draws = [[i for k in row for i in by_lang[order[k]]] for row in np.random.default_rng(5).integers(0, 3, (300, 3))]
+    reps = _naive_rank_correlations(x, y, draws)
     assert res.n_boot_valid == len(reps)
     assert res.ci95 == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])))
     # one unit per group is the plain unit bootstrap, draw for draw
