@@ -221,16 +221,30 @@ def link_points(results: Results, task: str, layer: int) -> list[dict[str, Any]]
 
 
 def correlations(points: list[dict[str, Any]], x: str, y: str, *, n_boot: int, seed: int) -> dict[str, Any]:
-    """Spearman ρ of ``x`` vs ``y`` per method and pooled, points = language × seed (× method); the CI is a
-    cluster bootstrap over languages (a language's seeds and methods are resampled together)."""
+    """Spearman ρ of ``x`` vs ``y`` per method, pooled, and ``within`` (pooled after centring each method ×
+    seed run, :func:`_centre`), points = language × seed (× method); the CI is a cluster bootstrap over
+    languages (a language's seeds and methods are resampled together). Pooled points mix differences
+    between methods (one that trains less moves alignment less and scores lower everywhere) with
+    differences between languages; ``within`` keeps only the latter and is the one the answer reads."""
     out = {}
-    for method in sorted({p["method"] for p in points}) + ["pooled"]:
-        sel = [p for p in points if (method == "pooled" or p["method"] == method) and p[x] is not None
+    for method in sorted({p["method"] for p in points}) + ["pooled", "within"]:
+        sel = [p for p in points if (method in ("pooled", "within") or p["method"] == method) and p[x] is not None
                and p[y] is not None]
+        xs, ys = [p[x] for p in sel], [p[y] for p in sel]
+        if method == "within":
+            xs, ys = _centre(sel, xs), _centre(sel, ys)
         if len(sel) >= 3:
-            out[method] = spearman_ci([p[x] for p in sel], [p[y] for p in sel], n_boot=n_boot, seed=seed,
-                                      groups=[p["lang"] for p in sel]).to_dict()
+            out[method] = spearman_ci(xs, ys, n_boot=n_boot, seed=seed, groups=[p["lang"] for p in sel]).to_dict()
     return out
+
+
+def _centre(points: list[dict[str, Any]], values: list[float]) -> list[float]:
+    """``values`` minus the mean of their (method, seed) run: what is left is how the languages of one trained
+    model differ, so a method or seed that is better or worse everywhere cannot make the correlation."""
+    runs: dict[tuple, list[float]] = {}
+    for p, v in zip(points, values):
+        runs.setdefault((p["method"], p["seed"]), []).append(v)
+    return [v - float(np.mean(runs[(p["method"], p["seed"])])) for p, v in zip(points, values)]
 
 
 def typology(points: list[dict[str, Any]], *, n_boot: int, seed: int) -> dict[str, Any]:

@@ -333,3 +333,16 @@ def test_remaining_hours_from_measured_units(tmp_path):
         _write(tmp_path, rec)
     missing = [("xnli", "pretrained", None), ("xnli", "rs-rp", 8), ("xnli", "adv", 8)]
     assert remaining_hours(design, tmp_path, missing) == pytest.approx((1500 + 2 * 1500) / 3600)
+
+
+def test_within_run_link_removes_differences_between_methods():
+    # method A scores high everywhere but moved alignment little; B the reverse; inside each, languages agree
+    pts = [{"method": m, "seed": 7, "lang": lg, "d_align": a, "d_acc": c}
+           for m, aligns, accs in (("A", [0, 1, 2], [10, 11, 12]), ("B", [10, 11, 12], [0, 1, 2]))
+           for lg, a, c in zip(("sw", "ur", "de"), aligns, accs)]
+    out = agg.correlations(pts, "d_align", "d_acc", n_boot=50, seed=0)
+    assert out["A"]["rho"] == pytest.approx(1.0) and out["B"]["rho"] == pytest.approx(1.0)
+    # ranks: align 1..6, acc 4,5,6,1,2,3 -> d = [-3,-3,-3,3,3,3], Σd² = 54, ρ = 1 - 6·54/210
+    assert out["pooled"]["rho"] == pytest.approx(1 - 6 * 54 / 210)
+    assert out["within"]["rho"] == pytest.approx(1.0)  # centred: [-1, 0, 1] twice on both axes
+    assert out["within"]["n_groups"] == 3
