@@ -208,13 +208,15 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
         link = block.get("link", {}).get("zero-shot", {}).get("within")
         pooled = block.get("link", {}).get("zero-shot", {}).get("pooled")
         if link:
-            reading = (GASCHI if link["ci95"][0] > 0 else VEITSMAN if link["ci95"][0] <= 0 <= link["ci95"][1]
+            reading = (GASCHI if link["ci95"][0] > 0 else
+                       f"no detectable link (the CI holds 0; a CI this wide also leaves room for a link this study "
+                       f"is too small to see), in line with {VEITSMAN}" if link["ci95"][0] <= 0 <= link["ci95"][1]
                        else "neither (a negative relation)")
             lines.append(f"  Link (layer {block['layer']}): across languages within each trained model (each "
                          f"method × seed run centred), Spearman ρ(Δalignment, Δzero-shot accuracy) = "
                          f"{_ci(link['rho'], link['ci95'], True)} over {link['n']} language × seed × method points "
-                         f"(CI: bootstrap over {link.get('n_groups')} languages, each with all its points); this "
-                         f"agrees with: {reading}. Uncentred, ρ = {_ci(pooled['rho'], pooled['ci95'], True)}: that "
+                         f"(CI: bootstrap over {link.get('n_groups')} languages, each with all its points): "
+                         f"{reading}. Uncentred, ρ = {_ci(pooled['rho'], pooled['ci95'], True)}: that "
                          "number also carries the differences between methods, so it is not read as the link.")
         typ = block.get("typology", {}).get("syntax_knn", {}).get("zero-shot", {}).get("within")
         if typ:
