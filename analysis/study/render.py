@@ -205,6 +205,15 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
                                for t in flat) or "none"
         lines.append(f"- **{task}** (finished units only): {words}; not significant after Holm: {flat_words}.")
         lines += where_lines(block)
+        fit = {}
+        for r in block.get("selection", []):
+            if r["accuracy"] is not None:
+                fit.setdefault(r["method"], []).append(r["accuracy"])
+        if "baseline" in fit and len(fit) > 1:
+            words = ", ".join(f"{m} {np.mean(v):.3f}" for m, v in fit.items())
+            lines.append(f"  English dev accuracy at the selected step (seed mean): {words}. A method below the "
+                         "baseline here learned the English task less in the same steps, so its zero-shot gap "
+                         "partly measures slower learning, not worse transfer.")
         link = block.get("link", {}).get("zero-shot", {}).get("within")
         pooled = block.get("link", {}).get("zero-shot", {}).get("pooled")
         if link:
