@@ -25,6 +25,9 @@ The helpers:
   any failure), or, with ``resume=True`` or ``in_place=True`` on an absent/empty folder, the folder
   itself (a killed run can then be resumed; a failed one is removed unless ``keep_partial(folder)``).
   An existing run of the same command is replaced only with ``overwrite=True``.
+* ``swap_in_dir(new, target)`` / ``recover_output(target)``: the swap and the clean-up after a kill that
+  the two helpers above use, for writers that keep their own resumable staging folder (``xalign embed``
+  stages in ``.<name>.partial`` across processes and kills).
 * ``check_output(path, kind=..., command=..., files=...)``: the same policy as a check, for
   validating ``--out`` before loading a model.
 """
@@ -136,7 +139,7 @@ def output_problem(path: str | os.PathLike[str], *, kind: str | None = None, com
             if found == command:
                 return None
             if found is not None:
-                return f"it holds an xalign {found} run, not a {command} run"
+                return f"it holds an xalign {found} run, not an xalign {command} run"
         elif found is not None or _is_xalign_folder(p) or _inside_xalign_folder(p):
             return None
         shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
@@ -198,9 +201,10 @@ def _mkdir(folder: Path) -> None:
         raise OutputError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
 
 
-def _clean_stale(target: Path) -> None:
+def recover_output(target: Path) -> None:
     """Remove what killed writers left beside ``target`` (call with its lock held); a previous run moved
-    aside by a swap that was killed half-way is put back first."""
+    aside by a swap (:func:`swap_in_dir`) that was killed half-way is put back first. Staging folders a
+    caller keeps on purpose (names not ending in ``.tmp``, e.g. ``.<name>.partial``) are left alone."""
     for stale in target.parent.glob(f".{target.name}.*.tmp"):
         if not stale.is_dir() or stale.is_symlink():
             continue
@@ -214,6 +218,19 @@ def _swap_in(new: Path, target: Path, stage: Path) -> None:
     if target.exists() or target.is_symlink():
         os.replace(target, stage / f".old-{target.name}")
     os.replace(new, target)
+
+
+def swap_in_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Move the folder ``new`` onto ``target`` (same file system; call with ``target``'s lock held).
+    The previous ``target`` is parked in a ``.<name>.*.tmp`` folder between the two renames, so a kill
+    there loses nothing: :func:`recover_output` puts it back."""
+    new, target = Path(new), Path(target)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        _swap_in(new, target, stage)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return target
 
 
 @contextlib.contextmanager
@@ -255,7 +272,7 @@ def claim_output_dir(path: str | os.PathLike[str], command: str, *, overwrite: b
     check_output(target, kind="dir", command=command)
     with output_lock(target):
         check_output(target, kind="dir", command=command)  # again, now that nobody else writes it
-        _clean_stale(target)
+        recover_output(target)
         existing = target.is_dir() and any(target.iterdir())
         if resume:
             if not existing:

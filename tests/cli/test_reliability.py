@@ -136,7 +136,7 @@ def test_report_out_rewrites_its_own_html(tmp_path):
 
 def test_claim_refuses_another_commands_run_and_an_existing_run_without_overwrite(tmp_path):
     run = make_probe_run(tmp_path / "run", n=12)
-    with pytest.raises(OutputError, match="it holds an xalign probe run, not a train run"):
+    with pytest.raises(OutputError, match="it holds an xalign probe run, not an xalign train run"):
         with claim_output_dir(run, "train"):
             pass
     with pytest.raises(OutputError, match="already holds an xalign probe run; pass --overwrite"):

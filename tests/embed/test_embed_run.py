@@ -92,7 +92,7 @@ def test_refuses_to_replace_a_folder_that_is_not_an_embed_run(tiny_encoder, tmp_
     out = tmp_path / "thesis"
     out.mkdir()
     (out / "thesis.txt").write_text("years of work")
-    with pytest.raises(OutputError, match="not an xalign embed output"):
+    with pytest.raises(OutputError, match="folder xalign did not write"):
         ex.extract_corpus(tiny_encoder, _corpus(4), out, CFG)
     assert _files(out) == {"thesis.txt": b"years of work"}
 
@@ -102,7 +102,7 @@ def test_a_second_concurrent_run_refuses(tiny_encoder, tmp_path):
 
     out = tmp_path / "en-sw"
     with FileLock(str(tmp_path / ".en-sw.lock")):  # another run holds the folder
-        with pytest.raises(OutputError, match="another xalign run is writing"):
+        with pytest.raises(OutputError, match="being written by another xalign process"):
             ex.extract_corpus(tiny_encoder, _corpus(4), out, CFG)
     assert not out.exists()
     ex.extract_corpus(tiny_encoder, _corpus(4), out, CFG)  # free again
@@ -110,13 +110,28 @@ def test_a_second_concurrent_run_refuses(tiny_encoder, tmp_path):
 
 
 def test_swap_killed_between_renames_brings_the_previous_run_back(tiny_encoder, tmp_path):
-    out = tmp_path / "en-sw"
+    out = tmp_path / "runs" / "en-sw"
     corpus = _corpus(5)
     ex.extract_corpus(tiny_encoder, corpus, out, CFG)
     before = _files(out)
-    out.rename(tmp_path / ".en-sw.old")  # the state after the first rename of a swap
+    parked = out.parent / ".en-sw.k1ll.tmp"  # xalign.io.swap_in_dir's parking folder, as a kill left it
+    parked.mkdir()
+    out.rename(parked / ".old-en-sw")  # the state after the first rename of a swap
     ex.extract_corpus(tiny_encoder, corpus, out, CFG)
-    assert _files(out) == before and not (tmp_path / ".en-sw.old").exists()
+    assert _files(out) == before and not parked.exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == [".en-sw.lock", "en-sw"]
+
+
+def test_refuses_another_commands_run_and_a_symlink(tiny_encoder, tmp_path):
+    probe = tmp_path / "probe-run"
+    probe.mkdir()
+    (probe / "manifest.json").write_text(json.dumps({"command": "probe"}))
+    with pytest.raises(OutputError, match="holds an xalign probe run, not an xalign embed run"):
+        ex.extract_corpus(tiny_encoder, _corpus(4), probe, CFG)
+    (tmp_path / "link").symlink_to(probe)
+    with pytest.raises(OutputError, match="symbolic link"):
+        ex.extract_corpus(tiny_encoder, _corpus(4), tmp_path / "link", CFG)
+    assert sorted(p.name for p in probe.iterdir()) == ["manifest.json"]
 
 
 def test_empty_corpus_is_a_data_error(tiny_encoder, tmp_path):

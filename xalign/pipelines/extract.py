@@ -1,27 +1,27 @@
 """Embedding a parallel corpus into a run directory (used by ``xalign embed``).
 
 The run is atomic as a whole: arrays, ``texts.json`` and ``manifest.json`` are built in a hidden
-staging folder beside the output (``.<name>.partial/``) and swapped in only when every array has
-been checked against the manifest, so a killed run never leaves a mixed-looking result over a good
-one, and a rerun resumes from the staging folder. One lock per output folder (``.<name>.lock``,
-held by rank 0 for the whole run) makes a second concurrent run refuse with one line.
+staging folder beside the output (``.<name>.partial/``) and swapped in (``xalign.io.swap_in_dir``)
+only when every array has been checked against the manifest, so a killed run never leaves a
+mixed-looking result over a good one, and a rerun resumes from the staging folder. The output policy,
+the lock (``.<name>.lock``, held by rank 0 for the whole run: a second concurrent run refuses with one
+line) and the recovery after a kill are ``xalign.io``'s, shared with every other command.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.embed import embed_to_disk
 from xalign.embed.store import ProcessGroup, auto_shard_size, npy_shape, process_group, store_fingerprint
-from xalign.errors import ConfigError, DataError, OutputError
-from xalign.io import base_manifest, write_json
+from xalign.errors import ConfigError, DataError
+from xalign.io import base_manifest, check_output, output_lock, recover_output, swap_in_dir, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data import ParallelCorpus
@@ -92,76 +92,40 @@ def read_complete(out: Path, fingerprint: str | None = None) -> dict[str, Any] |
     return manifest
 
 
-def _is_embed_output(out: Path) -> bool:
-    """An existing folder xalign may replace: empty, or an ``embed`` run (its manifest says so)."""
-    if not out.is_dir() or out.is_symlink():
-        return False
-    if not any(out.iterdir()):
-        return True
-    try:
-        return json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("command") == "embed"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _siblings(out: Path) -> tuple[Path, Path, Path]:
-    return (out.with_name(f".{out.name}.partial"), out.with_name(f".{out.name}.old"),
-            out.with_name(f".{out.name}.lock"))
+def _staging(out: Path) -> Path:
+    """The resumable staging folder beside ``out``: kept across kills (unlike ``xalign.io``'s ``*.tmp``)."""
+    return out.with_name(f".{out.name}.partial")
 
 
 def _prepare(out: Path, fingerprint: str) -> dict[str, Any] | None:
     """Rank 0, under the lock: finish an interrupted swap, return a complete run's manifest, or check
-    that ``out`` may be replaced and make the staging folder."""
-    staging, old, _ = _siblings(out)
-    if old.is_dir():
-        if out.exists():
-            shutil.rmtree(old)
-        else:  # killed between the two renames of the swap: the previous run comes back
-            os.replace(old, out)
+    that ``out`` may be replaced (xalign's output policy: absent, empty or an ``embed`` run) and make
+    the staging folder."""
+    recover_output(out)
     done = read_complete(out, fingerprint)
     if done is not None:
         return done
-    if out.exists() and not _is_embed_output(out):
-        raise OutputError(f"{out} exists and is not an xalign embed output (no manifest.json of command "
-                          f"'embed'); choose another --out, xalign replaces only its own runs")
-    staging.mkdir(parents=True, exist_ok=True)
+    check_output(out, kind="dir", command="embed")
+    _staging(out).mkdir(parents=True, exist_ok=True)
     return None
 
 
-def _swap(staging: Path, out: Path) -> None:
-    _, old, _ = _siblings(out)
-    if out.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 class _Lock:
-    """The output folder's lock, held by rank 0; a second run refuses at once on every rank."""
+    """The output folder's lock (``xalign.io.output_lock``), held by rank 0; a second run refuses at
+    once on every rank."""
 
     def __init__(self, out: Path, group: ProcessGroup) -> None:
-        self.out, self.path, self.group, self.lock = out, _siblings(out)[2], group, None
+        self.out, self.group, self.stack = out, group, contextlib.ExitStack()
 
     def __enter__(self) -> "_Lock":
         def acquire() -> None:
-            from filelock import FileLock, Timeout
-
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.path))
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                raise OutputError(f"another xalign run is writing {self.out} (lock {self.path} is held); "
-                                  f"wait for it or choose another --out") from None
-            self.lock = lock
+            self.stack.enter_context(output_lock(self.out))
 
         self.group.decide(acquire)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.lock is not None:
-            self.lock.release()
+        self.stack.close()
 
 
 def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | Path,
@@ -177,7 +141,7 @@ def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | 
     if len(corpus) == 0:
         raise DataError(f"corpus {corpus.name!r} ({corpus.pair}) has no sentence pairs; nothing to embed")
     out = Path(out_dir)
-    staging = _siblings(out)[0]
+    staging = _staging(out)
     fingerprint = _run_fingerprint(encoder, corpus, config)
     group = process_group(encoder.device)
     with _Lock(out, group):
@@ -207,7 +171,7 @@ def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | 
             write_json(staging / "manifest.json", manifest)
             if read_complete(staging, fingerprint) is None:  # a bug, not a user error: keep the traceback
                 raise RuntimeError(f"{staging}: arrays do not match the manifest just written")
-            _swap(staging, out)
+            swap_in_dir(staging, out)
             return manifest
 
         manifest = group.decide(finish)
