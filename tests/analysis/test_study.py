@@ -346,3 +346,13 @@ def test_within_run_link_removes_differences_between_methods():
     assert out["pooled"]["rho"] == pytest.approx(1 - 6 * 54 / 210)
     assert out["within"]["rho"] == pytest.approx(1.0)  # centred: [-1, 0, 1] twice on both axes
     assert out["within"]["n_groups"] == 3
+
+
+def test_link_reading_follows_the_ci():
+    from analysis.study.render import link_reading
+
+    assert link_reading([0.05, 0.40]).startswith("a positive link") and "Gaschi" in link_reading([0.05, 0.40])
+    assert link_reading([-0.40, -0.05]).startswith("a negative link")
+    null = link_reading([-0.30, 0.20])
+    assert null.startswith("no detectable link") and "in line with Veitsman" in null
+    assert link_reading([0.0, 0.3]).startswith("no detectable link")  # a CI touching 0 holds it
