@@ -328,6 +328,7 @@ def selection_rows(results: Results, task: str) -> list[dict[str, Any]]:
             rows.append({"method": m, "seed": s, "curve": [(c["step"], c["value"]) for c in sel.get("curve", [])],
                          "best_step": sel.get("best_step"), "accuracy": sel.get("accuracy"),
                          "steps": rec.get("steps"), "train_s": rec.get("timings", {}).get("train_s"),
+                         "n_select": (rec.get("train_data") or {}).get("n_select"),
                          "unit_s": rec.get("timings", {}).get("unit_s")})
     return rows
 

@@ -253,15 +253,28 @@ def test_alignment_before_and_after_by_hand():
 
 
 def test_bar_check_reads_the_baseline_seeds():
-    from analysis.study.render import selection_lines
+    from analysis.study.render import bar_check, selection_lines
 
-    rows = [{"method": "baseline", "seed": 7, "curve": [(10, 0.62)], "best_step": 10, "accuracy": 0.62, "steps": 10,
-             "train_s": 1, "unit_s": 2},
-            {"method": "rs-rp", "seed": 7, "curve": [(10, 0.5)], "best_step": 10, "accuracy": 0.5, "steps": 10,
-             "train_s": 1, "unit_s": 2}]
-    assert any("Every finished baseline seed reaches the bar (0.620 ≥ 0.60)" in x for x in selection_lines("xnli", rows))
-    rows[0]["accuracy"] = 0.59
-    assert any("bar is missed** by baseline seed(s) 7 (0.590 < 0.60)" in x for x in selection_lines("xnli", rows))
+    def row(method, seed, acc, curve=((5, 0.50), (10, None))):
+        return {"method": method, "seed": seed, "curve": [(st, acc if v is None else v) for st, v in curve],
+                "best_step": 10, "accuracy": acc, "steps": 10, "train_s": 1, "unit_s": 2, "n_select": 600}
+
+    rows = [row("baseline", 7, 0.62), row("rs-rp", 7, 0.5)]
+    assert bar_check("xnli", rows)[0] == "met"
+    assert any("Every finished baseline seed reaches the bar (seed 7 0.620; bar 0.60)" in x
+               for x in selection_lines("xnli", rows))
+    rows.append(row("baseline", 8, 0.59))  # mean 0.605: met on the mean, not by every seed
+    verdict, text = bar_check("xnli", rows)
+    assert verdict == "mean" and "seed(s) 8 fall below it, by at most 0.010" in text
+    rows[0]["accuracy"] = 0.61  # mean 0.600 exactly: the bar is >=
+    assert bar_check("xnli", rows)[0] == "mean"
+    rows = [row("baseline", 7, 0.61), row("baseline", 8, 0.587, ((5, 0.497), (10, None)))]  # session 5: mean 0.5985
+    verdict, text = bar_check("xnli", rows)
+    se = (0.5985 * 0.4015 / 600) ** 0.5  # 0.0200
+    assert verdict == "missed" and "(0.5985 < 0.60; seed 7 0.610, seed 8 0.587) by 0.0015" in text
+    assert f"({0.0015 / se:.1f} sampling SEs" in text and "SE of about 0.020" in text
+    assert "mean gain +0.100" in text  # curves 0.50 -> 0.61 and 0.497 -> 0.587: (0.110 + 0.090) / 2
+    assert bar_check("xnli", [row("rs-rp", 7, 0.7)])[0] == "none"
 
 
 def test_a_unit_held_by_another_worker_is_skipped_not_repeated(tmp_path):
