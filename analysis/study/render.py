@@ -9,12 +9,12 @@ import numpy as np
 
 from analysis.study.aggregate import Results, aggregate, layer_scores
 from analysis.study.design import Design
+from analysis.study.tuning import BARS, bar_check, tuning_lines
 from analysis.study.units import unit_name
 
 COMMAND = "python -m analysis.study"
 GASCHI = ("Gaschi et al. (Findings of ACL 2023), who report alignment significantly correlated with transfer "
           "across languages, models and seeds")
-BARS = {"xnli": 0.60, "pawsx": 0.70}  # issue 12: English dev accuracy a baseline must reach to count as trained
 ADV_WHY = {
     "mixed": "each update minimises CE(x) + CE(x + δ), δ one L2 PGD step of radius ε on the embedding outputs of "
              "each token (xalign.robust.config). The paper's released code has no adversarial trainer, so there is "
@@ -118,7 +118,7 @@ def _test_lines(tests: list[dict[str, Any]], family: str) -> list[str]:
     return lines
 
 
-def selection_lines(task: str, rows: list[dict[str, Any]]) -> list[str]:
+def selection_lines(task: str, rows: list[dict[str, Any]], searched: bool = False) -> list[str]:
     """The learning curves on English dev, the selected step, and the bar check of the baselines."""
     lines = [f"English dev accuracy (selection set) at each evaluation; bar for a baseline that learned the task: "
              f"**{BARS[task]:.2f}** (checked on the baseline's seed mean).", "", "| method | seed | English dev curve (step: accuracy) | selected step | "
@@ -128,43 +128,7 @@ def selection_lines(task: str, rows: list[dict[str, Any]]) -> list[str]:
         acc = "–" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
         lines.append(f"| {r['method']} | {r['seed']} | {curve} | {r['best_step']} | {acc} | {r['steps']} | "
                      f"{r['train_s']} | {r['unit_s']} |")
-    return lines + ["", bar_check(task, rows)[1]]
-
-
-def bar_check(task: str, rows: list[dict[str, Any]]) -> tuple[str, str]:
-    """Did the baseline learn the task? (verdict, sentence); verdict "none" (no baseline yet), "met" (every seed),
-    "mean" (the seed mean, not every seed) or "missed" (the seed mean is under the bar). A seed's estimate has a
-    sampling standard error of sqrt(p(1 − p)/n) on the n selection items; the sentence says how many the miss is."""
-    bar = BARS[task]
-    base = [r for r in rows if r["method"] == "baseline" and r["accuracy"] is not None]
-    if not base:
-        return "none", "No baseline unit has finished: the bar is not checked yet."
-    mean = float(np.mean([r["accuracy"] for r in base]))
-    per = ", ".join(f"seed {r['seed']} {r['accuracy']:.3f}" for r in base)
-    n = min((r.get("n_select") or 0) for r in base)
-    se = float(np.sqrt(mean * (1 - mean) / n)) if n else float("nan")
-    noise = f"one seed's estimate on {n} English dev items has a sampling SE of about {se:.3f}" if n else ""
-    first = ("at the design's first setting (its learning rate and epochs, the encoder's stock classification "
-             "head); no other setting was tried")
-    if all(r["accuracy"] >= bar for r in base):
-        return "met", (f"Every finished baseline seed reaches the bar ({per}; bar {bar:.2f}) {first}: the tuning "
-                       "search on English dev is this one setting, and a mean-pooling head was not needed.")
-    low = [r for r in base if r["accuracy"] < bar]
-    below = ", ".join(f"{r['seed']}" for r in low)
-    if mean >= bar:
-        return "mean", (f"The baseline's seed mean reaches the bar ({mean:.4f} ≥ {bar:.2f}; {per}) {first}; "
-                        f"seed(s) {below} fall below it, by at most {bar - min(r['accuracy'] for r in low):.3f} "
-                        f"({noise}).")
-    tail = [c[-1][1] - c[-2][1] for c in (r["curve"] for r in base) if len(c) >= 2]
-    rising = (f" Why: the English dev curve still rises over the last evaluation interval (mean gain "
-              f"{np.mean(tail):+.3f}), so the one-epoch budget, not a diverging setting, stops it;" if tail and
-              np.mean(tail) > 0 else " Why: the curve has flattened at this setting;")
-    return "missed", (f"**The bar is missed** on the seed mean ({mean:.4f} < {bar:.2f}; {per}) by {bar - mean:.4f} "
-                      f"({(bar - mean) / se:.1f} sampling SEs: {noise}).{rising} a search over learning "
-                      "rate, epochs or head would retrain every unit of the task (every method must share the "
-                      "setting), beyond the study's CPU budget, so none was run. Comparisons on this task rest on "
-                      "a baseline at the edge of the bar: read them as differences between methods after one "
-                      "epoch, not at convergence.")
+    return lines + ["", bar_check(task, rows, searched=searched)[1]]
 
 
 def alignment_lines(layer: int, rows: list[dict[str, Any]]) -> list[str]:
@@ -243,7 +207,7 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
         for r in block.get("selection", []):
             if r["accuracy"] is not None:
                 fit.setdefault(r["method"], []).append(r["accuracy"])
-        verdict, sentence = bar_check(task, block.get("selection", []))
+        verdict, sentence = bar_check(task, block.get("selection", []), searched=bool(block.get("tuning")))
         if verdict in {"mean", "missed"}:
             lines.append(f"  Baseline fit: {sentence}")
         if "baseline" in fit and len(fit) > 1:
@@ -275,8 +239,12 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
 
 
 def results_markdown(design: Design, results: Results, missing: list[tuple], *, versions: dict[str, str],
-                     n_boot: int, seed: int = 0, html_name: str = "study_report.html") -> str:
+                     n_boot: int, seed: int = 0, html_name: str = "study_report.html",
+                     tuning: dict[str, list[dict[str, Any]]] | None = None) -> str:
     agg = aggregate(results, n_boot=n_boot, seed=seed)
+    for task, records in (tuning or {}).items():
+        if task in agg:
+            agg[task]["tuning"] = records
     hashes = data_hashes(results)
     lines = ["# Does robust training improve cross-lingual transfer and alignment, and where?", "",
              *banner(missing), "## Design", "", *design_lines(design), "",
@@ -298,7 +266,9 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
                   *_acc_table(block["accuracy"]), "", "### Paired tests, primary family", "",
                   *_test_lines(block["tests"], "primary"), "", "### Paired tests per language", "",
                   *_test_lines(block["tests"], "languages"), ""]
-        lines += ["### Did the baseline learn the task?", "", *selection_lines(task, block["selection"]), ""]
+        lines += ["### Did the baseline learn the task?", "",
+                  *selection_lines(task, block["selection"], searched=bool(block.get("tuning"))), "",
+                  *tuning_lines(task, block.get("tuning", []), block["selection"], BARS[task]), ""]
         if block.get("layer") is not None:
             lines += ["### Alignment before and after training", "",
                       f"Alignment layer by the stated rule (best pre-trained CSLS P@1 on {task} dev parallel "
@@ -385,6 +355,7 @@ def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, 
     """Write RESULTS.md (always) and the HTML report from ``results_dir``; returns the missing units."""
     from xalign.io import write_text
     from analysis.study.aggregate import check_design, load_results
+    from analysis.study.tuning import load_tuning
     from analysis.study.units import missing_units
 
     results = load_results(results_dir)
@@ -392,6 +363,6 @@ def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, 
     missing = missing_units(design, results_dir)
     versions = next(iter(results.values()))["versions"] if results else {}
     write_text(results_md, results_markdown(design, results, missing, versions=versions, n_boot=n_boot,
-                                            html_name=html.name))
+                                            html_name=html.name, tuning=load_tuning(results_dir)))
     write_text(html, report_html(results, n_boot=n_boot))
     return missing

@@ -6,6 +6,7 @@
     python -m analysis.study --plan                # the units, what is missing, the planned hours
     python -m analysis.study --units pawsx/baseline/seed7   # just these units (names as --plan lists them)
     python -m analysis.study --scale full --device cuda   # the GPU configuration (analysis/results/full/)
+    python -m analysis.study --tune                # the tuning search on English dev (analysis/results/tuning/)
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="run units in this many worker processes sharing the CPU threads (2 one-thread workers "
                         "train about 16%% faster than one two-thread process on 2 cores); a unit is never run twice")
     p.add_argument("--no-rewrite", action="store_true", help=argparse.SUPPRESS)  # workers of --jobs
+    p.add_argument("--tune", action="store_true", help="run the tuning search's missing runs (English dev only; "
+                                                       "analysis/study/tuning.py), then rebuild RESULTS.md")
     p.add_argument("--plan", action="store_true", help="list units, missing ones and planned hours; run nothing")
     p.add_argument("--sec-per-step", type=float, default=4.5, help="for --plan")
     return p.parse_args(argv)
@@ -123,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             logger.info("%-32s %s", unit_name(*unit), "missing" if unit in missing else "done")
         logger.info("planned hours at %.1f s/step: %s", args.sec_per_step,
                     {k: round(v, 1) for k, v in estimate_hours(design, sec_per_step=args.sec_per_step).items()})
+        from analysis.study.tuning import tuning_path, tuning_units
+
+        for task, variant, seed in tuning_units(design, tasks):
+            done = tuning_path(results_dir, task, variant.name, seed).is_file()
+            logger.info("%-32s %s", f"tuning {task}/{variant.name}/seed{seed}", "done" if done else "missing")
         left = remaining_hours(design, results_dir, missing)
         if left is not None:
             logger.info("still to run: about %.1f unit-hours at the pace the finished units ran (a unit-hour is "
@@ -141,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         if not data.is_dir():
             logger.error("data folder %s not found (pass --data)", data)
             return 2
-        if args.jobs > 1:
+        if args.tune:
+            from analysis.study.tuning import run_tuning
+
+            run_tuning(design, data_root=data, results_dir=results_dir, tasks=tasks,
+                       work_dir=Path(args.work) if args.work else default_work_dir())
+        elif args.jobs > 1:
             rc = run_workers(sys.argv[1:] if argv is None else argv, args.jobs)
             if rc:
                 logger.error("a worker failed (exit %d); finished units are kept, rerun to continue", rc)

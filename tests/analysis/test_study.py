@@ -369,3 +369,51 @@ def test_link_reading_follows_the_ci():
     null = link_reading([-0.30, 0.20])
     assert null.startswith("no detectable link") and "in line with Veitsman" in null
     assert link_reading([0.0, 0.3]).startswith("no detectable link")  # a CI touching 0 holds it
+
+
+def test_tuning_search_runs_once_and_is_reported_beside_the_baseline(results_dir, tmp_path):
+    from analysis.study.render import rewrite
+    from analysis.study.tuning import load_tuning, run_tuning, tuning_lines, tuning_path
+
+    design = _design(seeds=(7, 8))
+    calls: list = []
+
+    def fake_train(kwargs):
+        calls.append(kwargs)
+        return {"select": {"best_step": 20, "accuracy": 0.62, "curve": [{"step": 10, "value": 0.5},
+                                                                         {"step": 20, "value": 0.62}]},
+                "data": {"n_select": 600}, "steps": 20}
+
+    kw = dict(data_root=tmp_path / "data", results_dir=results_dir, work_dir=tmp_path / "w", tasks=("xnli",),
+              train=fake_train, prepare=lambda *a: {})
+    written = run_tuning(design, **kw)
+    assert written == [tuning_path(results_dir, "xnli", "mean-head", 7)] and len(calls) == 1
+    c = calls[0]  # the design's baseline with the variant's change, English only
+    assert (c["method"], c["head"], c["seed"], c["eval_langs"], c["generalized"]) == ("baseline", "mean", 7, ["en"],
+                                                                                       False)
+    assert c["learning_rate"] == design.tasks["xnli"].learning_rate and c["freeze_embeddings"] is True
+    assert run_tuning(design, **kw) == [] and len(calls) == 1  # finished: never retrained
+    assert len(agg.load_results(results_dir)) == 5  # the search's record is not read as a unit of the design
+    tuning = load_tuning(results_dir)
+    assert [r["tuning"]["variant"] for r in tuning["xnli"]] == ["mean-head"]
+
+    def base(acc):
+        return [{"method": "baseline", "seed": 7, "accuracy": acc, "curve": []}]
+
+    lines = tuning_lines("xnli", tuning["xnli"], base(0.587), 0.60)
+    row = next(x for x in lines if x.startswith("| mean-head"))
+    assert row == "| mean-head (head=mean) | 7 | 10: 0.500, 20: 0.620 | 0.620 | 0.587 | +0.033 |"
+    assert any("English dev 0.620 over 1 seed(s), +0.033 against" in x and "reaches the bar (0.60) where the "
+               "design's setting does not" in x for x in lines)
+    assert any("no better than the design's setting" in x for x in tuning_lines("xnli", tuning["xnli"], base(0.65),
+                                                                                  0.60))
+    for seed, acc in ((7, 0.61), (8, 0.587)):  # the baselines' selection: under the bar on the mean
+        rec = json.loads(unit_path(results_dir, "xnli", "baseline", seed).read_text())
+        rec["select"] = {"best_step": 20, "accuracy": acc, "curve": [{"step": 20, "value": acc}]}
+        _write(results_dir, rec)
+    md, html = tmp_path / "RESULTS.md", tmp_path / "report.html"
+    rewrite(design, results_dir, md, html, n_boot=20)
+    text = md.read_text()
+    assert "| mean-head (head=mean) | 7 | 10: 0.500, 20: 0.620 | 0.620 | 0.610 | +0.010 |" in text
+    assert "Tuning search (English dev only" in text and "| mean-head (head=mean) | 7 |" in text
+    assert "the tuning search below tried other settings on English dev" in text

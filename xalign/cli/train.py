@@ -132,6 +132,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="do not train the word-embedding matrix (position/type embeddings and layers still train; "
                         "default off)")
 
+    g.add_argument("--head", choices=["stock", "mean"],
+                   help="classification head: stock (the model's own; for BERT a [CLS] pooler, freshly initialised "
+                        "when the encoder stores none, as e5 does) or mean (one linear layer over the mean of every "
+                        "token's last hidden state, how e5 pools); default stock")
+
     g = p.add_argument_group("optimisation")
     g.add_argument("--lr", dest="learning_rate", type=float, help="learning rate (default 2e-5)")
     g.add_argument("--adam-epsilon", type=float, help="AdamW epsilon (default 1e-8)")

@@ -65,8 +65,8 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
 def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None) -> TrainResult:
     """The run, written into ``work`` (``config.out`` itself or the staging folder swapped in after)."""
     import torch
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              PrinterCallback, TrainingArguments, set_seed)
+    from transformers import (AutoTokenizer, DataCollatorWithPadding, PrinterCallback, TrainingArguments,
+                              set_seed)
 
     from xalign.encoders import resolve_model_path
     from xalign.encoders.loading import model_revision
@@ -75,6 +75,7 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     from xalign.robust import evaluate as ev
     from xalign.robust.features import PairDataset
     from xalign.robust.freeze import freeze_input_embeddings
+    from xalign.robust.heads import build_classifier
     from xalign.robust.substitutions import augment_pairs, build_table
     from xalign.robust.trainer import RobustTrainer
 
@@ -92,10 +93,8 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     set_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=config.trust_remote_code)
     with model_errors(config.model, allow_pickle=config.allow_pickle):
-        model = AutoModelForSequenceClassification.from_pretrained(
-            model_path, num_labels=len(names), id2label=dict(enumerate(names)),
-            label2id={n: i for i, n in enumerate(names)}, trust_remote_code=config.trust_remote_code,
-            use_safetensors=None if config.allow_pickle else True)
+        model = build_classifier(model_path, config.head, names, trust_remote_code=config.trust_remote_code,
+                                 use_safetensors=None if config.allow_pickle else True)
     if config.freeze_embeddings:
         freeze_input_embeddings(model)
     limit = int(getattr(model.config, "max_position_embeddings", 10**9))
@@ -188,7 +187,7 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
         seed=config.seed, method=config.method, task=config.task, world_size=args.world_size,
         recipe={"name": config.recipe, "sources": config.sources, "scaled": scaled} if config.recipe else None,
         adv_objective=config.adv_objective if config.method == "adv" else None,
-        freeze_embeddings=config.freeze_embeddings,
+        freeze_embeddings=config.freeze_embeddings, head=config.head,
         device=str(args.device), precision="bf16" if bf16 else ("fp16" if config.precision == "fp16" else "fp32")))
     metrics = {"method": config.method, "task": config.task, "config": config.to_dict(), "robust": robust.to_dict(),
                "recipe": {"name": config.recipe, "sources": config.sources, "scaled": scaled} if config.recipe else None,

@@ -78,6 +78,7 @@ class TrainConfig:
     embed_min_cos: float = 0.5
     rsda_copies: int = 0  # 0: substitute on the fly (seeded per epoch/item); N: N precomputed copies
     freeze_embeddings: bool = False  # True: the word-embedding matrix does not train
+    head: str = "stock"  # stock: the model's own classification head; mean: linear over mean-pooled tokens
     # optimisation
     learning_rate: float = 2e-5
     adam_epsilon: float = 1e-8
@@ -139,6 +140,7 @@ class TrainConfig:
         _choice("precision", self.precision, PRECISIONS)
         _choice("lr_scheduler", self.lr_scheduler, ("linear", "constant", "cosine"))
         _choice("device", self.device, ("auto", "cpu", "cuda"))
+        _choice("head", self.head, ("stock", "mean"))
         for src in self.rsda_sources:
             _choice("rsda_sources", src, RSDA_SOURCES)
         self._robust()  # validates method and its hyper-parameters
