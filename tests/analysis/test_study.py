@@ -387,12 +387,14 @@ def test_tuning_search_runs_once_and_is_reported_beside_the_baseline(results_dir
     kw = dict(data_root=tmp_path / "data", results_dir=results_dir, work_dir=tmp_path / "w", tasks=("xnli",),
               train=fake_train, prepare=lambda *a: {})
     written = run_tuning(design, **kw)
-    assert written == [tuning_path(results_dir, "xnli", "mean-head", 7)] and len(calls) == 1
-    c = calls[0]  # the design's baseline with the variant's change, English only
+    assert written == [tuning_path(results_dir, "xnli", v, 7) for v in ("mean-head", "lr-5e-5")] and len(calls) == 2
+    c, lr = calls  # the design's baseline with the variant's change, English only
     assert (c["method"], c["head"], c["seed"], c["eval_langs"], c["generalized"]) == ("baseline", "mean", 7, ["en"],
                                                                                        False)
     assert c["learning_rate"] == design.tasks["xnli"].learning_rate and c["freeze_embeddings"] is True
-    assert run_tuning(design, **kw) == [] and len(calls) == 1  # finished: never retrained
+    assert (lr["learning_rate"], "head" in lr) == (5e-5, False)  # one change per variant
+    assert run_tuning(design, **kw) == [] and len(calls) == 2  # finished: never retrained
+    tuning_path(results_dir, "xnli", "lr-5e-5", 7).unlink()  # keep one record for the rendering checks below
     assert len(agg.load_results(results_dir)) == 5  # the search's record is not read as a unit of the design
     tuning = load_tuning(results_dir)
     assert [r["tuning"]["variant"] for r in tuning["xnli"]] == ["mean-head"]
