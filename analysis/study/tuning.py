@@ -143,9 +143,12 @@ def tuning_lines(task: str, records: list[dict[str, Any]], selection: list[dict[
                          "unit of this task was trained with the design's setting (all methods must share it), so "
                          "the comparisons above stay as they are; a rerun of the study should adopt this variant.")
         elif gain > 0:
-            lines.append(sentence + ": better on English dev, but the design's setting already serves; a "
-                         "difference of one seed on this many dev items is within sampling noise unless it is "
-                         "several points.")
+            n = min(int(r.get("n_select") or 0) for r in records if r["tuning"]["variant"] == name)
+            se = float(np.sqrt(2 * acc * (1 - acc) / n)) if n else float("nan")
+            lines.append(sentence + f": better on English dev, by {gain / se:.1f} sampling SEs of a difference "
+                         f"between two runs on these {n} dev items (SE {se:.3f}; seed-to-seed variation comes on "
+                         f"top), from {len(pairs)} seed(s). The design's setting meets the bar and every unit was "
+                         "trained with it, so the comparisons stand; a rerun of the study could adopt this variant.")
         else:
             lines.append(sentence + ": no better than the design's setting, which the search therefore supports.")
     return lines

@@ -407,6 +407,9 @@ def test_tuning_search_runs_once_and_is_reported_beside_the_baseline(results_dir
     assert row == "| mean-head (head=mean) | 7 | 10: 0.500, 20: 0.620 | 0.620 | 0.587 | +0.033 |"
     assert any("English dev 0.620 over 1 seed(s), +0.033 against" in x and "reaches the bar (0.60) where the "
                "design's setting does not" in x for x in lines)
+    se = (2 * 0.62 * 0.38 / 600) ** 0.5  # 0.0280: a difference of two runs on the same 600 dev items
+    assert any(f"better on English dev, by {0.02 / se:.1f} sampling SEs" in x and "SE 0.028" in x
+               for x in tuning_lines("xnli", tuning["xnli"], base(0.60), 0.60))
     assert any("no better than the design's setting" in x for x in tuning_lines("xnli", tuning["xnli"], base(0.65),
                                                                                   0.60))
     for seed, acc in ((7, 0.61), (8, 0.587)):  # the baselines' selection: under the bar on the mean
