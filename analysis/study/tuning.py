@@ -62,8 +62,8 @@ def run_tuning(design: Design, *, data_root: Path, results_dir: Path, work_dir: 
     """Run the search's missing runs (``train``: ``dict -> metrics`` and ``prepare``: the evaluation data
     writer, injectable for tests)."""
     from analysis.study.evaldata import prepare_task_data
-    from analysis.study.units import _train, train_kwargs
-    from xalign.io import package_versions, read_json, write_json
+    from analysis.study.units import _train, train_kwargs, train_or_reuse
+    from xalign.io import package_versions, write_json
 
     train, prepare = train or _train, prepare or prepare_task_data
     written = []
@@ -79,11 +79,7 @@ def run_tuning(design: Design, *, data_root: Path, results_dir: Path, work_dir: 
         kwargs = train_kwargs(design, task, "baseline", seed, run_dir=run_dir, data_dir=data_dir, data_root=data_root)
         kwargs.update(variant.changes)
         kwargs.update(eval_langs=["en"], generalized=False)
-        done = run_dir / "train_metrics.json"
-        if done.is_file():
-            metrics = read_json(done)
-        else:
-            metrics = train({**kwargs, "resume": any((run_dir / "checkpoints").glob("checkpoint-*"))})
+        metrics = train_or_reuse(run_dir, kwargs, train, f"tuning {task}/{variant.name}/seed{seed}")
         record = {"tuning": {"task": task, "variant": variant.name, "seed": seed, "changes": variant.changes,
                              "why": variant.why},
                   "design": design.to_dict(), "train_config": kwargs, "select": metrics["select"],

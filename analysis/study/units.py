@@ -67,6 +67,21 @@ def train_kwargs(design: Design, task: str, method: str, seed: int, *, run_dir: 
     return kw
 
 
+def train_or_reuse(run_dir: Path, kwargs: dict[str, Any], train: Callable[[dict[str, Any]], dict[str, Any]],
+                   name: str) -> dict[str, Any]:
+    """The metrics of the run in ``run_dir``: a finished run's ``train_metrics.json`` is reused, a killed one
+    resumes from its last checkpoint, otherwise ``train(kwargs)`` starts it (``kwargs`` is left unchanged)."""
+    done = run_dir / "train_metrics.json"
+    if done.is_file():
+        from xalign.io import read_json
+
+        logger.info("%s: reusing finished training in %s", name, run_dir)
+        return read_json(done)
+    resume = any((run_dir / "checkpoints").glob("checkpoint-*"))
+    logger.info("%s: training (%s)", name, "resume" if resume else "new")
+    return train({**kwargs, "resume": resume})
+
+
 def _train(kwargs: dict[str, Any]) -> dict[str, Any]:
     from xalign.pipelines.train import TrainConfig, train
 
@@ -154,19 +169,9 @@ def run_unit(design: Design, task: str, method: str, seed: int | None, *, result
     else:
         run_dir = work / "runs" / design.scale / task / method / f"seed{seed}"
         kwargs = train_kwargs(design, task, method, seed, run_dir=run_dir, data_dir=data_dir, data_root=data_root)
-        done = run_dir / "train_metrics.json"
         t0 = time.time()
-        if done.is_file():
-            from xalign.io import read_json
-
-            logger.info("%s: reusing finished training in %s", unit_name(task, method, seed), run_dir)
-            metrics = read_json(done)
-        else:
-            kwargs["resume"] = any((run_dir / "checkpoints").glob("checkpoint-*"))
-            logger.info("%s: training (%s)", unit_name(task, method, seed), "resume" if kwargs["resume"] else "new")
-            metrics = hooks.train(kwargs)
+        metrics = train_or_reuse(run_dir, kwargs, hooks.train, unit_name(task, method, seed))
         timings["train_s"] = round(time.time() - t0, 1)
-        kwargs.pop("resume", None)
         record["train_config"] = kwargs
         record["data"]["train_file_sha256"] = sha256_file(kwargs["train_file"])
         for name in ("eval", "select", "steps", "train_runtime_s", "wall_time_s", "data"):
