@@ -9,6 +9,7 @@ import numpy as np
 
 from analysis.study.aggregate import Results, aggregate, layer_scores
 from analysis.study.design import Design
+from analysis.study.transfer import transfer_answer, transfer_table, transfer_tests
 from analysis.study.tuning import BARS, bar_check, tuning_lines
 from analysis.study.units import unit_name
 
@@ -25,6 +26,9 @@ ADV_WHY = {
     "freelb": "each update minimises the mean CE over K ascent steps from a random start (Zhu et al. 2020)."}
 VEITSMAN = ("Veitsman et al. (arXiv 2603.18863, 2026), who report embedding distances to be unreliable predictors "
             "of transfer")
+
+
+FEW = "; with so few languages the cluster bootstrap has few distinct resamples, so this interval is not trusted"
 
 
 def link_reading(ci95: list[float]) -> str:
@@ -214,7 +218,9 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
             words = ", ".join(f"{m} {np.mean(v):.3f}" for m, v in fit.items())
             lines.append(f"  English dev accuracy at the selected step (seed mean): {words}. A method below the "
                          "baseline here learned the English task less in the same steps, so its zero-shot gap "
-                         "partly measures slower learning, not worse transfer.")
+                         "partly measures slower learning, not worse transfer; the transfer control separates the two.")
+        lines += transfer_answer(block.get("transfer", []), [t for t in block["tests"] if t["family"] == "primary"],
+                                 LOW_RESOURCE)
         link = block.get("link", {}).get("zero-shot", {}).get("within")
         pooled = block.get("link", {}).get("zero-shot", {}).get("pooled")
         if link:
@@ -245,6 +251,8 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
     for task, records in (tuning or {}).items():
         if task in agg:
             agg[task]["tuning"] = records
+    for task, block in agg.items():
+        block["transfer"] = transfer_tests(results, task, n_boot=n_boot, seed=seed)
     hashes = data_hashes(results)
     lines = ["# Does robust training improve cross-lingual transfer and alignment, and where?", "",
              *banner(missing), "## Design", "", *design_lines(design), "",
@@ -265,7 +273,13 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
         lines += [f"## {task}", "", "### Accuracy (seed-averaged, bootstrap 95% CI over items)", "",
                   *_acc_table(block["accuracy"]), "", "### Paired tests, primary family", "",
                   *_test_lines(block["tests"], "primary"), "", "### Paired tests per language", "",
-                  *_test_lines(block["tests"], "languages"), ""]
+                  *_test_lines(block["tests"], "languages"), "",
+                  "### Transfer control: learned less, or transferred less?", "",
+                  "Each method's loss from English to the other languages on the same items, against its reference "
+                  "(`analysis/study/transfer.py`): the transfer gap (per item xx − en; > 0: loses less) and the "
+                  f"retained share above chance ((acc_xx − c) / (acc_en − c), c = chance; > 0: keeps more). "
+                  "Columns *method* and *reference* give each side's value.", "",
+                  *transfer_table(block.get("transfer", [])), ""]
         lines += ["### Did the baseline learn the task?", "",
                   *selection_lines(task, block["selection"], searched=bool(block.get("tuning"))), "",
                   *tuning_lines(task, block.get("tuning", []), block["selection"], BARS[task]), ""]
@@ -279,7 +293,8 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
                 for m, c in corr.items():
                     lines.append(f"- Δalignment vs Δ{kind} accuracy, {m}: ρ = {_ci(c['rho'], c['ci95'], True)} "
                                  f"(n = {c['n']} points, {c.get('n_groups')} languages resampled as clusters; "
-                                 f"scipy p = {c['p_value']:.3f} assumes independent points)")
+                                 f"scipy p = {c['p_value']:.3f} assumes independent points"
+                                 f"{FEW if (c.get('n_groups') or 99) < 6 else ''})")
             for fs, t in block.get("typology", {}).items():
                 if isinstance(t, dict) and "zero-shot" in t:
                     for m, c in t["zero-shot"].items():

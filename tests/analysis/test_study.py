@@ -171,6 +171,9 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     assert len(missing) == len(design.units()) - 5
     assert "| rs-rp − baseline | test:sw | +0.250" in text
     assert "  - rs-rp − baseline: low-resource: sw +0.250 [" in text  # the answer names the low-resource change
+    # transfer control: English is all correct here, so the gap is the sw accuracy minus 1 (0.75 - 1, 0.5 - 1)
+    assert "| rs-rp − baseline | transfer gap (xx − en, same items) | test:sw | -0.250 | -0.500 | +0.250 [" in text
+    assert "  Transfer control, rs-rp − baseline: zero-shot gap +0.250 [" in text
     assert "plotly" in html.read_text().lower()
 
 
