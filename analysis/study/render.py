@@ -9,6 +9,7 @@ import numpy as np
 
 from analysis.study.aggregate import Results, aggregate, layer_scores
 from analysis.study.design import Design
+from analysis.study.summary import in_short
 from analysis.study.transfer import transfer_answer, transfer_table, transfer_tests
 from analysis.study.tuning import BARS, bar_check, tuning_lines
 from analysis.study.units import unit_name
@@ -193,7 +194,7 @@ def where_lines(block: dict[str, Any]) -> list[str]:
 
 def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
     """Plain words, by a stated rule: significant = Holm-adjusted p < 0.05 in the primary family."""
-    lines = [] if agg else ["- No unit has finished yet: no claim is made."]
+    lines = in_short(agg, LOW_RESOURCE) if agg else ["- No unit has finished yet: no claim is made."]
     for task, block in agg.items():
         if not block["tests"]:  # no method with its baseline finished: nothing was compared
             lines.append(f"- **{task}**: no method and its baseline have both finished yet: no comparison, no claim.")

@@ -1,0 +1,89 @@
+"""The answer's first paragraph: one plain-words sentence group per task, written by stated rules from the
+aggregated block (significant = Holm-adjusted p < 0.05 in the test's family), so it stays true as units land."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _names(tests: list[dict[str, Any]], column: bool = False) -> str:
+    return ", ".join(f"{t['method']}{' on ' + t['column'] if column else ''} ({t['delta']:+.3f})" for t in tests)
+
+
+def _accuracy_words(block: dict[str, Any]) -> str:
+    prim = [t for t in block["tests"] if t["family"] == "primary"]
+    up = [t for t in prim if t["p_holm"] < 0.05 and t["delta"] > 0]
+    down = [t for t in prim if t["p_holm"] < 0.05 and t["delta"] < 0]
+    words = (f"robust training raised accuracy significantly for {_names(up, True)}" if up else
+             "no robust method raised zero-shot or generalized accuracy significantly")
+    if down:
+        words += f"; it lowered it for {_names(down, True)}"
+    control = [t for t in block.get("transfer", []) if t["family"] in ("gap", "retained")]
+    if down and control:
+        lowered = {t["method"] for t in down}
+        moved = [t for t in control if t["method"] in lowered and t["p_holm"] < 0.05]
+        words += (" — and relative to each method's own English accuracy (the transfer control) none of these "
+                  "transfers a different share, so the deficit is the English task learned less in the same steps"
+                  if not moved else f" — the transfer control moves for {_names(moved)} (see below)")
+    return words
+
+
+def _low_resource_words(block: dict[str, Any], low_resource: tuple[str, ...]) -> str | None:
+    per_lang = [t for t in block["tests"] if t["family"].startswith("languages:")
+                and t["column"].split(":")[-1] in low_resource]
+    if not per_lang:
+        return None
+    sig = [t for t in per_lang if t["p_holm"] < 0.05]
+    parts = []
+    for lang in low_resource:
+        mine = [t for t in per_lang if t["column"].split(":")[-1] == lang]
+        if mine:
+            best = max(mine, key=lambda t: t["delta"])
+            parts.append(f"{lang}: best {best['method']} {best['delta']:+.3f} [{best['ci95'][0]:+.3f}, "
+                         f"{best['ci95'][1]:+.3f}]")
+    gains = [t for t in sig if t["delta"] > 0]
+    losses = [t for t in sig if t["delta"] < 0]
+    words = (f"For the low-resource languages ({', '.join(low_resource)}), "
+             + (f"significant gains after Holm: {_names(gains)}" if gains else "no method gains significantly after Holm")
+             + (f"; significant losses: {_names(losses)}" if losses else "")
+             + f" (largest point estimates: {'; '.join(parts)})")
+    return words
+
+
+def _alignment_words(block: dict[str, Any]) -> str | None:
+    rows = [r for r in block.get("alignment", []) if r["corpus"].endswith("-dev")]
+    base = [r["vs_pretrained"]["delta"] for r in rows if r["method"] == "baseline"]
+    if not base:
+        return None
+    words = (f"Fine-tuning the baseline lowered cross-lingual alignment (CSLS P@1 at layer {block['layer']}, "
+             f"mean over {len(base)} language pairs) by {-np.mean(base):.3f} from the pre-trained encoder")
+    kept = []
+    for method in dict.fromkeys(r["method"] for r in rows if "vs_reference" in r):
+        ref = [r["vs_reference"] for r in rows if r["method"] == method and "vs_reference" in r]
+        if all(t.get("p_holm", 1) < 0.05 and t["delta"] > 0 for t in ref):
+            kept.append(f"{method} {np.mean([t['delta'] for t in ref]):+.3f}")
+    if kept:
+        words += (f"; {', '.join(kept)} kept significantly more of it in every language pair (Δ vs reference), "
+                  "yet their accuracy did not rise with it")
+    return words + "."
+
+
+def in_short(agg: dict[str, Any], low_resource: tuple[str, ...]) -> list[str]:
+    """``**In short.**`` lines, one per task that has a comparison."""
+    lines = []
+    for task, block in agg.items():
+        prim = [t for t in block["tests"] if t["family"] == "primary"]
+        if not prim:
+            continue
+        seeds = max(len(t["seeds"]) for t in prim)
+        parts = [f"**In short, {task}** (up to {seeds} seed(s) per method): {_accuracy_words(block)}."]
+        low = _low_resource_words(block, low_resource)
+        if low:
+            parts.append(low + ".")
+        align = _alignment_words(block)
+        if align:
+            parts.append(align)
+        lines.append("- " + " ".join(parts))
+    return lines

@@ -1,0 +1,55 @@
+"""The answer's plain-words summary follows its stated rules on hand-made aggregated blocks."""
+
+from __future__ import annotations
+
+from analysis.study.summary import in_short
+
+
+def _t(method, column, delta, p_holm, family="primary", seeds=(7, 8, 9)):
+    return {"method": method, "reference": "baseline", "column": column, "delta": delta, "p_holm": p_holm,
+            "ci95": [delta - 0.02, delta + 0.02], "family": family, "seeds": list(seeds)}
+
+
+def _align(method, vs_pre, vs_ref=None, p=0.01):
+    row = {"corpus": "xnli-dev", "method": method, "vs_pretrained": {"delta": vs_pre}}
+    if vs_ref is not None:
+        row["vs_reference"] = {"delta": vs_ref, "p_holm": p}
+    return row
+
+
+def _block(**kw):
+    tests = [_t("rs-da", "zero-shot", -0.065, 0.016), _t("rs-da", "generalized", 0.02, 1.0),
+             _t("adv", "zero-shot", 0.03, 0.04), _t("adv", "generalized", 0.01, 0.5),
+             _t("rs-da", "test:sw", -0.067, 0.03, family="languages:rs-da"),
+             _t("rs-da", "test:ur", -0.024, 0.29, family="languages:rs-da"),
+             _t("adv", "test:sw", 0.01, 1.0, family="languages:adv")]
+    block = {"tests": tests, "layer": 12,
+             "alignment": [_align("baseline", -0.30), _align("baseline", -0.20), _align("rs-da", -0.1, 0.11),
+                           _align("rs-da", -0.1, 0.09), _align("adv", -0.2, 0.05), _align("adv", -0.2, 0.02, p=0.2)],
+             "transfer": [_t("rs-da", "zero-shot", 0.019, 0.39, family="gap"),
+                          _t("rs-da", "zero-shot", 0.014, 1.0, family="retained")]}
+    block.update(kw)
+    return block
+
+
+def test_in_short_by_its_rules():
+    (line,) = in_short({"xnli": _block()}, ("sw", "ur"))
+    assert line.startswith("- **In short, xnli** (up to 3 seed(s) per method): ")
+    assert "raised accuracy significantly for adv on zero-shot (+0.030); it lowered it for rs-da on zero-shot (-0.065)" in line
+    assert "none of these transfers a different share, so the deficit is the English task learned less" in line
+    # sw: best point estimate is adv +0.010; the only Holm-significant low-resource change is rs-da's sw loss
+    assert "sw: best adv +0.010 [-0.010, +0.030]; ur: best rs-da -0.024" in line
+    assert "no method gains significantly after Holm; significant losses: rs-da (-0.067)" in line
+    # baseline's mean drop from pre-trained: (0.30 + 0.20) / 2; rs-da significantly up in every pair, adv not
+    assert "by 0.250 from the pre-trained encoder; rs-da +0.100 kept significantly more" in line
+    assert "adv +" not in line.split("pre-trained encoder")[1]
+
+
+def test_in_short_says_when_the_control_moves_and_skips_tasks_without_comparisons():
+    moved = _block(transfer=[_t("rs-da", "zero-shot", -0.03, 0.01, family="gap")])
+    (line,) = in_short({"xnli": moved, "pawsx": {"tests": []}}, ("sw", "ur"))
+    assert "the transfer control moves for rs-da (-0.030)" in line
+    flat = _block(tests=[_t("rs-rp", "zero-shot", 0.001, 1.0)], alignment=[])
+    (line,) = in_short({"xnli": flat}, ("sw", "ur"))
+    assert "no robust method raised zero-shot or generalized accuracy significantly." in line
+    assert "low-resource" not in line and "alignment" not in line
