@@ -84,7 +84,8 @@ def generalized_scores(rec: dict[str, Any], lang: str | None = None) -> np.ndarr
     return np.mean(cells, axis=0) if cells else None
 
 
-def _report(rec: dict[str, Any], task: str) -> dict[str, list[str]]:
+def reported(rec: dict[str, Any], task: str) -> dict[str, list[str]]:
+    """``{split: languages}`` the unit's design reports for ``task``."""
     return rec["design"]["tasks"][task]["report"]
 
 
@@ -92,7 +93,8 @@ def seeds_of(results: Results, task: str, method: str) -> list[int]:
     return sorted(s for (t, m, s) in results if t == task and m == method and s is not None)
 
 
-def _stack(results: Results, task: str, method: str, seeds: list[int], fn) -> np.ndarray | None:
+def stack_seeds(results: Results, task: str, method: str, seeds: list[int], fn) -> np.ndarray | None:
+    """``[n_seeds, n_items]``: ``fn(unit record)`` per seed; None when a seed lacks it or item counts differ."""
     rows = [fn(results[(task, method, s)]) for s in seeds]
     if not rows or any(r is None for r in rows) or len({r.size for r in rows}) != 1:
         return None
@@ -103,7 +105,7 @@ def zero_shot_scores(rec: dict[str, Any], task: str) -> np.ndarray | None:
     """Per item: mean correctness over the reported non-English languages of a split; items of different
     splits are concatenated (they are different items)."""
     parts = []
-    for split, langs in _report(rec, task).items():
+    for split, langs in reported(rec, task).items():
         rows = [split_correct(rec, split, lang) for lang in langs if lang != "en"]
         rows = [r for r in rows if r is not None]
         if rows:
@@ -117,12 +119,12 @@ def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> lis
     methods = sorted({m for (t, m, s) in results if t == task and s is not None})
     for method in methods:
         seeds = seeds_of(results, task, method)
-        report = _report(results[(task, method, seeds[0])], task)
+        report = reported(results[(task, method, seeds[0])], task)
         cols = [(split, lang) for split, langs in report.items() for lang in langs] + [("generalized", "l1≠l2")]
         for split, lang in cols:
             fn = (lambda r: generalized_scores(r)) if split == "generalized" else \
                 (lambda r, s=split, lg=lang: split_correct(r, s, lg))
-            mat = _stack(results, task, method, seeds, fn)
+            mat = stack_seeds(results, task, method, seeds, fn)
             if mat is None:
                 continue
             ci = bootstrap_ci(mat.mean(axis=0), n_boot=n_boot, seed=seed)
@@ -133,7 +135,7 @@ def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> lis
 
 
 def _test(results, task, method, ref, seeds, fn, n_boot, seed) -> dict[str, Any] | None:
-    a, b = _stack(results, task, method, seeds, fn), _stack(results, task, ref, seeds, fn)
+    a, b = stack_seeds(results, task, method, seeds, fn), stack_seeds(results, task, ref, seeds, fn)
     if a is None or b is None or a.shape != b.shape:
         return None
     return paired_item_seed_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()
@@ -149,7 +151,7 @@ def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list
         seeds = sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref)))
         if not seeds:
             continue
-        report = _report(results[(task, method, seeds[0])], task)
+        report = reported(results[(task, method, seeds[0])], task)
         prim = {"zero-shot": lambda r: zero_shot_scores(r, task), "generalized": lambda r: generalized_scores(r)}
         for col, fn in prim.items():
             res = _test(results, task, method, ref, seeds, fn, n_boot, seed)
@@ -192,7 +194,7 @@ def pair_alignment(rec: dict[str, Any], corpus: str, lang: str, layer: int) -> f
 
 
 def _lang_accuracy(rec: dict[str, Any], task: str, lang: str) -> float | None:
-    for split, langs in _report(rec, task).items():
+    for split, langs in reported(rec, task).items():
         if lang in langs:
             c = split_correct(rec, split, lang)
             return None if c is None else float(c.mean())
@@ -292,7 +294,7 @@ def alignment_rows(results: Results, task: str, layer: int, *, n_boot: int, seed
             p0 = fn(pre)
             for method in methods:
                 seeds = seeds_of(results, task, method)
-                mat = _stack(results, task, method, seeds, fn)
+                mat = stack_seeds(results, task, method, seeds, fn)
                 if mat is None or p0 is None or mat.shape[1] != p0.size:
                     continue
                 cka = [_layer_value(results[(task, method, s)], corpus, ("pairs", pair, "cka"), layer) for s in seeds]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.study.aggregate import Results, aggregate, layer_scores
+from analysis.study.aggregate import Results, aggregate
 from analysis.study.design import Design
 from analysis.study.summary import in_short
 from analysis.study.transfer import transfer_answer, transfer_table, transfer_tests
@@ -245,15 +245,23 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
     return lines
 
 
-def results_markdown(design: Design, results: Results, missing: list[tuple], *, versions: dict[str, str],
-                     n_boot: int, seed: int = 0, html_name: str = "study_report.html",
-                     tuning: dict[str, list[dict[str, Any]]] | None = None) -> str:
+def full_aggregate(results: Results, *, n_boot: int, seed: int = 0,
+                   tuning: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """:func:`aggregate` plus, per task, the transfer control and the tuning records: everything the page and
+    the report show, computed once."""
     agg = aggregate(results, n_boot=n_boot, seed=seed)
-    for task, records in (tuning or {}).items():
-        if task in agg:
-            agg[task]["tuning"] = records
     for task, block in agg.items():
         block["transfer"] = transfer_tests(results, task, n_boot=n_boot, seed=seed)
+        if task in (tuning or {}):
+            block["tuning"] = tuning[task]
+    return agg
+
+
+def results_markdown(design: Design, results: Results, missing: list[tuple], *, versions: dict[str, str],
+                     n_boot: int, seed: int = 0, html_name: str = "study_report.html",
+                     tuning: dict[str, list[dict[str, Any]]] | None = None,
+                     agg: dict[str, Any] | None = None) -> str:
+    agg = agg if agg is not None else full_aggregate(results, n_boot=n_boot, seed=seed, tuning=tuning)
     hashes = data_hashes(results)
     lines = ["# Does robust training improve cross-lingual transfer and alignment, and where?", "",
              *banner(missing), "## Design", "", *design_lines(design), "",
@@ -278,7 +286,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
                   "### Transfer control: learned less, or transferred less?", "",
                   "Each method's loss from English to the other languages on the same items, against its reference "
                   "(`analysis/study/transfer.py`): the transfer gap (per item xx − en; > 0: loses less) and the "
-                  f"retained share above chance ((acc_xx − c) / (acc_en − c), c = chance; > 0: keeps more). "
+                  "retained share above chance ((acc_xx − c) / (acc_en − c), c = chance; > 0: keeps more). "
                   "Columns *method* and *reference* give each side's value.", "",
                   *transfer_table(block.get("transfer", [])), ""]
         lines += ["### Did the baseline learn the task?", "",
@@ -312,73 +320,20 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
     return "\n".join(lines)
 
 
-def _layer_mean(rec: dict[str, Any], corpus: str, kind: str) -> list[float] | None:
-    """Per layer: linear CKA over the en–xx pairs (``cka``) or model×model CKA over languages (``moved``)."""
-    block = rec.get("alignment", {}).get(corpus, {})
-    vals = ([p["cka"]["value"] for p in block.get("pairs", {}).values() if "cka" in p] if kind == "cka"
-            else [v["value"] for v in block.get("model_cka", {}).values()])
-    return [float(x) for x in np.mean(vals, axis=0)] if vals else None
-
-
-def report_html(results: Results, *, n_boot: int, seed: int = 0) -> str:
-    """Accuracy per language with CIs, Δalignment vs Δaccuracy, per-layer alignment curves per method
-    (CSLS P@1, linear CKA, model×model CKA). Every label goes through :func:`xalign.report.escaping.plotly_text`;
-    plotly.js is loaded from its CDN so the committed page stays small."""
-    import plotly.graph_objects as go
-
-    from xalign.report.escaping import html_text, plotly_text as esc
-
-    agg = aggregate(results, n_boot=n_boot, seed=seed)
-    figs = []
-    for task, block in agg.items():
-        fig = go.Figure()
-        for m in dict.fromkeys(r["method"] for r in block["accuracy"]):
-            rows = [r for r in block["accuracy"] if r["method"] == m]
-            fig.add_bar(name=esc(m), x=[esc(f"{r['split']}:{r['lang']}") for r in rows], y=[r["accuracy"] for r in rows],
-                        error_y={"type": "data", "symmetric": False, "array": [r["ci95"][1] - r["accuracy"] for r in rows],
-                                 "arrayminus": [r["accuracy"] - r["ci95"][0] for r in rows]})
-        fig.update_layout(title=esc(f"{task}: accuracy per language (95% CI)"), barmode="group")
-        figs.append(fig)
-        if block.get("link_points"):
-            sc = go.Figure()
-            for m in dict.fromkeys(p["method"] for p in block["link_points"]):
-                pts = [p for p in block["link_points"] if p["method"] == m]
-                sc.add_scatter(name=esc(m), mode="markers", x=[p["d_align"] for p in pts], y=[p["d_acc"] for p in pts],
-                               text=[esc(f"{p['lang']} seed {p['seed']}") for p in pts])
-            sc.update_layout(title=esc(f"{task}: Δalignment (layer {block['layer']}) vs Δzero-shot accuracy"),
-                             xaxis_title="Δ CSLS P@1", yaxis_title="Δ accuracy")
-            figs.append(sc)
-        corpus = f"{task}-dev"
-        for kind, title, fn in (("p1", "CSLS P@1 per layer (mean of both directions and all en–xx pairs)",
-                                 lambda r: layer_scores(r, corpus).tolist()),
-                                ("cka", "linear CKA en–xx per layer (mean over pairs)",
-                                 lambda r: _layer_mean(r, corpus, "cka")),
-                                ("moved", "model×model CKA per layer, trained vs pre-trained (1 = unmoved)",
-                                 lambda r: _layer_mean(r, corpus, "moved"))):
-            curves = go.Figure()
-            for (t, m, s), rec in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2] or -1)):
-                y = fn(rec) if t == task and corpus in rec.get("alignment", {}) else None
-                if y:
-                    curves.add_scatter(name=esc(f"{m} {s if s is not None else ''}"), y=y)
-            curves.update_layout(title=esc(f"{task}: {title}"), xaxis_title="layer")
-            figs.append(curves)
-    body = "".join(f.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False) for i, f in enumerate(figs))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html_text('Study report')}</title></head>"
-            f"<body>{body}</body></html>")
-
-
 def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, n_boot: int) -> list[tuple]:
     """Write RESULTS.md (always) and the HTML report from ``results_dir``; returns the missing units."""
-    from xalign.io import write_text
     from analysis.study.aggregate import check_design, load_results
+    from analysis.study.report import report_html
     from analysis.study.tuning import load_tuning
     from analysis.study.units import missing_units
+    from xalign.io import write_text
 
     results = load_results(results_dir)
     check_design(results, design.to_dict(), results_dir)
     missing = missing_units(design, results_dir)
     versions = next(iter(results.values()))["versions"] if results else {}
+    agg = full_aggregate(results, n_boot=n_boot, tuning=load_tuning(results_dir))
     write_text(results_md, results_markdown(design, results, missing, versions=versions, n_boot=n_boot,
-                                            html_name=html.name, tuning=load_tuning(results_dir)))
-    write_text(html, report_html(results, n_boot=n_boot))
+                                            html_name=html.name, agg=agg))
+    write_text(html, report_html(results, agg))
     return missing

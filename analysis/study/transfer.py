@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from analysis.study.aggregate import REFERENCE, Results, _report, _stack, seeds_of, split_correct
+from analysis.study.aggregate import (
+    REFERENCE,
+    Results,
+    reported,
+    seeds_of,
+    split_correct,
+    stack_seeds,
+)
 from xalign.data.task_types import task_spec
 from xalign.metrics.significance import holm, paired_item_seed_bootstrap
 from xalign.metrics.stats import paired_bootstrap
@@ -50,7 +57,7 @@ def _pairs(rec: dict[str, Any], task: str, column: str) -> np.ndarray | None:
         xx, en = split_correct(rec, split, lang), split_correct(rec, split, "en")
         return None if xx is None or en is None or xx.size != en.size else np.stack([xx, en], axis=1)
     parts = []
-    for split, langs in _report(rec, task).items():
+    for split, langs in reported(rec, task).items():
         en = split_correct(rec, split, "en")
         rows = [split_correct(rec, split, lang) for lang in langs if lang != "en"]
         rows = [r for r in rows if r is not None]
@@ -92,12 +99,12 @@ def transfer_tests(results: Results, task: str, *, n_boot: int, seed: int) -> li
         if not seeds:
             continue
         common = {"task": task, "method": method, "reference": ref, "seeds": seeds}
-        cols = ["zero-shot"] + [f"{split}:{lang}" for split, langs in _report(results[(task, method, seeds[0])],
+        cols = ["zero-shot"] + [f"{split}:{lang}" for split, langs in reported(results[(task, method, seeds[0])],
                                                                                 task).items()
                                 for lang in langs if lang != "en"]
         for col in cols:
-            a = _stack(results, task, method, seeds, lambda r, c=col: gap_scores(r, task, c))
-            b = _stack(results, task, ref, seeds, lambda r, c=col: gap_scores(r, task, c))
+            a = stack_seeds(results, task, method, seeds, lambda r, c=col: gap_scores(r, task, c))
+            b = stack_seeds(results, task, ref, seeds, lambda r, c=col: gap_scores(r, task, c))
             if a is None or b is None or a.shape != b.shape:
                 continue
             res = paired_item_seed_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()

@@ -175,6 +175,7 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     assert "| rs-rp − baseline | transfer gap (xx − en, same items) | test:sw | -0.250 | -0.500 | +0.250 [" in text
     assert "  Transfer control, rs-rp − baseline: zero-shot gap +0.250 [" in text
     assert "plotly" in html.read_text().lower()
+    assert "transfer control" in html.read_text()  # the per-language Δgap figure
 
 
 def test_units_of_another_design_are_refused_with_the_file_named(results_dir, tmp_path):
