@@ -80,8 +80,19 @@ def data_hashes(results: Results) -> list[tuple[str, str, int]]:
     return sorted((k, v, n) for (k, v), n in seen.items())
 
 
-def _hours(results: Results) -> float:
-    return sum(float(rec.get("timings", {}).get("unit_s", 0.0)) for rec in results.values()) / 3600
+def time_words(results: Results, cores: int = 2) -> str:
+    """The measured cost: the sum of the units' wall-clock times, and the core-hours they occupied (a unit's
+    time × its recorded torch threads; a unit that predates that record counts as using all ``cores``, an upper
+    bound), i.e. hours of a ``cores``-core machine."""
+    units = [(float(r.get("timings", {}).get("unit_s", 0.0)), r.get("host", {}).get("torch_threads"))
+             for r in results.values()]
+    wall = sum(s for s, _ in units) / 3600
+    core = sum(s * min(t or cores, cores) for s, t in units) / 3600
+    unknown = sum(1 for _, t in units if t is None)
+    return (f"measured {wall:.2f} h summed over the units' wall-clock times (training, evaluation and probe); "
+            f"{core:.2f} core-hours, i.e. about {core / cores:.2f} h of a {cores}-core machine"
+            + (f" ({unknown} unit(s) without a thread record counted at {cores} threads, an upper bound)" if unknown
+               else "") + "; each unit's host and timings are in its JSON")
 
 
 def design_lines(design: Design) -> list[str]:
@@ -270,9 +281,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
              f"- Rebuild this page and the report: `{COMMAND} --scale {design.scale} --rewrite-results`",
              f"- Versions (first unit): {', '.join(f'{k} {v}' for k, v in versions.items()) or 'n/a'}",
              f"- Finished units: {len([k for k in results if k[2] is not None])} trained, "
-             f"{len([k for k in results if k[2] is None])} pre-trained probes; measured time "
-             f"{_hours(results):.2f} h wall-clock in total (training, evaluation and probe; each unit's host and "
-             "timings are in its JSON).", "",
+             f"{len([k for k in results if k[2] is None])} pre-trained probes; {time_words(results)}.", "",
              "## Answer", "", *answer(agg, missing), "",
              "Tests: paired bootstrap over items with seeds matched by index (per resample, each method's per-item "
              "correctness is averaged over its seeds; `xalign.metrics.significance`), 95% percentile CIs, "

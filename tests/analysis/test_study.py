@@ -426,3 +426,15 @@ def test_tuning_search_runs_once_and_is_reported_beside_the_baseline(results_dir
     assert "| mean-head (head=mean) | 7 | 10: 0.500, 20: 0.620 | 0.620 | 0.610 | +0.010 |" in text
     assert "Tuning search (English dev only" in text and "| mean-head (head=mean) | 7 |" in text
     assert "the tuning search below tried other settings on English dev" in text
+
+
+def test_time_words_count_core_hours_from_the_thread_record():
+    from analysis.study.render import time_words
+
+    results = {("xnli", "baseline", 7): {"timings": {"unit_s": 3600.0}, "host": {"torch_threads": 1}},
+               ("xnli", "rs-rp", 7): {"timings": {"unit_s": 1800.0}, "host": {}},
+               ("xnli", "adv", 7): {"timings": {"unit_s": 3600.0}, "host": {"torch_threads": 8}}}
+    words = time_words(results, cores=2)
+    # wall 2.5 h; core-hours 1×1 + 0.5×2 (no record: all cores) + 1×2 (capped at the machine's cores) = 4
+    assert "measured 2.50 h summed" in words and "4.00 core-hours, i.e. about 2.00 h of a 2-core machine" in words
+    assert "(1 unit(s) without a thread record" in words
