@@ -35,12 +35,12 @@ FEW = "; with so few languages the cluster bootstrap has few distinct resamples,
 def link_reading(ci95: list[float]) -> str:
     """Which published reading a within-run link CI agrees with (the sentence after the colon)."""
     if ci95[0] > 0:
-        return f"a positive link (the CI excludes 0), in line with {GASCHI}, not with Veitsman et al."
+        return f"a positive link (the CI excludes 0), in line with {GASCHI}, not with Veitsman et al. (2026)"
     if ci95[1] < 0:
         return ("a negative link (the CI excludes 0: languages whose alignment rose more gained less), which "
                 "neither published reading predicts")
     return (f"no detectable link (the CI holds 0; a CI this wide also leaves room for a link this study is too "
-            f"small to see), in line with {VEITSMAN}, not with Gaschi et al.")
+            f"small to see), in line with {VEITSMAN}, not with Gaschi et al. (2023)")
 
 
 def _ci(x: float, ci: list[float], signed: bool = False) -> str:
@@ -286,7 +286,8 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
              "Tests: paired bootstrap over items with seeds matched by index (per resample, each method's per-item "
              "correctness is averaged over its seeds; `xalign.metrics.significance`), 95% percentile CIs, "
              "two-sided bootstrap p, Holm within each family (primary: every method × {zero-shot, generalized} "
-             "of a task; secondary: the languages of one method).", ""]
+             "of a task; secondary: the languages of one method; transfer control: the methods of a task within each "
+             "reading, and the languages of one method).", ""]
     for task, block in agg.items():
         lines += [f"## {task}", "", "### Accuracy (seed-averaged, bootstrap 95% CI over items)", "",
                   *_acc_table(block["accuracy"]), "", "### Paired tests, primary family", "",

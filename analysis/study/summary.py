@@ -25,7 +25,8 @@ def _accuracy_words(block: dict[str, Any]) -> str:
         lowered = {t["method"] for t in down}
         moved = [t for t in control if t["method"] in lowered and t["p_holm"] < 0.05]
         words += (" — and relative to each method's own English accuracy (the transfer control) none of these "
-                  "transfers a different share, so the deficit is the English task learned less in the same steps"
+                  "detectably transfers a different share, so the deficit is accounted for by the English task "
+                  "learned less in the same steps"
                   if not moved else f" — the transfer control moves for {_names(moved)} (see below)")
     return words
 
@@ -46,8 +47,8 @@ def _low_resource_words(block: dict[str, Any], low_resource: tuple[str, ...]) ->
     gains = [t for t in sig if t["delta"] > 0]
     losses = [t for t in sig if t["delta"] < 0]
     words = (f"For the low-resource languages ({', '.join(low_resource)}), "
-             + (f"significant gains after Holm: {_names(gains)}" if gains else "no method gains significantly after Holm")
-             + (f"; significant losses: {_names(losses)}" if losses else "")
+             + (f"significant gains after Holm: {_names(gains, True)}" if gains else "no method gains significantly after Holm")
+             + (f"; significant losses: {_names(losses, True)}" if losses else "")
              + f" (largest point estimates: {'; '.join(parts)})")
     return words
 

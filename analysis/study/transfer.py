@@ -150,10 +150,11 @@ def transfer_answer(tests: list[dict[str, Any]], primary: list[dict[str, Any]], 
             continue
         sig = [t for t in (gap, ret) if t and t["p_holm"] < 0.05]
         if not sig:
-            reading = ("neither reading differs from the reference: "
-                       + ("its zero-shot deficit is the English task learned less in the same steps, not a loss of "
-                          "transfer" if zs and zs["p_holm"] < 0.05 and zs["delta"] < 0 else
-                          "it transfers the same share of what it learned"))
+            reading = ("neither reading detects a change in transfer (both CIs hold 0): "
+                       + ("its zero-shot deficit is accounted for by the English task learned less in the same "
+                          "steps; a transfer change within the CIs is not excluded"
+                          if zs and zs["p_holm"] < 0.05 and zs["delta"] < 0 else
+                          "it transfers the share of its English accuracy its reference does, within the CIs"))
         elif all(t["delta"] > 0 for t in sig):
             reading = "it keeps more of its English accuracy in the other languages (better transfer)"
         elif all(t["delta"] < 0 for t in sig):
