@@ -19,8 +19,12 @@ REFERENCE = {"rs-rp": "baseline", "rs-da": "baseline", "adv": "baseline", "rs-da
 
 def load_results(results_dir: Path) -> Results:
     """Every unit JSON under ``results_dir`` keyed by ``(task, method, seed)`` (seed None: pre-trained)."""
+    from xalign.data.task_types import TASKS
+
     out: Results = {}
     for path in sorted(Path(results_dir).glob("*/*/*.json")):
+        if path.relative_to(results_dir).parts[0] not in TASKS:  # tuning/, full/… hold other records
+            continue
         rec = json.loads(path.read_text(encoding="utf-8"))
         u = rec["unit"]
         out[(u["task"], u["method"], u["seed"])] = rec
@@ -56,6 +60,18 @@ def check_design(results: Results, design: dict[str, Any], results_dir: Path) ->
             raise DesignMismatch(f"{unit_path(results_dir, task, method, seed)}: run under another design ({'; '.join(diffs[:3])}"
                                  f"{'; …' if len(diffs) > 3 else ''}); move it out of the results folder or "
                                  "rerun with the design it records")
+    seen: dict[tuple, tuple[tuple, Any]] = {}
+    for key, rec in results.items():
+        data = rec.get("data", {})
+        found = [(("eval", split), h.get("sha256")) for split, h in data.get("eval", {}).items() if isinstance(h, dict)]
+        found += [(("probe", name), h.get("sha256")) for name, h in data.get("probe", {}).items()]
+        found += [(("train file",), data.get("train_file_sha256"))] if data.get("train_file_sha256") else []
+        for what, digest in found:
+            first = seen.setdefault((key[0], *what), (key, digest))
+            if first[1] != digest:
+                raise DesignMismatch(f"{unit_path(results_dir, *key)}: read other {' '.join(what)} data than "
+                                     f"{unit_path(results_dir, *first[0])} (SHA-256 differ), so their items cannot "
+                                     "be paired; rerun one of them on the same data")
 
 
 def bits(text: str) -> np.ndarray:
@@ -107,7 +123,8 @@ def zero_shot_scores(rec: dict[str, Any], task: str) -> np.ndarray | None:
     parts = []
     for split, langs in reported(rec, task).items():
         rows = [split_correct(rec, split, lang) for lang in langs if lang != "en"]
-        rows = [r for r in rows if r is not None]
+        if any(r is None for r in rows):
+            return None  # a reported language is missing: a mean over fewer languages would not be comparable
         if rows:
             parts.append(np.mean(rows, axis=0))
     return np.concatenate(parts) if parts else None
@@ -224,29 +241,21 @@ def link_points(results: Results, task: str, layer: int) -> list[dict[str, Any]]
 
 def correlations(points: list[dict[str, Any]], x: str, y: str, *, n_boot: int, seed: int) -> dict[str, Any]:
     """Spearman ρ of ``x`` vs ``y`` per method, pooled, and ``within`` (pooled after centring each method ×
-    seed run, :func:`_centre`), points = language × seed (× method); the CI is a cluster bootstrap over
+    seed run), points = language × seed (× method); the CI is a cluster bootstrap over
     languages (a language's seeds and methods are resampled together). Pooled points mix differences
     between methods (one that trains less moves alignment less and scores lower everywhere) with
-    differences between languages; ``within`` keeps only the latter and is the one the answer reads."""
+    differences between languages; ``within`` keeps only the latter and is the one the answer reads: each
+    point is centred on the mean of its (method, seed) run, in the estimate and in every resample
+    (``spearman_ci(centre=...)``), so a method or seed better or worse everywhere cannot make the correlation."""
     out = {}
     for method in sorted({p["method"] for p in points}) + ["pooled", "within"]:
         sel = [p for p in points if (method in ("pooled", "within") or p["method"] == method) and p[x] is not None
                and p[y] is not None]
-        xs, ys = [p[x] for p in sel], [p[y] for p in sel]
-        if method == "within":
-            xs, ys = _centre(sel, xs), _centre(sel, ys)
+        runs = [f"{p['method']}/{p['seed']}" for p in sel] if method == "within" else None
         if len(sel) >= 3:
-            out[method] = spearman_ci(xs, ys, n_boot=n_boot, seed=seed, groups=[p["lang"] for p in sel]).to_dict()
+            out[method] = spearman_ci([p[x] for p in sel], [p[y] for p in sel], n_boot=n_boot, seed=seed,
+                                      groups=[p["lang"] for p in sel], centre=runs).to_dict()
     return out
-
-
-def _centre(points: list[dict[str, Any]], values: list[float]) -> list[float]:
-    """``values`` minus the mean of their (method, seed) run: what is left is how the languages of one trained
-    model differ, so a method or seed that is better or worse everywhere cannot make the correlation."""
-    runs: dict[tuple, list[float]] = {}
-    for p, v in zip(points, values):
-        runs.setdefault((p["method"], p["seed"]), []).append(v)
-    return [v - float(np.mean(runs[(p["method"], p["seed"])])) for p, v in zip(points, values)]
 
 
 def typology(points: list[dict[str, Any]], *, n_boot: int, seed: int) -> dict[str, Any]:

@@ -60,11 +60,10 @@ def _pairs(rec: dict[str, Any], task: str, column: str) -> np.ndarray | None:
     for split, langs in reported(rec, task).items():
         en = split_correct(rec, split, "en")
         rows = [split_correct(rec, split, lang) for lang in langs if lang != "en"]
-        rows = [r for r in rows if r is not None]
         if not rows:
             continue
-        if en is None or any(r.size != en.size for r in rows):
-            return None  # no English on these items: no gap can be formed
+        if en is None or any(r is None or r.size != en.size for r in rows):
+            return None  # a language or English missing on these items: no comparable gap
         parts.append(np.stack([np.mean(rows, axis=0), en], axis=1))
     return np.concatenate(parts) if parts else None
 

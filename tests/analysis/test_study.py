@@ -438,3 +438,30 @@ def test_time_words_count_core_hours_from_the_thread_record():
     # wall 2.5 h; core-hours 1×1 + 0.5×2 (no record: all cores) + 1×2 (capped at the machine's cores) = 4
     assert "measured 2.50 h summed" in words and "4.00 core-hours, i.e. about 2.00 h of a 2-core machine" in words
     assert "(1 unit(s) without a thread record" in words
+
+
+def test_units_that_read_other_data_are_refused_and_stray_records_ignored(results_dir):
+    design = DESIGN
+    for (method, seed) in SW:
+        rec = json.loads(unit_path(results_dir, "xnli", method, seed).read_text())
+        rec["data"] = {"eval": {"test": {"sha256": {"en": "aa", "sw": "bb"}}}, "probe": {}}
+        _write(results_dir, rec)
+    agg.check_design(agg.load_results(results_dir), design, results_dir)  # same digests: accepted
+    rec["data"]["eval"]["test"]["sha256"]["sw"] = "cc"
+    _write(results_dir, rec)
+    with pytest.raises(agg.DesignMismatch, match=r"baseline/seed8\.json: read other eval test data than .*seed7\.json"):
+        agg.check_design(agg.load_results(results_dir), design, results_dir)
+    # a tuning record two folders down (results/full/tuning/…) is not a unit and is not loaded
+    stray = results_dir / "full" / "tuning" / "xnli-lr-seed7.json"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(json.dumps({"tuning": {}}))
+    assert ("xnli", "baseline", 8) in agg.load_results(results_dir)
+
+
+def test_a_missing_reported_language_gives_no_zero_shot_score():
+    rec = _record("rs-rp", 7, "1011")
+    rec["design"] = {**DESIGN, "tasks": {**DESIGN["tasks"], "xnli": {**DESIGN["tasks"]["xnli"],
+                                                                     "report": {"test": ["en", "sw", "ur"]}}}}
+    assert agg.zero_shot_scores(rec, "xnli") is None  # ur is reported but absent: not a mean over sw alone
+    rec["eval"]["splits"]["test"]["correct"]["ur"] = "0001"
+    assert agg.zero_shot_scores(rec, "xnli").tolist() == [0.5, 0, 0.5, 1]

@@ -141,8 +141,15 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def _centred(v: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``v`` minus the mean of the entries that share its label."""
+    sums = np.bincount(labels, weights=v)
+    counts = np.bincount(labels)
+    return v - (sums / np.maximum(counts, 1))[labels]
+
+
 def spearman_ci(x: Any, y: Any, *, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05,
-                groups: Any | None = None) -> SpearmanResult:
+                groups: Any | None = None, centre: Any | None = None) -> SpearmanResult:
     """Spearman rank correlation of paired observations with a bootstrap CI over the units.
 
     ``x[i]`` and ``y[i]`` belong to one unit (e.g. one language × seed). ρ and its p-value come from
@@ -156,6 +163,11 @@ def spearman_ci(x: Any, y: Any, *, n_boot: int = 2000, seed: int = 0, alpha: flo
     are, with replacement (``rng.integers(0, n_groups, (n_boot, n_groups))`` over the sorted distinct labels),
     and takes every unit of each drawn group, so that units sharing a group (the seeds and methods of one
     language) are never treated as independent. With one unit per group it equals the plain bootstrap.
+
+    ``centre`` (one label per unit, e.g. the trained run a point comes from) makes ρ a *within* correlation:
+    ``x`` and ``y`` are each centred on the mean of their label's units before ranking, and every resample
+    re-centres on the means of the units it drew (a drawn unit counted as often as it was drawn), so the
+    interval is the bootstrap of the same statistic as the estimate.
     """
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if xs.ndim != 1 or xs.shape != ys.shape:
@@ -182,8 +194,16 @@ def spearman_ci(x: Any, y: Any, *, n_boot: int = 2000, seed: int = 0, alpha: flo
         members = [np.flatnonzero(inverse == k) for k in range(int(inverse.max()) + 1)]
         n_groups = len(members)
         draws = [np.concatenate([members[k] for k in row]) for row in rng.integers(0, n_groups, (n_boot, n_groups))]
-    rho, p = _spearman(xs, ys)
-    reps = np.array([_spearman(xs[row], ys[row])[0] for row in draws])
+    if centre is None:
+        rho, p = _spearman(xs, ys)
+        reps = np.array([_spearman(xs[row], ys[row])[0] for row in draws])
+    else:
+        c = np.asarray(centre)
+        if c.shape != xs.shape:
+            raise ValueError(f"centre: expected one label per unit ({xs.shape}), got shape {c.shape}")
+        _, run = np.unique(c, return_inverse=True)
+        rho, p = _spearman(_centred(xs, run), _centred(ys, run))
+        reps = np.array([_spearman(_centred(xs[row], run[row]), _centred(ys[row], run[row]))[0] for row in draws])
     valid = reps[np.isfinite(reps)]
     if valid.size:
         lo, hi = np.quantile(valid, [alpha / 2, 1 - alpha / 2])
