@@ -29,11 +29,18 @@ VEITSMAN = ("Veitsman et al. (arXiv 2603.18863, 2026), who report embedding dist
             "of transfer")
 
 
+MIN_CLUSTERS = 8  # fewer languages: the cluster bootstrap has too few distinct resamples to decide anything
 FEW = "; with so few languages the cluster bootstrap has few distinct resamples, so this interval is not trusted"
 
 
-def link_reading(ci95: list[float]) -> str:
-    """Which published reading a within-run link CI agrees with (the sentence after the colon)."""
+def link_reading(ci95: list[float], n_groups: int | None = None) -> str:
+    """Which published reading a within-run link CI agrees with (the sentence after the colon); no reading
+    when the CI is undefined or rests on fewer than ``MIN_CLUSTERS`` languages."""
+    if any(np.isnan(c) for c in ci95):
+        return "undefined (a variable is constant across the points): no reading is drawn"
+    if n_groups is not None and n_groups < MIN_CLUSTERS:
+        return (f"too few languages ({n_groups}) for the cluster interval to decide (it needs {MIN_CLUSTERS} or "
+                "more): no reading is drawn")
     if ci95[0] > 0:
         return f"a positive link (the CI excludes 0), in line with {GASCHI}, not with Veitsman et al. (2026)"
     if ci95[1] < 0:
@@ -203,7 +210,7 @@ def where_lines(block: dict[str, Any]) -> list[str]:
     return out
 
 
-def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
+def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[str]:
     """Plain words, by a stated rule: significant = Holm-adjusted p < 0.05 in the primary family."""
     lines = in_short(agg, LOW_RESOURCE) if agg else ["- No unit has finished yet: no claim is made."]
     for task, block in agg.items():
@@ -227,16 +234,17 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
         if verdict in {"mean", "missed"}:
             lines.append(f"  Baseline fit: {sentence}")
         if "baseline" in fit and len(fit) > 1:
-            words = ", ".join(f"{m} {np.mean(v):.3f}" for m, v in fit.items())
+            words = ", ".join(f"{m} {np.mean(v):.3f} ({len(v)} seed{'s' if len(v) > 1 else ''})" for m, v in fit.items())
             lines.append(f"  English dev accuracy at the selected step (seed mean): {words}. A method below the "
                          "baseline here learned the English task less in the same steps, so its zero-shot gap "
                          "partly measures slower learning, not worse transfer; the transfer control separates the two.")
         lines += transfer_answer(block.get("transfer", []), [t for t in block["tests"] if t["family"] == "primary"],
-                                 LOW_RESOURCE)
+                                 LOW_RESOURCE, [t for t in block["tests"] if t["family"].startswith("languages:")
+                                                and t["column"].endswith(":en")])
         link = block.get("link", {}).get("zero-shot", {}).get("within")
         pooled = block.get("link", {}).get("zero-shot", {}).get("pooled")
         if link:
-            reading = link_reading(link["ci95"])
+            reading = link_reading(link["ci95"], link.get("n_groups"))
             lines.append(f"  Link (layer {block['layer']}): across languages within each trained model (each "
                          f"method × seed run centred), Spearman ρ(Δalignment, Δzero-shot accuracy) = "
                          f"{_ci(link['rho'], link['ci95'], True)} over {link['n']} language × seed × method points "
@@ -246,14 +254,41 @@ def answer(agg: dict[str, Any], missing: list[tuple]) -> list[str]:
         typ = block.get("typology", {}).get("syntax_knn", {}).get("zero-shot", {}).get("within")
         if typ:
             lines.append(f"  Gains vs syntactic distance from English (URIEL syntax_knn; within each run): ρ = "
-                         f"{_ci(typ['rho'], typ['ci95'], True)}; the paper's claim that gains grow with distance "
-                         f"{'is supported' if typ['ci95'][0] > 0 else 'is not supported'} here.")
+                         f"{_ci(typ['rho'], typ['ci95'], True)} over {typ.get('n_groups')} languages; the paper's "
+                         "claim that gains grow with distance " + (
+                             "cannot be tested with so few languages." if (typ.get("n_groups") or 0) < MIN_CLUSTERS
+                             else "is supported here." if typ["ci95"][0] > 0 else "is not supported here."))
     if missing:
         lines.append("- Units are missing (see the banner): read every statement above as provisional.")
-    lines.append("- What this scale cannot show: effects smaller than the CIs above (a few accuracy points with "
-                 "400 items × 3 seeds), anything about full fine-tuning of the embeddings (frozen here), "
-                 "larger encoders, or the paper's 392k-pair training set.")
+    lines.append(f"- What this scale cannot show: effects smaller than the CIs above ({sizes or 'see the design'}), "
+                 "anything about full fine-tuning of the embeddings (frozen here), larger encoders, or the paper's "
+                 "392k-pair training set. Tests with one seed cover item sampling only, not training noise.")
     return lines
+
+
+def sizes_words(design: Design) -> str:
+    """How much data each comparison rests on, from the design (the ``cannot show`` sentence)."""
+    per = "; ".join(f"{task}: {t.n_eval or 'all'} items per language" for task, t in design.tasks.items())
+    return f"{per}; {len(design.seeds)} seeds per method, {len(design.offline_seeds)} for the offline-copies pair"
+
+
+def pooling_words(design: Design) -> str:
+    """How the zero-shot column weighs languages: each item is averaged over its split's reported non-English
+    languages and the splits' items are pooled (equal item counts per split), so a language weighs
+    1 / (number of splits × its split's languages)."""
+    out = []
+    for task, t in design.tasks.items():
+        splits = {sp: [lg for lg in langs if lg != "en"] for sp, langs in t.report.items()}
+        splits = {sp: langs for sp, langs in splits.items() if langs}
+        weights = ", ".join(f"{sp}:{lg} 1/{len(splits) * len(langs)}" for sp, langs in splits.items() for lg in langs)
+        if len(splits) < 2:
+            out.append(f"{task}: every non-English language equally")
+        elif t.n_eval is None:  # every item of each split: splits weigh by their item counts
+            out.append(f"{task}: each split's languages share its items' weight, splits by their item counts")
+        else:
+            out.append(f"{task}: {weights}")
+    return ("Zero-shot pools items (each averaged over its split's reported non-English languages), so languages "
+            "weigh: " + "; ".join(out) + ".")
 
 
 def full_aggregate(results: Results, *, n_boot: int, seed: int = 0,
@@ -282,12 +317,12 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
              f"- Versions (first unit): {', '.join(f'{k} {v}' for k, v in versions.items()) or 'n/a'}",
              f"- Finished units: {len([k for k in results if k[2] is not None])} trained, "
              f"{len([k for k in results if k[2] is None])} pre-trained probes; {time_words(results)}.", "",
-             "## Answer", "", *answer(agg, missing), "",
+             "## Answer", "", *answer(agg, missing, sizes_words(design)), "",
              "Tests: paired bootstrap over items with seeds matched by index (per resample, each method's per-item "
              "correctness is averaged over its seeds; `xalign.metrics.significance`), 95% percentile CIs, "
              "two-sided bootstrap p, Holm within each family (primary: every method × {zero-shot, generalized} "
              "of a task; secondary: the languages of one method; transfer control: the methods of a task within each "
-             "reading, and the languages of one method).", ""]
+             "reading, and the languages of one method). " + pooling_words(design), ""]
     for task, block in agg.items():
         lines += [f"## {task}", "", "### Accuracy (seed-averaged, bootstrap 95% CI over items)", "",
                   *_acc_table(block["accuracy"]), "", "### Paired tests, primary family", "",
@@ -313,7 +348,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
                     lines.append(f"- Δalignment vs Δ{kind} accuracy, {m}: ρ = {_ci(c['rho'], c['ci95'], True)} "
                                  f"(n = {c['n']} points, {c.get('n_groups')} languages resampled as clusters; "
                                  f"scipy p = {c['p_value']:.3f} assumes independent points"
-                                 f"{FEW if (c.get('n_groups') or 99) < 6 else ''})")
+                                 f"{FEW if (c.get('n_groups') or 99) < MIN_CLUSTERS else ''})")
             for fs, t in block.get("typology", {}).items():
                 if isinstance(t, dict) and "zero-shot" in t:
                     for m, c in t["zero-shot"].items():

@@ -58,16 +58,27 @@ def _alignment_words(block: dict[str, Any]) -> str | None:
     base = [r["vs_pretrained"]["delta"] for r in rows if r["method"] == "baseline"]
     if not base:
         return None
-    words = (f"Fine-tuning the baseline lowered cross-lingual alignment (CSLS P@1 at layer {block['layer']}, "
-             f"mean over {len(base)} language pairs) by {-np.mean(base):.3f} from the pre-trained encoder")
-    kept = []
+    move = float(np.mean(base))
+    words = (f"Fine-tuning the baseline {'lowered' if move < 0 else 'raised'} cross-lingual alignment (CSLS P@1 at "
+             f"layer {block['layer']}, mean over {len(base)} language pairs) by {abs(move):.3f} from the pre-trained "
+             "encoder")
+    kept, lost = [], []
     for method in dict.fromkeys(r["method"] for r in rows if "vs_reference" in r):
         ref = [r["vs_reference"] for r in rows if r["method"] == method and "vs_reference" in r]
+        mean = f"{method} {np.mean([t['delta'] for t in ref]):+.3f}"
         if all(t.get("p_holm", 1) < 0.05 and t["delta"] > 0 for t in ref):
-            kept.append(f"{method} {np.mean([t['delta'] for t in ref]):+.3f}")
-    if kept:
-        words += (f"; {', '.join(kept)} kept significantly more of it in every language pair (Δ vs reference), "
-                  "yet their accuracy did not rise with it")
+            kept.append((method, mean))
+        elif all(t.get("p_holm", 1) < 0.05 and t["delta"] < 0 for t in ref):
+            lost.append((method, mean))
+    prim = [t for t in block["tests"] if t["family"] == "primary"]
+    for group, verb in ((kept, "more"), (lost, "less")):
+        if not group:
+            continue
+        rose = [m for m, _ in group if any(t["method"] == m and t["p_holm"] < 0.05 and t["delta"] > 0 for t in prim)]
+        follow = ("yet none of them raised accuracy significantly" if not rose else
+                  f"and {', '.join(rose)} also raised accuracy significantly")
+        words += (f"; {', '.join(w for _, w in group)} kept significantly {verb} of it than the reference in every "
+                  f"language pair{', ' + follow if verb == 'more' else ''}")
     return words + "."
 
 
@@ -79,7 +90,8 @@ def in_short(agg: dict[str, Any], low_resource: tuple[str, ...]) -> list[str]:
         if not prim:
             continue
         seeds = max(len(t["seeds"]) for t in prim)
-        parts = [f"**In short, {task}** (up to {seeds} seed(s) per method): {_accuracy_words(block)}."]
+        noise = "; one seed: the CIs cover item sampling, not training noise" if seeds == 1 else ""
+        parts = [f"**In short, {task}** (up to {seeds} seed(s) per method{noise}): {_accuracy_words(block)}."]
         low = _low_resource_words(block, low_resource)
         if low:
             parts.append(low + ".")

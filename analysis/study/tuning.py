@@ -141,10 +141,14 @@ def tuning_lines(task: str, records: list[dict[str, Any]], selection: list[dict[
         elif gain > 0:
             n = min(int(r.get("n_select") or 0) for r in records if r["tuning"]["variant"] == name)
             se = float(np.sqrt(2 * acc * (1 - acc) / n)) if n else float("nan")
+            meets = float(np.mean(refs)) >= bar
             lines.append(sentence + f": better on English dev, by {gain / se:.1f} sampling SEs of a difference "
-                         f"between two runs on these {n} dev items (SE {se:.3f}; seed-to-seed variation comes on "
-                         f"top), from {len(pairs)} seed(s). The design's setting meets the bar and every unit was "
-                         "trained with it, so the comparisons stand; a rerun of the study could adopt this variant.")
+                         f"between two independent runs on these {n} dev items (SE {se:.3f}; an upper bound, as both "
+                         "runs scored the same items, whose per-item selection correctness is not stored; "
+                         f"seed-to-seed variation comes on top), from {len(pairs)} seed(s). "
+                         + ("The design's setting meets the bar and every unit was trained with it, so the comparisons "
+                            "stand; a rerun of the study could adopt this variant." if meets else
+                            f"Neither it nor the design's setting reaches the bar ({bar:.2f}) on these seeds."))
         else:
             lines.append(sentence + ": no better than the design's setting, which the search therefore supports.")
     return lines

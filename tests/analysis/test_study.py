@@ -465,3 +465,20 @@ def test_a_missing_reported_language_gives_no_zero_shot_score():
     assert agg.zero_shot_scores(rec, "xnli") is None  # ur is reported but absent: not a mean over sw alone
     rec["eval"]["splits"]["test"]["correct"]["ur"] = "0001"
     assert agg.zero_shot_scores(rec, "xnli").tolist() == [0.5, 0, 0.5, 1]
+
+
+def test_link_reading_draws_nothing_from_few_languages_or_an_undefined_ci():
+    from analysis.study.render import MIN_CLUSTERS, link_reading
+
+    assert link_reading([0.05, 0.40], n_groups=6).startswith("too few languages (6)")
+    assert link_reading([0.05, 0.40], n_groups=MIN_CLUSTERS).startswith("a positive link")
+    assert link_reading([float("nan"), float("nan")], n_groups=14).startswith("undefined")
+
+
+def test_pooling_words_give_each_languages_weight_in_the_zero_shot_column():
+    from analysis.study.render import pooling_words
+
+    words = pooling_words(make_design("cpu"))
+    # PAWS-X: two splits of 400 items; test has 4 non-English languages, dev 2 -> 1/(2·4) and 1/(2·2)
+    assert "pawsx: test:de 1/8, test:fr 1/8, test:ko 1/8, test:zh 1/8, dev:es 1/4, dev:ja 1/4" in words
+    assert "xnli: every non-English language equally" in words

@@ -53,3 +53,16 @@ def test_in_short_says_when_the_control_moves_and_skips_tasks_without_comparison
     (line,) = in_short({"xnli": flat}, ("sw", "ur"))
     assert "no robust method raised zero-shot or generalized accuracy significantly." in line
     assert "low-resource" not in line and "alignment" not in line
+
+
+def test_in_short_names_alignment_lost_and_the_single_seed_caveat():
+    block = _block(tests=[_t("rs-rp", "zero-shot", 0.005, 0.17, seeds=(7,))],
+                   alignment=[_align("baseline", -0.34), _align("rs-rp", -0.4, -0.10), _align("rs-rp", -0.4, -0.12)],
+                   transfer=[])
+    (line,) = in_short({"pawsx": block}, ("sw", "ur"))
+    assert "(up to 1 seed(s) per method; one seed: the CIs cover item sampling, not training noise)" in line
+    assert "lowered cross-lingual alignment" in line and "by 0.340" in line
+    assert "rs-rp -0.110 kept significantly less of it than the reference in every language pair." in line
+    raised = _block(alignment=[_align("baseline", 0.05)])
+    (line,) = in_short({"xnli": raised}, ("sw", "ur"))
+    assert "raised cross-lingual alignment (CSLS P@1 at layer 12, mean over 1 language pairs) by 0.050" in line

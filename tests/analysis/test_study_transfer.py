@@ -90,15 +90,18 @@ def _t(method, family, delta, p_holm, column="zero-shot", reading="gap"):
             "delta": delta, "ci95": [delta - 0.01, delta + 0.01], "p_holm": p_holm, "mean_a": 0.8, "mean_b": 0.8}
 
 
-@pytest.mark.parametrize("gap_p, ret_delta, ret_p, zs_p, expected", [
-    (0.5, 0.01, 0.9, 0.01, "accounted for by the English task learned less"),
-    (0.5, 0.01, 0.9, 0.50, "its reference does, within the CIs"),
-    (0.01, 0.05, 0.02, 0.01, "(better transfer)"),
-    (0.01, -0.05, 0.02, 0.01, "disagree in sign"),
+@pytest.mark.parametrize("gap_p, ret_delta, ret_p, zs_p, en_p, expected", [
+    (0.5, 0.01, 0.9, 0.01, 0.01, "English accuracy lower by 0.080 (significant), so it is accounted for by the English task"),
+    (0.5, 0.01, 0.9, 0.01, 0.30, "no change in transfer is detected"),  # English not significantly lower: no attribution
+    (0.5, 0.01, 0.9, 0.50, 0.01, "no change in transfer is detected"),
+    (0.01, 0.05, 0.02, 0.01, 0.01, "(better transfer)"),
+    (0.01, -0.05, 0.02, 0.01, 0.01, "disagree in sign"),
 ])
-def test_answer_follows_the_stated_rule(gap_p, ret_delta, ret_p, zs_p, expected):
+def test_answer_follows_the_stated_rule(gap_p, ret_delta, ret_p, zs_p, en_p, expected):
     tests = [_t("rs-da", "gap", 0.02, gap_p), _t("rs-da", "retained", ret_delta, ret_p, reading="retained"),
              _t("rs-da", "gap-languages:rs-da", 0.03, 1.0, column="test:sw")]
     primary = [{"method": "rs-da", "column": "zero-shot", "delta": -0.06, "p_holm": zs_p}]
-    (line,) = tr.transfer_answer(tests, primary, ("sw", "ur"))
+    english = [{"method": "rs-da", "column": "test:en", "delta": -0.08, "p_holm": en_p}]
+    (line,) = tr.transfer_answer(tests, primary, ("sw", "ur"), english)
     assert expected in line and "sw gap +0.030" in line
+    assert ("neither reading is significant after Holm" in line) == (gap_p > 0.05 and ret_p > 0.05)
