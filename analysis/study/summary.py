@@ -22,12 +22,18 @@ def _accuracy_words(block: dict[str, Any]) -> str:
         words += f"; it lowered it for {_names(down, True)}"
     control = [t for t in block.get("transfer", []) if t["family"] in ("gap", "retained")]
     if down and control:
-        lowered = {t["method"] for t in down}
+        lowered = {t["method"] for t in down if t["column"] == "zero-shot"}
         moved = [t for t in control if t["method"] in lowered and t["p_holm"] < 0.05]
-        words += (" — and relative to each method's own English accuracy (the transfer control) none of these "
-                  "detectably transfers a different share, so the deficit is accounted for by the English task "
-                  "learned less in the same steps"
-                  if not moved else f" — the transfer control moves for {_names(moved)} (see below)")
+        english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
+                   and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
+        if moved:
+            words += f" — the transfer control moves for {_names(moved)} (see below)"
+        elif lowered and lowered <= english:
+            words += (" — and relative to each method's own English accuracy (the transfer control) none of these "
+                      "detectably transfers a different share, while English itself is significantly lower, so the "
+                      "deficit is accounted for by the English task learned less in the same steps")
+        elif lowered:
+            words += " — the transfer control detects no change in transfer for these methods (see below)"
     return words
 
 

@@ -22,7 +22,8 @@ def _block(**kw):
              _t("adv", "zero-shot", 0.03, 0.04), _t("adv", "generalized", 0.01, 0.5),
              _t("rs-da", "test:sw", -0.067, 0.03, family="languages:rs-da"),
              _t("rs-da", "test:ur", -0.024, 0.29, family="languages:rs-da"),
-             _t("adv", "test:sw", 0.01, 1.0, family="languages:adv")]
+             _t("adv", "test:sw", 0.01, 1.0, family="languages:adv"),
+             _t("rs-da", "test:en", -0.084, 0.03, family="languages:rs-da")]
     block = {"tests": tests, "layer": 12,
              "alignment": [_align("baseline", -0.30), _align("baseline", -0.20), _align("rs-da", -0.1, 0.11),
                            _align("rs-da", -0.1, 0.09), _align("adv", -0.2, 0.05), _align("adv", -0.2, 0.02, p=0.2)],
@@ -36,7 +37,7 @@ def test_in_short_by_its_rules():
     (line,) = in_short({"xnli": _block()}, ("sw", "ur"))
     assert line.startswith("- **In short, xnli** (up to 3 seed(s) per method): ")
     assert "raised accuracy significantly for adv on zero-shot (+0.030); it lowered it for rs-da on zero-shot (-0.065)" in line
-    assert "none of these detectably transfers a different share, so the deficit is accounted for by the English task learned less" in line
+    assert "none of these detectably transfers a different share, while English itself is significantly lower, so the deficit is accounted for by the English task learned less" in line
     # sw: best point estimate is adv +0.010; the only Holm-significant low-resource change is rs-da's sw loss
     assert "sw: best adv +0.010 [-0.010, +0.030]; ur: best rs-da -0.024" in line
     assert "no method gains significantly after Holm; significant losses: rs-da on test:sw (-0.067)" in line
@@ -49,6 +50,9 @@ def test_in_short_says_when_the_control_moves_and_skips_tasks_without_comparison
     moved = _block(transfer=[_t("rs-da", "zero-shot", -0.03, 0.01, family="gap")])
     (line,) = in_short({"xnli": moved, "pawsx": {"tests": []}}, ("sw", "ur"))
     assert "the transfer control moves for rs-da (-0.030)" in line
+    no_en = _block(tests=[t for t in _block()["tests"] if t["column"] != "test:en"])
+    (line,) = in_short({"xnli": no_en}, ("sw", "ur"))
+    assert "detects no change in transfer for these methods" in line and "accounted for" not in line
     flat = _block(tests=[_t("rs-rp", "zero-shot", 0.001, 1.0)], alignment=[])
     (line,) = in_short({"xnli": flat}, ("sw", "ur"))
     assert "no robust method raised zero-shot or generalized accuracy significantly." in line
