@@ -162,7 +162,9 @@ def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list
     """Each method vs its reference (baseline; rs-da-offline vs baseline-long) over items × matched seeds.
 
     Families for Holm: (1) per task, the primary tests — every method on zero-shot (non-English reported
-    languages, items pooled) and generalized accuracy; (2) per task and method, the per-language tests."""
+    languages, items pooled) and generalized accuracy; (2) per task and method, the per-language tests;
+    (3) per task and method, the generalized cells (l1 ≠ l2) in which one sentence is in a given non-English
+    language (column ``generalized:<lang>``)."""
     out = []
     for method, ref in REFERENCE.items():
         seeds = sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref)))
@@ -182,6 +184,12 @@ def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list
                 if res:
                     out.append({"task": task, "method": method, "reference": ref, "column": f"{split}:{lang}",
                                 "family": f"languages:{method}", "seeds": seeds, **res})
+        gen = results[(task, method, seeds[0])].get("eval", {}).get("generalized") or {}
+        for lang in [lg for lg in gen.get("languages", []) if lg != "en"]:
+            res = _test(results, task, method, ref, seeds, lambda r, lg=lang: generalized_scores(r, lg), n_boot, seed)
+            if res:
+                out.append({"task": task, "method": method, "reference": ref, "column": f"generalized:{lang}",
+                            "family": f"generalized-languages:{method}", "seeds": seeds, **res})
     for fam in {t["family"] for t in out}:
         group = [t for t in out if t["family"] == fam]
         for t, p in zip(group, holm([t["p_value"] for t in group])):

@@ -197,6 +197,11 @@ def where_lines(block: dict[str, Any]) -> list[str]:
         low_words = "; ".join(f"{t['column'].split(':')[-1]} {_ci(t['delta'], t['ci95'], True)} (Holm p "
                               f"{t['p_holm']:.3f})" for t in low)
         sig_words = ", ".join(f"{t['column'].split(':')[-1]} {t['delta']:+.3f}" for t in sig) or "none"
+        gen = [t for t in block["tests"] if t["family"] == f"generalized-languages:{method}"
+               and t["column"].split(":")[-1] in LOW_RESOURCE]
+        if gen:
+            low_words += "; generalized cells with " + "; ".join(
+                f"{t['column'].split(':')[-1]} {_ci(t['delta'], t['ci95'], True)} (Holm p {t['p_holm']:.3f})" for t in gen)
         out.append(f"  - {method} − {mine[0]['reference']}: {('low-resource: ' + low_words + '; ') if low else ''}"
                    f"languages significant after Holm: {sig_words}.")
         align = [r["vs_reference"] for r in block.get("alignment", []) if r["method"] == method
@@ -321,7 +326,8 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
              "Tests: paired bootstrap over items with seeds matched by index (per resample, each method's per-item "
              "correctness is averaged over its seeds; `xalign.metrics.significance`), 95% percentile CIs, "
              "two-sided bootstrap p, Holm within each family (primary: every method × {zero-shot, generalized} "
-             "of a task; secondary: the languages of one method; transfer control: the methods of a task within each "
+             "of a task; secondary: the languages of one method, and the generalized cells with one language of one "
+             "method; transfer control: the methods of a task within each "
              "reading, and the languages of one method). " + pooling_words(design), ""]
     for task, block in agg.items():
         lines += [f"## {task}", "", "### Accuracy (seed-averaged, bootstrap 95% CI over items)", "",

@@ -56,6 +56,13 @@ def _low_resource_words(block: dict[str, Any], low_resource: tuple[str, ...]) ->
              + (f"significant gains after Holm: {_names(gains, True)}" if gains else "no method gains significantly after Holm")
              + (f"; significant losses: {_names(losses, True)}" if losses else "")
              + f" (largest point estimates: {'; '.join(parts)})")
+    gen = [t for t in block["tests"] if t["family"].startswith("generalized-languages:")
+           and t["column"].split(":")[-1] in low_resource]
+    if gen:
+        gsig = [t for t in gen if t["p_holm"] < 0.05]
+        words += ("; in the generalized cells with one sentence in " + "/".join(low_resource) + ", "
+                  + (f"significant after Holm: {_names(gsig, True)}" if gsig else "no change is significant after Holm")
+                  + f" (largest: {_names([max(gen, key=lambda t: t['delta'])], True)})")
     return words
 
 

@@ -82,6 +82,10 @@ def test_accuracy_and_paired_tests_by_hand(results_dir):
     assert tests["zero-shot"]["delta"] == pytest.approx(0.25)
     assert tests["generalized"]["delta"] == pytest.approx(0.25)
     assert tests["zero-shot"]["family"] == "primary"
+    # generalized cells with sw (en→sw and sw→en, both the sw string): the same +0.25, in its own family
+    assert tests["generalized:sw"]["delta"] == pytest.approx(0.25)
+    assert tests["generalized:sw"]["family"] == "generalized-languages:rs-rp"
+    assert tests["generalized:sw"]["p_holm"] == tests["generalized:sw"]["p_value"]  # a family of one
 
 
 def test_layer_rule_and_link_points_by_hand(results_dir):
@@ -171,6 +175,7 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     assert len(missing) == len(design.units()) - 5
     assert "| rs-rp − baseline | test:sw | +0.250" in text
     assert "  - rs-rp − baseline: low-resource: sw +0.250 [" in text  # the answer names the low-resource change
+    assert "; generalized cells with sw +0.250 [" in text
     # transfer control: English is all correct here, so the gap is the sw accuracy minus 1 (0.75 - 1, 0.5 - 1)
     assert "| rs-rp − baseline | transfer gap (xx − en, same items) | test:sw | -0.250 | -0.500 | +0.250 [" in text
     assert "  Transfer control, rs-rp − baseline: zero-shot gap +0.250 [" in text

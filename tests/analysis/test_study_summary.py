@@ -23,7 +23,9 @@ def _block(**kw):
              _t("rs-da", "test:sw", -0.067, 0.03, family="languages:rs-da"),
              _t("rs-da", "test:ur", -0.024, 0.29, family="languages:rs-da"),
              _t("adv", "test:sw", 0.01, 1.0, family="languages:adv"),
-             _t("rs-da", "test:en", -0.084, 0.03, family="languages:rs-da")]
+             _t("rs-da", "test:en", -0.084, 0.03, family="languages:rs-da"),
+             _t("adv", "generalized:sw", 0.06, 0.2, family="generalized-languages:adv"),
+             _t("adv", "generalized:ur", 0.02, 0.9, family="generalized-languages:adv")]
     block = {"tests": tests, "layer": 12,
              "alignment": [_align("baseline", -0.30), _align("baseline", -0.20), _align("rs-da", -0.1, 0.11),
                            _align("rs-da", -0.1, 0.09), _align("adv", -0.2, 0.05), _align("adv", -0.2, 0.02, p=0.2)],
@@ -41,6 +43,8 @@ def test_in_short_by_its_rules():
     # sw: best point estimate is adv +0.010; the only Holm-significant low-resource change is rs-da's sw loss
     assert "sw: best adv +0.010 [-0.010, +0.030]; ur: best rs-da -0.024" in line
     assert "no method gains significantly after Holm; significant losses: rs-da on test:sw (-0.067)" in line
+    assert ("in the generalized cells with one sentence in sw/ur, no change is significant after Holm (largest: "
+            "adv on generalized:sw (+0.060))") in line
     # baseline's mean drop from pre-trained: (0.30 + 0.20) / 2; rs-da significantly up in every pair, adv not
     assert "by 0.250 from the pre-trained encoder; rs-da +0.100 kept significantly more" in line
     assert "adv +" not in line.split("pre-trained encoder")[1]
