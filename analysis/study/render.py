@@ -271,6 +271,19 @@ def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[s
     return lines
 
 
+def versions_words(results: Results) -> str:
+    """The package versions the units recorded: one line when every unit ran the same, else each set with the
+    units that ran it (a mixed study is shown, not hidden)."""
+    sets: dict[str, list[str]] = {}
+    for key, rec in sorted(results.items(), key=lambda kv: str(kv[0])):
+        text = ", ".join(f"{k} {v}" for k, v in sorted(rec.get("versions", {}).items())) or "not recorded"
+        sets.setdefault(text, []).append(unit_name(*key))
+    if len(sets) == 1:
+        return f"Versions (all {len(results)} units): {next(iter(sets))}"
+    return "Versions differ between units: " + "; ".join(f"{text} ({', '.join(f'`{u}`' for u in units)})"
+                                                        for text, units in sets.items())
+
+
 def sizes_words(design: Design) -> str:
     """How much data each comparison rests on, from the design (the ``cannot show`` sentence)."""
     per = "; ".join(f"{task}: {t.n_eval or 'all'} items per language" for task, t in design.tasks.items())
@@ -308,7 +321,7 @@ def full_aggregate(results: Results, *, n_boot: int, seed: int = 0,
     return agg
 
 
-def results_markdown(design: Design, results: Results, missing: list[tuple], *, versions: dict[str, str],
+def results_markdown(design: Design, results: Results, missing: list[tuple], *,
                      n_boot: int, seed: int = 0, html_name: str = "study_report.html",
                      tuning: dict[str, list[dict[str, Any]]] | None = None,
                      agg: dict[str, Any] | None = None) -> str:
@@ -319,7 +332,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
              "## Commands", "", f"- Run (resumable, chunked): `{COMMAND} --scale {design.scale} {RUN_FLAGS[design.scale][0]}`"
              f"{RUN_FLAGS[design.scale][1]}",
              f"- Rebuild this page and the report: `{COMMAND} --scale {design.scale} --rewrite-results`",
-             f"- Versions (first unit): {', '.join(f'{k} {v}' for k, v in versions.items()) or 'n/a'}",
+             f"- {versions_words(results) if results else 'Versions: n/a'}",
              f"- Finished units: {len([k for k in results if k[2] is not None])} trained, "
              f"{len([k for k in results if k[2] is None])} pre-trained probes; {time_words(results)}.", "",
              "## Answer", "", *answer(agg, missing, sizes_words(design)), "",
@@ -382,9 +395,8 @@ def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, 
     results = load_results(results_dir)
     check_design(results, design.to_dict(), results_dir)
     missing = missing_units(design, results_dir)
-    versions = next(iter(results.values()))["versions"] if results else {}
     agg = full_aggregate(results, n_boot=n_boot, tuning=load_tuning(results_dir))
-    write_text(results_md, results_markdown(design, results, missing, versions=versions, n_boot=n_boot,
+    write_text(results_md, results_markdown(design, results, missing, n_boot=n_boot,
                                             html_name=html.name, agg=agg))
     write_text(html, report_html(results, agg))
     return missing

@@ -487,3 +487,15 @@ def test_pooling_words_give_each_languages_weight_in_the_zero_shot_column():
     # PAWS-X: two splits of 400 items; test has 4 non-English languages, dev 2 -> 1/(2·4) and 1/(2·2)
     assert "pawsx: test:de 1/8, test:fr 1/8, test:ko 1/8, test:zh 1/8, dev:es 1/4, dev:ja 1/4" in words
     assert "xnli: every non-English language equally" in words
+
+
+def test_versions_are_one_line_when_shared_and_listed_per_unit_when_not():
+    from analysis.study.render import versions_words
+
+    same = {("xnli", "baseline", 7): {"versions": {"torch": "2.13.0", "xalign": "0.1.0"}},
+            ("xnli", "rs-rp", 7): {"versions": {"xalign": "0.1.0", "torch": "2.13.0"}}}
+    assert versions_words(same) == "Versions (all 2 units): torch 2.13.0, xalign 0.1.0"
+    mixed = {**same, ("xnli", "adv", 7): {"versions": {"torch": "2.14.0", "xalign": "0.1.0"}}}
+    words = versions_words(mixed)
+    assert words.startswith("Versions differ between units: ")
+    assert "torch 2.14.0, xalign 0.1.0 (`xnli/adv/seed7`)" in words
