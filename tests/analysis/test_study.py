@@ -434,7 +434,7 @@ def test_tuning_search_runs_once_and_is_reported_beside_the_baseline(results_dir
 
 
 def test_time_words_count_core_hours_from_the_thread_record():
-    from analysis.study.render import time_words
+    from analysis.study.provenance import time_words
 
     results = {("xnli", "baseline", 7): {"timings": {"unit_s": 3600.0}, "host": {"torch_threads": 1}},
                ("xnli", "rs-rp", 7): {"timings": {"unit_s": 1800.0}, "host": {}},
@@ -481,7 +481,7 @@ def test_link_reading_draws_nothing_from_few_languages_or_an_undefined_ci():
 
 
 def test_pooling_words_give_each_languages_weight_in_the_zero_shot_column():
-    from analysis.study.render import pooling_words
+    from analysis.study.provenance import pooling_words
 
     words = pooling_words(make_design("cpu"))
     # PAWS-X: two splits of 400 items; test has 4 non-English languages, dev 2 -> 1/(2·4) and 1/(2·2)
@@ -490,7 +490,7 @@ def test_pooling_words_give_each_languages_weight_in_the_zero_shot_column():
 
 
 def test_versions_are_one_line_when_shared_and_listed_per_unit_when_not():
-    from analysis.study.render import versions_words
+    from analysis.study.provenance import versions_words
 
     same = {("xnli", "baseline", 7): {"versions": {"torch": "2.13.0", "xalign": "0.1.0"}},
             ("xnli", "rs-rp", 7): {"versions": {"xalign": "0.1.0", "torch": "2.13.0"}}}
