@@ -1,4 +1,5 @@
-"""List import circles inside ``xalign/`` and modules over 400 lines; exit 1 if there is any.
+"""List import circles inside ``xalign/`` and modules over 400 lines (``xalign/`` and the study package
+``analysis/study/``); exit 1 if there is any.
 
 Every ``import``/``from … import`` of an ``xalign`` module counts, at module level or inside a
 function (a lazy import is still a dependency), except those under ``if TYPE_CHECKING:``. ``from
@@ -131,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         problems += 1
         edges = [f"{a} -> {b}" for a in comp for b in sorted(graph[a]) if b in comp]
         print(f"import circle: {', '.join(comp)}\n  " + "\n  ".join(edges))
-    for name, path in files.items():
+    sized = {**files, **{module_name(p, root): p for p in sorted((root / "analysis" / "study").rglob("*.py"))}}
+    for name, path in sized.items():
         n = len(path.read_text(encoding="utf-8").splitlines())
         if n > args.max_lines:
             problems += 1
