@@ -226,13 +226,30 @@ def _lang_accuracy(rec: dict[str, Any], task: str, lang: str) -> float | None:
     return None
 
 
+def collapsed(rec: dict[str, Any]) -> bool:
+    """True when a trained run answers every item the same way in every language of every evaluation split
+    (identical per-item correctness strings): with item-aligned labels that is one predicted class, a run that
+    did not learn the task. Its Δ(xx − en) is 0 by construction, so it must not enter the transfer control
+    or the alignment–accuracy link, where it would read as perfect transfer."""
+    splits = [b.get("correct", {}) for b in rec.get("eval", {}).get("splits", {}).values()]
+    splits = [c for c in splits if len(c) > 1]
+    return bool(splits) and all(len(set(c.values())) == 1 for c in splits)
+
+
+def learned_seeds(results: Results, task: str, method: str, ref: str) -> list[int]:
+    """The seeds both ``method`` and ``ref`` finished, minus those where either run collapsed."""
+    return sorted(s for s in set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref))
+                  if not collapsed(results[(task, method, s)]) and not collapsed(results[(task, ref, s)]))
+
+
 def link_points(results: Results, task: str, layer: int) -> list[dict[str, Any]]:
-    """One point per method × non-English language × matched seed: Δalignment (CSLS P@1 at ``layer``) and
-    Δaccuracy (zero-shot; generalized where the language is in the generalized subset), method − reference."""
+    """One point per method × non-English language × matched seed (collapsed runs left out, see
+    :func:`collapsed`): Δalignment (CSLS P@1 at ``layer``) and Δaccuracy (zero-shot; generalized where the
+    language is in the generalized subset), method − reference."""
     corpus = f"{task}-dev"
     points = []
     for method, ref in REFERENCE.items():
-        for s in sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref))):
+        for s in learned_seeds(results, task, method, ref):
             a, b = results[(task, method, s)], results[(task, ref, s)]
             for pair in a["alignment"][corpus]["pairs"]:
                 lang = pair.split("-", 1)[1]
@@ -356,7 +373,9 @@ def aggregate(results: Results, *, n_boot: int = 1000, seed: int = 0) -> dict[st
     """Everything RESULTS.md and the HTML report show, per task."""
     out: dict[str, Any] = {}
     for task in sorted({t for (t, _, _) in results}):
-        block: dict[str, Any] = {"accuracy": accuracy_rows(results, task, n_boot=n_boot, seed=seed),
+        block: dict[str, Any] = {"collapsed": [(m, sd) for (t, m, sd), rec in sorted(results.items(), key=str)
+                                               if t == task and sd is not None and collapsed(rec)],
+                                 "accuracy": accuracy_rows(results, task, n_boot=n_boot, seed=seed),
                                  "tests": paired_tests(results, task, n_boot=n_boot, seed=seed),
                                  "selection": selection_rows(results, task)}
         layer = chosen_layer(results, task)

@@ -199,6 +199,12 @@ def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[s
         flat_words = ", ".join(f"{t['method']}/{t['column']} ({t['delta']:+.3f}, {len(t['seeds'])} seed(s))"
                                for t in flat) or "none"
         lines.append(f"- **{task}** (finished units only): {words}; not significant after Holm: {flat_words}.")
+        if block.get("collapsed"):
+            lines.append("  Runs that did not learn the task (the same answer on every item in every language: one "
+                         f"predicted class): {', '.join(f'{m} seed {sd}' for m, sd in block['collapsed'])}. Their "
+                         "accuracy comparisons above measure that failure; they are left out of the transfer "
+                         "control and the alignment–accuracy link, where a constant answer would read as perfect "
+                         "transfer.")
         lines += where_lines(block)
         fit = {}
         for r in block.get("selection", []):

@@ -21,8 +21,13 @@ def _accuracy_words(block: dict[str, Any]) -> str:
     if down:
         words += f"; it lowered it for {_names(down, True)}"
     control = [t for t in block.get("transfer", []) if t["family"] in ("gap", "retained")]
-    if down and control:
-        lowered = {t["method"] for t in down if t["column"] == "zero-shot"}
+    lowered = {t["method"] for t in down if t["column"] == "zero-shot"}
+    failed = sorted(lowered & {m for m, _ in block.get("collapsed", [])} - {t["method"] for t in control})
+    if failed:  # every matched seed answered one class: the control has nothing to compare
+        words += (f" ({', '.join(failed)}: every run collapsed to one predicted class, so this measures a failure "
+                  "to learn the task, and no transfer control is possible)")
+        lowered -= set(failed)
+    if lowered and control:
         moved = [t for t in control if t["method"] in lowered and t["p_holm"] < 0.05]
         english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
                    and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
@@ -108,6 +113,9 @@ def in_short(agg: dict[str, Any], low_resource: tuple[str, ...]) -> list[str]:
         low = _low_resource_words(block, low_resource)
         if low:
             parts.append(low + ".")
+        if block.get("collapsed"):
+            parts.append(f"Runs that did not learn {task} at all (one predicted class): "
+                         f"{', '.join(f'{m} seed {sd}' for m, sd in block['collapsed'])}.")
         align = _alignment_words(block)
         if align:
             parts.append(align)

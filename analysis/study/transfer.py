@@ -15,6 +15,9 @@ the method's reference over items × matched seeds (the evaluation items are the
   the share of the model's above-chance English accuracy that survives in the other languages. It divides the
   floor effect out; its bootstrap resamples items (seed-averaged ``[xx, en]`` rows) and recomputes the ratio.
 
+A run that collapsed to one predicted class (:func:`analysis.study.aggregate.collapsed`) has a gap of 0 by
+construction; such seeds are left out of the control on both sides (listed under ``collapsed_seeds``).
+
 Holm: over the methods of a task within each reading; per-language gap tests within each method."""
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from analysis.study.aggregate import (
     REFERENCE,
     Results,
+    learned_seeds,
     reported,
     seeds_of,
     split_correct,
@@ -95,10 +99,11 @@ def transfer_tests(results: Results, task: str, *, n_boot: int, seed: int) -> li
     ``retained``, Holm over methods) and the per-language gap (family ``gap-languages:<method>``)."""
     out = []
     for method, ref in REFERENCE.items():
-        seeds = sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref)))
+        seeds = learned_seeds(results, task, method, ref)
         if not seeds:
             continue
-        common = {"task": task, "method": method, "reference": ref, "seeds": seeds}
+        dropped = sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref)) - set(seeds))
+        common = {"task": task, "method": method, "reference": ref, "seeds": seeds, "collapsed_seeds": dropped}
         cols = ["zero-shot"] + [f"{split}:{lang}" for split, langs in reported(results[(task, method, seeds[0])],
                                                                                 task).items()
                                 for lang in langs if lang != "en"]
@@ -170,6 +175,8 @@ def transfer_answer(tests: list[dict[str, Any]], primary: list[dict[str, Any]], 
                and t["column"].split(":")[-1] in low_resource]
         low_words = "".join(f"; {t['column'].split(':')[-1]} gap {_fmt(t)}" for t in low)
         ret_words = f", retained share {_fmt(ret)} ({ret['mean_a']:.2f} vs {ret['mean_b']:.2f})" if ret else ""
-        lines.append(f"  Transfer control, {method} − {gap['reference']}: zero-shot gap {_fmt(gap)}{ret_words}"
+        left = (f" (seeds {gap['seeds']}; collapsed seed(s) {gap['collapsed_seeds']} left out)"
+                if gap.get("collapsed_seeds") else "")
+        lines.append(f"  Transfer control, {method} − {gap['reference']}{left}: zero-shot gap {_fmt(gap)}{ret_words}"
                      f"{low_words}: {reading}.")
     return lines

@@ -74,3 +74,17 @@ def test_in_short_names_alignment_lost_and_the_single_seed_caveat():
     raised = _block(alignment=[_align("baseline", 0.05)])
     (line,) = in_short({"xnli": raised}, ("sw", "ur"))
     assert "raised cross-lingual alignment (CSLS P@1 at layer 12, mean over 1 language pairs) by 0.050" in line
+
+
+def test_a_method_whose_runs_all_collapsed_gets_no_transfer_reading():
+    # adv lowered zero-shot, but every adv seed answered one class: the control has no adv test; rs-da keeps its reading
+    tests = _block()["tests"] + [_t("adv", "zero-shot", -0.132, 0.01, seeds=(7,)),
+                                 _t("adv", "test:en", -0.257, 0.01, family="languages:adv")]
+    tests = [t for t in tests if not (t["method"] == "adv" and t["delta"] == 0.03)]
+    (line,) = in_short({"pawsx": _block(tests=tests, collapsed=[("adv", 7)])}, ("sw", "ur"))
+    assert ("it lowered it for rs-da on zero-shot (-0.065), adv on zero-shot (-0.132) (adv: every run collapsed to "
+            "one predicted class, so this measures a failure to learn the task, and no transfer control is "
+            "possible) — and relative to each method's own English accuracy") in line
+    assert "Runs that did not learn pawsx at all (one predicted class): adv seed 7." in line
+    (line,) = in_short({"pawsx": _block(tests=tests, collapsed=[("adv", 7)], transfer=[])}, ("sw", "ur"))
+    assert "transfer control" not in line.split("no transfer control is possible)")[1]

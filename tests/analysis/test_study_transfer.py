@@ -78,7 +78,8 @@ def test_transfer_tests_by_hand():
 
 
 def test_retained_share_is_skipped_when_english_is_at_chance():
-    near = {"test": {"en": "100" * 3, "sw": "100" * 3, "ur": "100" * 3}}  # en 1/3 = chance
+    # en 1/3 = chance; the languages differ item by item, so the run is not a collapsed one
+    near = {"test": {"en": "100" * 3, "sw": "010" + "100" * 2, "ur": "100" * 2 + "001"}}
     results = {("xnli", "rs-da", 7): _rec("xnli", "rs-da", 7, near, XNLI_REPORT),
                ("xnli", "baseline", 7): _rec("xnli", "baseline", 7, near, XNLI_REPORT)}
     tests = tr.transfer_tests(results, "xnli", n_boot=50, seed=0)
@@ -105,3 +106,21 @@ def test_answer_follows_the_stated_rule(gap_p, ret_delta, ret_p, zs_p, en_p, exp
     (line,) = tr.transfer_answer(tests, primary, ("sw", "ur"), english)
     assert expected in line and "sw gap +0.030" in line
     assert ("neither reading is significant after Holm" in line) == (gap_p > 0.05 and ret_p > 0.05)
+
+
+def test_a_run_that_collapsed_to_one_class_is_left_out_of_the_control():
+    from analysis.study.aggregate import collapsed, link_points
+
+    flat = {"test": {"en": "1100", "sw": "1100", "ur": "1100"}}  # one class everywhere: gap 0 by construction
+    results = _results(seeds=(7, 8))
+    results[("xnli", "rs-da", 8)] = _rec("xnli", "rs-da", 8, flat, XNLI_REPORT)
+    assert collapsed(results[("xnli", "rs-da", 8)]) and not collapsed(results[("xnli", "rs-da", 7)])
+    assert not collapsed(_rec("xnli", "rs-da", 7, {"test": {"en": "1100"}}, XNLI_REPORT))  # one language: no evidence
+    tests = tr.transfer_tests(results, "xnli", n_boot=200, seed=0)
+    gap = next(t for t in tests if t["family"] == "gap")
+    assert gap["seeds"] == [7] and gap["collapsed_seeds"] == [8]
+    # seed 7 alone: method [0,0,-.5,-.5,0,0,0,0] − baseline [0,0,0,0,0,0,0,-.5]
+    assert gap["delta"] == pytest.approx(-0.125 + 0.0625)
+    (line,) = tr.transfer_answer(tests, [], ("sw",))
+    assert "(seeds [7]; collapsed seed(s) [8] left out)" in line
+    assert link_points({}, "xnli", 0) == []
