@@ -16,7 +16,7 @@ from analysis.study.provenance import (
     time_words,
     versions_words,
 )
-from analysis.study.summary import in_short
+from analysis.study.summary import collapse_words, in_short
 from analysis.study.transfer import transfer_answer, transfer_table, transfer_tests
 from analysis.study.tuning import BARS, bar_check, tuning_lines
 from analysis.study.units import unit_name
@@ -201,10 +201,12 @@ def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[s
         lines.append(f"- **{task}** (finished units only): {words}; not significant after Holm: {flat_words}.")
         if block.get("collapsed"):
             lines.append("  Runs that did not learn the task (the same answer on every item in every language: one "
-                         f"predicted class): {', '.join(f'{m} seed {sd}' for m, sd in block['collapsed'])}. Their "
-                         "accuracy comparisons above measure that failure; they are left out of the transfer "
-                         "control and the alignment–accuracy link, where a constant answer would read as perfect "
-                         "transfer.")
+                         f"predicted class), per method: {collapse_words(block)}. A run still at one answer at its "
+                         "last evaluation did not leave it within the step budget (the English dev curves under "
+                         "Selection show where each run stood at each evaluation). The accuracy comparisons above "
+                         "include these runs, so for a method with collapsed runs they measure how often it failed to "
+                         "learn the task in time; the runs are left out of the transfer control and the "
+                         "alignment–accuracy link, where a constant answer would read as perfect transfer.")
         lines += where_lines(block)
         fit = {}
         for r in block.get("selection", []):

@@ -100,6 +100,22 @@ def _alignment_words(block: dict[str, Any]) -> str | None:
     return words + "."
 
 
+def collapse_words(block: dict[str, Any]) -> str | None:
+    """Per method, how many of its finished runs collapsed to one predicted class (seeds named), with the
+    reference methods' counts beside them; None when no run collapsed."""
+    if not block.get("collapsed"):
+        return None
+    runs: dict[str, list[int]] = {}
+    for r in block.get("selection", []):
+        runs.setdefault(r["method"], []).append(r["seed"])
+    bad: dict[str, list[int]] = {}
+    for m, sd in block["collapsed"]:
+        bad.setdefault(m, []).append(sd)
+    return ", ".join(f"{m} {len(bad.get(m, []))} of {len(seeds)} run(s)"
+                     + (f" (seed {', '.join(map(str, sorted(bad[m])))})" if m in bad else "")
+                     for m, seeds in sorted(runs.items()))
+
+
 def in_short(agg: dict[str, Any], low_resource: tuple[str, ...]) -> list[str]:
     """``**In short.**`` lines, one per task that has a comparison."""
     lines = []
@@ -114,8 +130,8 @@ def in_short(agg: dict[str, Any], low_resource: tuple[str, ...]) -> list[str]:
         if low:
             parts.append(low + ".")
         if block.get("collapsed"):
-            parts.append(f"Runs that did not learn {task} at all (one predicted class): "
-                         f"{', '.join(f'{m} seed {sd}' for m, sd in block['collapsed'])}.")
+            parts.append(f"Runs that did not learn {task} at all (one predicted class at the end of training): "
+                         f"{collapse_words(block)}.")
         align = _alignment_words(block)
         if align:
             parts.append(align)

@@ -81,10 +81,13 @@ def test_a_method_whose_runs_all_collapsed_gets_no_transfer_reading():
     tests = _block()["tests"] + [_t("adv", "zero-shot", -0.132, 0.01, seeds=(7,)),
                                  _t("adv", "test:en", -0.257, 0.01, family="languages:adv")]
     tests = [t for t in tests if not (t["method"] == "adv" and t["delta"] == 0.03)]
-    (line,) = in_short({"pawsx": _block(tests=tests, collapsed=[("adv", 7)])}, ("sw", "ur"))
+    selection = [{"method": m, "seed": sd} for m in ("adv", "baseline", "rs-da") for sd in (7, 8)]
+    (line,) = in_short({"pawsx": _block(tests=tests, collapsed=[("adv", 7), ("adv", 8), ("rs-da", 8)],
+                                        selection=selection)}, ("sw", "ur"))
     assert ("it lowered it for rs-da on zero-shot (-0.065), adv on zero-shot (-0.132) (adv: every run collapsed to "
             "one predicted class, so this measures a failure to learn the task, and no transfer control is "
             "possible) — and relative to each method's own English accuracy") in line
-    assert "Runs that did not learn pawsx at all (one predicted class): adv seed 7." in line
+    assert ("Runs that did not learn pawsx at all (one predicted class at the end of training): adv 2 of 2 run(s) "
+            "(seed 7, 8), baseline 0 of 2 run(s), rs-da 1 of 2 run(s) (seed 8).") in line
     (line,) = in_short({"pawsx": _block(tests=tests, collapsed=[("adv", 7)], transfer=[])}, ("sw", "ur"))
     assert "transfer control" not in line.split("no transfer control is possible)")[1]
