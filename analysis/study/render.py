@@ -245,6 +245,11 @@ def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[s
     lines.append(f"- What this scale cannot show: effects smaller than the CIs above ({sizes or 'see the design'}), "
                  "anything about full fine-tuning of the embeddings (frozen here), larger encoders, or the paper's "
                  "392k-pair training set. Tests with one seed cover item sampling only, not training noise.")
+    for task, block in agg.items():
+        if block.get("collapsed"):
+            methods = ", ".join(dict.fromkeys(m for m, _ in block["collapsed"]))
+            lines.append(f"- Nor can it show whether the runs that collapsed on {task} ({methods}) would have learned "
+                         "the task with more optimizer steps: they are measured at this design's step budget only.")
     return lines
 
 

@@ -91,3 +91,19 @@ def test_a_method_whose_runs_all_collapsed_gets_no_transfer_reading():
             "(seed 7, 8), baseline 0 of 2 run(s), rs-da 1 of 2 run(s) (seed 8).") in line
     (line,) = in_short({"pawsx": _block(tests=tests, collapsed=[("adv", 7)], transfer=[])}, ("sw", "ur"))
     assert "transfer control" not in line.split("no transfer control is possible)")[1]
+
+
+def test_answer_names_collapsed_runs_per_method_and_the_limit_they_leave():
+    from analysis.study.render import answer
+
+    sel = [{"method": m, "seed": sd, "accuracy": a, "curve": [(125, a)], "best_step": 125, "steps": 250,
+            "train_s": 1, "unit_s": 1, "n_select": 400}
+           for m, sd, a in (("adv", 7, 0.5725), ("adv", 8, 0.5725), ("baseline", 7, 0.82), ("baseline", 8, 0.80))]
+    tests = [_t("adv", "zero-shot", -0.132, 0.01, seeds=(7, 8))]
+    lines = answer({"pawsx": {"tests": tests, "collapsed": [("adv", 7), ("adv", 8)], "selection": sel,
+                              "accuracy": []}}, [])
+    text = "\n".join(lines)
+    assert "one predicted class), per method: adv 2 of 2 run(s) (seed 7, 8), baseline 0 of 2 run(s)." in text
+    assert lines[-1] == ("- Nor can it show whether the runs that collapsed on pawsx (adv) would have learned the task "
+                         "with more optimizer steps: they are measured at this design's step budget only.")
+    assert "Nor can it show" not in "\n".join(answer({"pawsx": {"tests": tests, "selection": sel, "accuracy": []}}, []))
