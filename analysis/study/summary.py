@@ -32,7 +32,9 @@ def _accuracy_words(block: dict[str, Any]) -> str:
         english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
                    and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
         if moved:
-            words += f" — the transfer control moves for {_names(moved)} (see below)"
+            moved_words = ", ".join(f"{t['method']} ({'gap' if t['family'] == 'gap' else 'retained share'} "
+                                    f"{t['delta']:+.3f})" for t in moved)
+            words += f" — the transfer control moves for {moved_words} (see below)"
         elif lowered and lowered <= english:
             words += (" — and relative to each method's own English accuracy (the transfer control) none of these "
                       "detectably transfers a different share, while English itself is significantly lower, so the "
