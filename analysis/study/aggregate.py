@@ -236,10 +236,15 @@ def collapsed(rec: dict[str, Any]) -> bool:
     return bool(splits) and all(len(set(c.values())) == 1 for c in splits)
 
 
+def matched_seeds(results: Results, task: str, method: str, ref: str) -> list[int]:
+    """The seeds both ``method`` and ``ref`` finished."""
+    return sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref)))
+
+
 def learned_seeds(results: Results, task: str, method: str, ref: str) -> list[int]:
-    """The seeds both ``method`` and ``ref`` finished, minus those where either run collapsed."""
-    return sorted(s for s in set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref))
-                  if not collapsed(results[(task, method, s)]) and not collapsed(results[(task, ref, s)]))
+    """:func:`matched_seeds` minus those where either run collapsed."""
+    return [s for s in matched_seeds(results, task, method, ref)
+            if not collapsed(results[(task, method, s)]) and not collapsed(results[(task, ref, s)])]
 
 
 def link_points(results: Results, task: str, layer: int) -> list[dict[str, Any]]:

@@ -30,8 +30,8 @@ from analysis.study.aggregate import (
     REFERENCE,
     Results,
     learned_seeds,
+    matched_seeds,
     reported,
-    seeds_of,
     split_correct,
     stack_seeds,
 )
@@ -102,7 +102,7 @@ def transfer_tests(results: Results, task: str, *, n_boot: int, seed: int) -> li
         seeds = learned_seeds(results, task, method, ref)
         if not seeds:
             continue
-        dropped = sorted(set(seeds_of(results, task, method)) & set(seeds_of(results, task, ref)) - set(seeds))
+        dropped = [s for s in matched_seeds(results, task, method, ref) if s not in seeds]
         common = {"task": task, "method": method, "reference": ref, "seeds": seeds, "collapsed_seeds": dropped}
         cols = ["zero-shot"] + [f"{split}:{lang}" for split, langs in reported(results[(task, method, seeds[0])],
                                                                                 task).items()
