@@ -12,6 +12,14 @@ def _names(tests: list[dict[str, Any]], column: bool = False) -> str:
     return ", ".join(f"{t['method']}{' on ' + t['column'] if column else ''} ({t['delta']:+.3f})" for t in tests)
 
 
+def _moved(method: str, readings: list[dict[str, Any]]) -> str:
+    """One method's significant transfer-control readings, with the direction they agree on (> 0: keeps more)."""
+    values = ", ".join(f"{'gap' if t['family'] == 'gap' else 'retained share'} {t['delta']:+.3f}" for t in readings)
+    signs = {t["delta"] > 0 for t in readings}
+    verdict = "" if len(signs) > 1 else ": better transfer" if signs == {True} else ": worse transfer"
+    return f"{method} ({values}{verdict})"
+
+
 def _accuracy_words(block: dict[str, Any]) -> str:
     prim = [t for t in block["tests"] if t["family"] == "primary"]
     up = [t for t in prim if t["p_holm"] < 0.05 and t["delta"] > 0]
@@ -32,8 +40,8 @@ def _accuracy_words(block: dict[str, Any]) -> str:
         english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
                    and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
         if moved:
-            moved_words = ", ".join(f"{t['method']} ({'gap' if t['family'] == 'gap' else 'retained share'} "
-                                    f"{t['delta']:+.3f})" for t in moved)
+            moved_words = ", ".join(_moved(m, [t for t in moved if t["method"] == m])
+                                    for m in dict.fromkeys(t["method"] for t in moved))
             words += f" — the transfer control moves for {moved_words} (see below)"
         elif lowered and lowered <= english:
             words += (" — and relative to each method's own English accuracy (the transfer control) none of these "

@@ -53,7 +53,17 @@ def test_in_short_by_its_rules():
 def test_in_short_says_when_the_control_moves_and_skips_tasks_without_comparisons():
     moved = _block(transfer=[_t("rs-da", "zero-shot", -0.03, 0.01, family="gap")])
     (line,) = in_short({"xnli": moved, "pawsx": {"tests": []}}, ("sw", "ur"))
-    assert "the transfer control moves for rs-da (gap -0.030)" in line
+    assert "the transfer control moves for rs-da (gap -0.030: worse transfer)" in line
+    both = _block(transfer=[_t("rs-da", "zero-shot", -0.03, 0.01, family="gap"),
+                            _t("rs-da", "zero-shot", -0.15, 0.006, family="retained"),
+                            _t("adv", "zero-shot", 0.02, 0.04, family="gap"),
+                            _t("adv", "zero-shot", -0.01, 0.04, family="retained")])
+    (line,) = in_short({"xnli": both}, ("sw", "ur"))  # adv is not among the lowered methods: not named
+    assert "moves for rs-da (gap -0.030, retained share -0.150: worse transfer) (see below)" in line
+    mixed = _block(transfer=[_t("rs-da", "zero-shot", 0.02, 0.04, family="gap"),
+                             _t("rs-da", "zero-shot", -0.01, 0.04, family="retained")])
+    (line,) = in_short({"xnli": mixed}, ("sw", "ur"))
+    assert "moves for rs-da (gap +0.020, retained share -0.010) (see below)" in line
     no_en = _block(tests=[t for t in _block()["tests"] if t["column"] != "test:en"])
     (line,) = in_short({"xnli": no_en}, ("sw", "ur"))
     assert "detects no change in transfer for these methods" in line and "accounted for" not in line
