@@ -151,7 +151,8 @@ def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> lis
     return rows
 
 
-def _test(results, task, method, ref, seeds, fn, n_boot, seed) -> dict[str, Any] | None:
+def paired_test(results, task, method, ref, seeds, fn, n_boot, seed) -> dict[str, Any] | None:
+    """Paired item × seed bootstrap of ``method`` − ``ref`` on ``fn``'s per-item scores over ``seeds``."""
     a, b = stack_seeds(results, task, method, seeds, fn), stack_seeds(results, task, ref, seeds, fn)
     if a is None or b is None or a.shape != b.shape:
         return None
@@ -173,20 +174,20 @@ def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list
         report = reported(results[(task, method, seeds[0])], task)
         prim = {"zero-shot": lambda r: zero_shot_scores(r, task), "generalized": lambda r: generalized_scores(r)}
         for col, fn in prim.items():
-            res = _test(results, task, method, ref, seeds, fn, n_boot, seed)
+            res = paired_test(results, task, method, ref, seeds, fn, n_boot, seed)
             if res:
                 out.append({"task": task, "method": method, "reference": ref, "column": col, "family": "primary",
                             "seeds": seeds, **res})
         for split, langs in report.items():
             for lang in langs:
-                res = _test(results, task, method, ref, seeds, lambda r, s=split, lg=lang: split_correct(r, s, lg),
+                res = paired_test(results, task, method, ref, seeds, lambda r, s=split, lg=lang: split_correct(r, s, lg),
                             n_boot, seed)
                 if res:
                     out.append({"task": task, "method": method, "reference": ref, "column": f"{split}:{lang}",
                                 "family": f"languages:{method}", "seeds": seeds, **res})
         gen = results[(task, method, seeds[0])].get("eval", {}).get("generalized") or {}
         for lang in [lg for lg in gen.get("languages", []) if lg != "en"]:
-            res = _test(results, task, method, ref, seeds, lambda r, lg=lang: generalized_scores(r, lg), n_boot, seed)
+            res = paired_test(results, task, method, ref, seeds, lambda r, lg=lang: generalized_scores(r, lg), n_boot, seed)
             if res:
                 out.append({"task": task, "method": method, "reference": ref, "column": f"generalized:{lang}",
                             "family": f"generalized-languages:{method}", "seeds": seeds, **res})
@@ -301,65 +302,6 @@ def typology(points: list[dict[str, Any]], *, n_boot: int, seed: int) -> dict[st
     return out
 
 
-def _p1_items(rec: dict[str, Any], corpus: str, pair: str, layer: int) -> np.ndarray | None:
-    """Per parallel sentence: CSLS P@1 at ``layer``, the mean of both directions (0, 0.5 or 1)."""
-    p = rec.get("alignment", {}).get(corpus, {}).get("pairs", {}).get(pair)
-    if not p or "correct" not in p["p1_fwd"] or "correct" not in p["p1_bwd"]:
-        return None
-    return (bits(p["p1_fwd"]["correct"][layer]) + bits(p["p1_bwd"]["correct"][layer])) / 2
-
-
-def _layer_value(rec: dict[str, Any], corpus: str, path: tuple[str, ...], layer: int) -> float | None:
-    node: Any = rec.get("alignment", {}).get(corpus, {})
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    return None if not node else float(node["value"][layer])
-
-
-def alignment_rows(results: Results, task: str, layer: int, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """At ``layer``, per probe corpus × English–xx pair × trained method: seed-mean CSLS P@1 (both directions),
-    its change from the pre-trained encoder and (robust methods) from the method's reference, each a paired
-    bootstrap over sentences × matched seeds with Holm per method × corpus; linear CKA (en–xx) and
-    model×model CKA (trained vs pre-trained, the xx sentences) as seed means with their per-seed range."""
-    pre = results.get((task, "pretrained", None))
-    if pre is None:
-        return []
-    methods = sorted({m for (t, m, s) in results if t == task and s is not None})
-    rows = []
-    for corpus, block in pre.get("alignment", {}).items():
-        for pair in block["pairs"]:
-            lang = pair.split("-", 1)[1]
-            fn = (lambda r, c=corpus, pr=pair: _p1_items(r, c, pr, layer))
-            p0 = fn(pre)
-            for method in methods:
-                seeds = seeds_of(results, task, method)
-                mat = stack_seeds(results, task, method, seeds, fn)
-                if mat is None or p0 is None or mat.shape[1] != p0.size:
-                    continue
-                cka = [_layer_value(results[(task, method, s)], corpus, ("pairs", pair, "cka"), layer) for s in seeds]
-                moved = [_layer_value(results[(task, method, s)], corpus, ("model_cka", lang), layer) for s in seeds]
-                row = {"corpus": corpus, "lang": lang, "method": method, "seeds": seeds, "n_items": int(mat.shape[1]),
-                       "p1_pretrained": float(p0.mean()), "p1": float(mat.mean()),
-                       "cka_pretrained": _layer_value(pre, corpus, ("pairs", pair, "cka"), layer),
-                       "vs_pretrained": paired_item_seed_bootstrap(mat, np.tile(p0, (len(seeds), 1)), n_boot=n_boot,
-                                                                   seed=seed).to_dict()}
-                for name, vals in (("cka", cka), ("model_cka", moved)):
-                    if all(v is not None for v in vals):
-                        row[name], row[name + "_range"] = float(np.mean(vals)), [min(vals), max(vals)]
-                ref = REFERENCE.get(method)
-                common = sorted(set(seeds) & set(seeds_of(results, task, ref))) if ref else []
-                if common:
-                    res = _test(results, task, method, ref, common, fn, n_boot, seed)
-                    if res:
-                        row["vs_reference"] = {"reference": ref, "seeds": common, **res}
-                rows.append(row)
-    for key in {(r["method"], r["corpus"]) for r in rows if "vs_reference" in r}:
-        group = [r["vs_reference"] for r in rows if (r["method"], r["corpus"]) == key and "vs_reference" in r]
-        for t, p in zip(group, holm([t["p_value"] for t in group])):
-            t["p_holm"] = float(p)
-    return rows
-
-
 def selection_rows(results: Results, task: str) -> list[dict[str, Any]]:
     """Per trained unit: the English dev (selection) curve, the selected step and its accuracy."""
     rows = []
@@ -386,7 +328,6 @@ def aggregate(results: Results, *, n_boot: int = 1000, seed: int = 0) -> dict[st
         layer = chosen_layer(results, task)
         block["layer"] = layer
         if layer is not None:
-            block["alignment"] = alignment_rows(results, task, layer, n_boot=n_boot, seed=seed)
             pts = link_points(results, task, layer)
             block["link_points"] = pts
             block["link"] = {"zero-shot": correlations(pts, "d_align", "d_acc", n_boot=n_boot, seed=seed),

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from analysis.study.aggregate import Results, aggregate
+from analysis.study.alignment_change import alignment_rows, seed_agreement
 from analysis.study.design import Design
 from analysis.study.provenance import (
     data_hashes,
@@ -129,7 +130,10 @@ def alignment_lines(layer: int, rows: list[dict[str, Any]]) -> list[str]:
         return ["No trained unit has been probed yet."]
     lines = [f"CSLS P@1 at layer {layer} (mean of both directions; paired bootstrap over sentences × matched "
              "seeds; Holm over the languages of one method and corpus), linear CKA en–xx, and model×model CKA "
-             "(the trained encoder's layer vs the pre-trained one on the xx sentences: 1 = unmoved).", "",
+             "(the trained encoder's layer vs the pre-trained one on the xx sentences: 1 = unmoved). The change vs "
+             "the reference uses the matched seeds where neither run collapsed to one predicted class; its interval "
+             "covers sentence sampling given those seeds, not training noise, so the answer also requires every "
+             "matched seed to agree in sign before it reads a method as keeping more or less alignment.", "",
              "| corpus | pair | method | P@1 pre-trained | P@1 trained | Δ vs pre-trained [95% CI] | "
              "Δ vs reference [95% CI] | p (Holm) | CKA pre → trained | model×model CKA |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -178,9 +182,18 @@ def where_lines(block: dict[str, Any]) -> list[str]:
         if align:
             up = sum(1 for a in align if a.get("p_holm", 1) < 0.05 and a["delta"] > 0)
             down = sum(1 for a in align if a.get("p_holm", 1) < 0.05 and a["delta"] < 0)
+            per_seed, agree = seed_agreement(align)
+            left = (f"; collapsed seed(s) {align[0]['collapsed_seeds']} left out" if align[0].get("collapsed_seeds")
+                    else "")
+            seeds = ", ".join(f"seed {sd} {v:+.3f}" for sd, v in zip(align[0]["seeds"], per_seed))
+            verdict = ("one sign in every seed" if agree else "the seeds do not agree in sign" if len(per_seed) > 1
+                       else "one seed: training noise unmeasured")
             out.append(f"    Alignment at layer {block['layer']} (CSLS P@1 vs {align[0]['reference']}, {len(align)} "
-                       f"language pairs): mean Δ {np.mean([a['delta'] for a in align]):+.3f}; significantly higher "
-                       f"in {up}, lower in {down} after Holm.")
+                       f"language pairs{left}): mean Δ {np.mean([a['delta'] for a in align]):+.3f}; significantly "
+                       f"higher in {up}, lower in {down} after Holm; per matched seed {seeds} ({verdict}).")
+        elif method in {m for m, _ in block.get("collapsed", [])}:
+            out.append(f"    Alignment vs {mine[0]['reference']}: not compared (every matched run collapsed to one "
+                       "predicted class).")
     return out
 
 
@@ -255,10 +268,12 @@ def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[s
 
 def full_aggregate(results: Results, *, n_boot: int, seed: int = 0,
                    tuning: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """:func:`aggregate` plus, per task, the transfer control and the tuning records: everything the page and
+    """:func:`aggregate` plus, per task, alignment before/after, the transfer control and the tuning records: everything the page and
     the report show, computed once."""
     agg = aggregate(results, n_boot=n_boot, seed=seed)
     for task, block in agg.items():
+        if block.get("layer") is not None:
+            block["alignment"] = alignment_rows(results, task, block["layer"], n_boot=n_boot, seed=seed)
         block["transfer"] = transfer_tests(results, task, n_boot=n_boot, seed=seed)
         if task in (tuning or {}):
             block["tuning"] = tuning[task]
@@ -285,7 +300,10 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *,
              "two-sided bootstrap p, Holm within each family (primary: every method × {zero-shot, generalized} "
              "of a task; secondary: the languages of one method, and the generalized cells with one language of one "
              "method; transfer control: the methods of a task within each "
-             "reading, and the languages of one method). " + pooling_words(design), ""]
+             "reading, and the languages of one method; alignment: the language pairs of one method and corpus). "
+             "Seeds are not resampled, so these intervals cover item sampling given the seeds; where one method's "
+             "seeds differ more than the methods do (alignment at the last layers), the answer also requires every "
+             "matched seed to agree in sign before it reads a difference as the method's. " + pooling_words(design), ""]
     for task, block in agg.items():
         lines += [f"## {task}", "", "### Accuracy (seed-averaged, bootstrap 95% CI over items)", "",
                   *_acc_table(block["accuracy"]), "", "### Paired tests, primary family", "",

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from analysis.study.alignment_change import seed_agreement
+
 
 def _names(tests: list[dict[str, Any]], column: bool = False) -> str:
     return ", ".join(f"{t['method']}{' on ' + t['column'] if column else ''} ({t['delta']:+.3f})" for t in tests)
@@ -90,23 +92,42 @@ def _alignment_words(block: dict[str, Any]) -> str | None:
     words = (f"Fine-tuning the baseline {'lowered' if move < 0 else 'raised'} cross-lingual alignment (CSLS P@1 at "
              f"layer {block['layer']}, mean over {len(base)} language pairs) by {abs(move):.3f} from the pre-trained "
              "encoder")
-    kept, lost = [], []
+    kept, lost, split, single = [], [], [], []
     for method in dict.fromkeys(r["method"] for r in rows if "vs_reference" in r):
         ref = [r["vs_reference"] for r in rows if r["method"] == method and "vs_reference" in r]
         mean = f"{method} {np.mean([t['delta'] for t in ref]):+.3f}"
-        if all(t.get("p_holm", 1) < 0.05 and t["delta"] > 0 for t in ref):
-            kept.append((method, mean))
-        elif all(t.get("p_holm", 1) < 0.05 and t["delta"] < 0 for t in ref):
-            lost.append((method, mean))
+        per_seed, agree = seed_agreement(ref)
+        for group, sign in ((kept, 1), (lost, -1)):
+            if all(t.get("p_holm", 1) < 0.05 and t["delta"] * sign > 0 for t in ref):
+                if agree:
+                    group.append((method, mean))
+                elif len(per_seed) < 2:
+                    single.append((method, mean))
+                else:
+                    split.append((method, f"{mean} (per matched seed "
+                                  + ", ".join(f"{v:+.3f}" for v in per_seed) + ")"))
     prim = [t for t in block["tests"] if t["family"] == "primary"]
+    english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
+               and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
     for group, verb in ((kept, "more"), (lost, "less")):
         if not group:
             continue
         rose = [m for m, _ in group if any(t["method"] == m and t["p_holm"] < 0.05 and t["delta"] > 0 for t in prim)]
         follow = ("yet none of them raised accuracy significantly" if not rose else
                   f"and {', '.join(rose)} also raised accuracy significantly")
+        slow = [m for m, _ in group if m in english]
+        if verb == "more" and slow:  # an encoder that learned less may simply have moved less from pre-trained
+            follow += (f" ({', '.join(slow)} also learned English significantly less in the same steps, so "
+                       "keeping alignment may only mean an encoder that moved less from its pre-trained state)")
         words += (f"; {', '.join(w for _, w in group)} kept significantly {verb} of it than the reference in every "
-                  f"language pair{', ' + follow if verb == 'more' else ''}")
+                  f"language pair and in every matched seed{', ' + follow if verb == 'more' else ''}")
+    if split:
+        words += (f"; for {', '.join(w for _, w in split)} every language pair differs significantly but the "
+                  "matched seeds disagree in sign, so training noise, not the method, may carry the difference: "
+                  "no claim")
+    if single:
+        words += (f"; {', '.join(w for _, w in single)} {'rests' if len(single) == 1 else 'rest'} on one matched seed that learned the task, so "
+                  "training noise is unmeasured: no claim")
     return words + "."
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from analysis.study import aggregate as agg
+from analysis.study.alignment_change import alignment_rows, seed_agreement
 from analysis.study.design import make_design
 from analysis.study.probe import alignment
 from analysis.study.units import Hooks, run_all, train_kwargs, unit_path
@@ -242,7 +243,7 @@ def test_alignment_before_and_after_by_hand():
                ("xnli", "baseline", 8): _probe_record("baseline", 8, "1000", "1100", 0.4, 0.7),   # [1, .5, 0, 0]
                ("xnli", "rs-rp", 7): _probe_record("rs-rp", 7, "1110", "1111", 0.7, 0.8),         # [1, 1, 1, .5]
                ("xnli", "rs-rp", 8): _probe_record("rs-rp", 8, "1110", "1100", 0.5, 0.6)}         # [1, 1, .5, 0]
-    rows = {r["method"]: r for r in agg.alignment_rows(results, "xnli", 1, n_boot=200, seed=0)}
+    rows = {r["method"]: r for r in alignment_rows(results, "xnli", 1, n_boot=200, seed=0)}
     base, rsrp = rows["baseline"], rows["rs-rp"]
     assert base["p1_pretrained"] == pytest.approx(0.875)
     assert base["p1"] == pytest.approx((0.5 + 0.375) / 2)
@@ -251,6 +252,9 @@ def test_alignment_before_and_after_by_hand():
     assert rsrp["vs_reference"]["delta"] == pytest.approx(0.75 - 0.4375)
     assert rsrp["vs_reference"]["reference"] == "baseline" and rsrp["vs_reference"]["seeds"] == [7, 8]
     assert rsrp["vs_reference"]["p_holm"] == pytest.approx(rsrp["vs_reference"]["p_value"])  # one test per family
+    # per matched seed: seed 7 0.875 − 0.5, seed 8 0.625 − 0.375
+    assert rsrp["vs_reference"]["seed_deltas"] == pytest.approx([0.375, 0.25])
+    assert rsrp["vs_reference"]["collapsed_seeds"] == []
     assert "vs_reference" not in base
     assert rsrp["cka"] == pytest.approx(0.6) and rsrp["cka_range"] == [0.5, 0.7]
     assert base["model_cka"] == pytest.approx(0.6) and base["model_cka_range"] == [0.5, 0.7]
@@ -259,6 +263,27 @@ def test_alignment_before_and_after_by_hand():
     assert [(r["method"], r["seed"]) for r in sel] == [("baseline", 7), ("baseline", 8), ("rs-rp", 7), ("rs-rp", 8)]
     assert [r["accuracy"] for r in sel] == pytest.approx([0.57, 0.58, 0.57, 0.58])
     assert sel[0]["curve"] == [(10, 0.4), (20, pytest.approx(0.57))] and sel[0]["best_step"] == 20
+
+
+def test_alignment_vs_reference_leaves_out_collapsed_runs_and_reads_seed_agreement():
+    results = {("xnli", "pretrained", None): _probe_record("pretrained", None, "1111", "1110", 0.8, None),
+               ("xnli", "baseline", 7): _probe_record("baseline", 7, "1100", "1100", 0.6, 0.5),
+               ("xnli", "baseline", 8): _probe_record("baseline", 8, "1000", "1100", 0.4, 0.7),
+               ("xnli", "rs-rp", 7): _probe_record("rs-rp", 7, "1110", "1111", 0.7, 0.8),
+               ("xnli", "rs-rp", 8): _probe_record("rs-rp", 8, "1111", "1111", 0.5, 0.6)}
+    # rs-rp seed 8 answered one class: the same correctness string in every language of its split
+    results[("xnli", "rs-rp", 8)]["eval"] = {"splits": {"test": {"correct": {"en": "0101", "sw": "0101"}}}}
+    results[("xnli", "rs-rp", 7)]["eval"] = {"splits": {"test": {"correct": {"en": "0111", "sw": "0101"}}}}
+    rows = {r["method"]: r for r in alignment_rows(results, "xnli", 1, n_boot=200, seed=0)}
+    ref = rows["rs-rp"]["vs_reference"]
+    assert ref["seeds"] == [7] and ref["collapsed_seeds"] == [8]
+    assert ref["delta"] == pytest.approx(0.875 - 0.5) and ref["seed_deltas"] == pytest.approx([0.375])
+    assert rows["rs-rp"]["p1"] == pytest.approx((0.875 + 1.0) / 2)  # vs pre-trained keeps every seed
+    assert seed_agreement([ref]) == (pytest.approx([0.375]), False)  # one seed: no agreement to read
+    two = [{"seed_deltas": [0.2, -0.1]}, {"seed_deltas": [0.0, -0.1]}]
+    assert seed_agreement(two) == (pytest.approx([0.1, -0.1]), False)
+    assert seed_agreement([{"seed_deltas": [0.2, 0.1]}, {"seed_deltas": [0.0, -0.05]}]) == (
+        pytest.approx([0.1, 0.025]), True)
 
 
 def test_bar_check_reads_the_baseline_seeds():

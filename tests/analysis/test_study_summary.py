@@ -10,10 +10,11 @@ def _t(method, column, delta, p_holm, family="primary", seeds=(7, 8, 9)):
             "ci95": [delta - 0.02, delta + 0.02], "family": family, "seeds": list(seeds)}
 
 
-def _align(method, vs_pre, vs_ref=None, p=0.01):
+def _align(method, vs_pre, vs_ref=None, p=0.01, seed_deltas=None):
     row = {"corpus": "xnli-dev", "method": method, "vs_pretrained": {"delta": vs_pre}}
-    if vs_ref is not None:
-        row["vs_reference"] = {"delta": vs_ref, "p_holm": p}
+    if vs_ref is not None:  # by default two matched seeds that agree with the pooled difference
+        row["vs_reference"] = {"delta": vs_ref, "p_holm": p,
+                               "seed_deltas": [vs_ref, vs_ref] if seed_deltas is None else seed_deltas}
     return row
 
 
@@ -75,12 +76,14 @@ def test_in_short_says_when_the_control_moves_and_skips_tasks_without_comparison
 
 def test_in_short_names_alignment_lost_and_the_single_seed_caveat():
     block = _block(tests=[_t("rs-rp", "zero-shot", 0.005, 0.17, seeds=(7,))],
-                   alignment=[_align("baseline", -0.34), _align("rs-rp", -0.4, -0.10), _align("rs-rp", -0.4, -0.12)],
+                   alignment=[_align("baseline", -0.34), _align("rs-rp", -0.4, -0.10, seed_deltas=[-0.10]),
+                              _align("rs-rp", -0.4, -0.12, seed_deltas=[-0.12])],
                    transfer=[])
     (line,) = in_short({"pawsx": block}, ("sw", "ur"))
     assert "(up to 1 seed(s) per method; one seed: the CIs cover item sampling, not training noise)" in line
     assert "lowered cross-lingual alignment" in line and "by 0.340" in line
-    assert "rs-rp -0.110 kept significantly less of it than the reference in every language pair." in line
+    assert ("rs-rp -0.110 rests on one matched seed that learned the task, so training noise is unmeasured: no "
+            "claim.") in line and "kept significantly" not in line
     raised = _block(alignment=[_align("baseline", 0.05)])
     (line,) = in_short({"xnli": raised}, ("sw", "ur"))
     assert "raised cross-lingual alignment (CSLS P@1 at layer 12, mean over 1 language pairs) by 0.050" in line
@@ -117,3 +120,28 @@ def test_answer_names_collapsed_runs_per_method_and_the_limit_they_leave():
     assert lines[-1] == ("- Nor can it show whether the runs that collapsed on pawsx (adv) would have learned the task "
                          "with more optimizer steps: they are measured at this design's step budget only.")
     assert "Nor can it show" not in "\n".join(answer({"pawsx": {"tests": tests, "selection": sel, "accuracy": []}}, []))
+
+
+def test_alignment_claims_need_every_matched_seed_to_agree():
+    # rs-rp: significant in both pairs, but per seed (mean over the two pairs) +0.15 and -0.05: no claim
+    # adv: significant and both seeds below; rs-da: one matched seed only
+    block = _block(alignment=[_align("baseline", -0.30), _align("rs-rp", -0.2, 0.06, seed_deltas=[0.20, -0.08]),
+                              _align("rs-rp", -0.2, 0.04, seed_deltas=[0.10, -0.02]),
+                              _align("adv", -0.4, -0.10, seed_deltas=[-0.05, -0.15]),
+                              _align("rs-da", -0.1, 0.20, seed_deltas=[0.20])])
+    (line,) = in_short({"pawsx": block}, ("sw", "ur"))
+    assert "rs-rp +0.050 (per matched seed +0.150, -0.050) every language pair differs significantly but the " \
+           "matched seeds disagree in sign" in line.replace("for rs-rp", "rs-rp")
+    assert "adv -0.100 kept significantly less of it than the reference in every language pair and in every " \
+           "matched seed" in line
+    assert "rs-da +0.200 rests on one matched seed that learned the task, so training noise is unmeasured: no " \
+           "claim" in line
+    assert "kept significantly more" not in line
+
+
+def test_alignment_kept_by_a_method_that_learned_english_less_is_flagged():
+    (line,) = in_short({"xnli": _block()}, ("sw", "ur"))  # rs-da: test:en significantly lower in _block
+    assert ("rs-da +0.100 kept significantly more of it than the reference in every language pair and in every "
+            "matched seed, yet none of them raised accuracy significantly (rs-da also learned English "
+            "significantly less in the same steps, so keeping alignment may only mean an encoder that moved less "
+            "from its pre-trained state)") in line
