@@ -19,7 +19,9 @@ def _moved(method: str, readings: list[dict[str, Any]]) -> str:
     values = ", ".join(f"{'gap' if t['family'] == 'gap' else 'retained share'} {t['delta']:+.3f}" for t in readings)
     signs = {t["delta"] > 0 for t in readings}
     verdict = "" if len(signs) > 1 else ": better transfer" if signs == {True} else ": worse transfer"
-    return f"{method} ({values}{verdict})"
+    single = "; one seed that learned the task, so training noise is unmeasured" if all(
+        len(t.get("seeds", ())) == 1 for t in readings) else ""
+    return f"{method} ({values}{verdict}{single})"
 
 
 def _accuracy_words(block: dict[str, Any]) -> str:

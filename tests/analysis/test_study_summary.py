@@ -65,6 +65,10 @@ def test_in_short_says_when_the_control_moves_and_skips_tasks_without_comparison
                              _t("rs-da", "zero-shot", -0.01, 0.04, family="retained")])
     (line,) = in_short({"xnli": mixed}, ("sw", "ur"))
     assert "moves for rs-da (gap +0.020, retained share -0.010) (see below)" in line
+    lone = _block(transfer=[_t("rs-da", "zero-shot", 0.03, 0.04, family="gap", seeds=(7,))])
+    (line,) = in_short({"xnli": lone}, ("sw", "ur"))
+    assert ("moves for rs-da (gap +0.030: better transfer; one seed that learned the task, so training noise is "
+            "unmeasured)") in line
     no_en = _block(tests=[t for t in _block()["tests"] if t["column"] != "test:en"])
     (line,) = in_short({"xnli": no_en}, ("sw", "ur"))
     assert "detects no change in transfer for these methods" in line and "accounted for" not in line
