@@ -22,7 +22,7 @@ def report_html(results: Results, agg: dict[str, Any]) -> str:
     language with CIs, the transfer control per language (Δgap vs reference with CIs), Δalignment vs Δaccuracy,
     per-layer alignment curves per method (CSLS P@1, linear CKA, model×model CKA). Every label goes through
     :func:`xalign.report.escaping.plotly_text`; plotly.js is loaded from its CDN so the committed page stays
-    small."""
+    small, and the figures' ids are fixed so that a rebuild from the same units is byte-identical."""
     import plotly.graph_objects as go
 
     from xalign.report.escaping import html_text
@@ -73,6 +73,7 @@ def report_html(results: Results, agg: dict[str, Any]) -> str:
                     curves.add_scatter(name=esc(f"{m} {s if s is not None else ''}"), y=y)
             curves.update_layout(title=esc(f"{task}: {title}"), xaxis_title="layer")
             figs.append(curves)
-    body = "".join(f.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False) for i, f in enumerate(figs))
+    body = "".join(f.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False, div_id=f"study-figure-{i}")
+                   for i, f in enumerate(figs))  # fixed ids: the same units rebuild a byte-identical page
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html_text('Study report')}</title></head>"
             f"<body>{body}</body></html>")

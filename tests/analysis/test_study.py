@@ -182,6 +182,9 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     assert "  Transfer control, rs-rp − baseline: zero-shot gap +0.250 [" in text
     assert "plotly" in html.read_text().lower()
     assert "transfer control" in html.read_text()  # the per-language Δgap figure
+    first = (md.read_text(), html.read_text())
+    rewrite(design, results_dir, md, html, n_boot=50)
+    assert (md.read_text(), html.read_text()) == first  # a rebuild from the same units is byte-identical
 
 
 def test_units_of_another_design_are_refused_with_the_file_named(results_dir, tmp_path):
