@@ -43,16 +43,28 @@ def _accuracy_words(block: dict[str, Any]) -> str:
         moved = [t for t in control if t["method"] in lowered and t["p_holm"] < 0.05]
         english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
                    and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
-        if moved:
-            moved_words = ", ".join(_moved(m, [t for t in moved if t["method"] == m])
-                                    for m in dict.fromkeys(t["method"] for t in moved))
-            words += f" — the transfer control moves for {moved_words} (see below)"
-        elif lowered and lowered <= english:
+        moved_methods = list(dict.fromkeys(t["method"] for t in moved))
+        slower = sorted(m for m in lowered - set(moved_methods) if m in english)
+        still = sorted(lowered - set(moved_methods) - english)
+        if slower and not moved and not still:
             words += (" — and relative to each method's own English accuracy (the transfer control) none of these "
                       "detectably transfers a different share, while English itself is significantly lower, so the "
                       "deficit is accounted for by the English task learned less in the same steps")
-        elif lowered:
+        elif still and not moved and not slower:
             words += " — the transfer control detects no change in transfer for these methods (see below)"
+        elif moved:
+            parts = ["the transfer control moves for " + ", ".join(
+                _moved(m, [t for t in moved if t["method"] == m]) for m in moved_methods)]
+            if slower:
+                parts.append(f"for {', '.join(slower)} it detects no change in transfer while English itself is "
+                             "significantly lower, so that deficit is accounted for by the English task learned less")
+            if still:
+                parts.append(f"for {', '.join(still)} it detects no change in transfer")
+            words += " — " + "; ".join(parts) + " (see below)"
+        else:  # no reading moved: some lowered methods learned English less, the others did not
+            words += (f" — the transfer control detects no change in transfer for {', '.join(slower + still)}; "
+                      f"for {', '.join(slower)} English itself is significantly lower, so that deficit is accounted "
+                      "for by the English task learned less (see below)")
     return words
 
 

@@ -65,6 +65,18 @@ def test_in_short_says_when_the_control_moves_and_skips_tasks_without_comparison
                              _t("rs-da", "zero-shot", -0.01, 0.04, family="retained")])
     (line,) = in_short({"xnli": mixed}, ("sw", "ur"))
     assert "moves for rs-da (gap +0.020, retained share -0.010) (see below)" in line
+    tests = [t for t in _block()["tests"] if t["method"] != "adv"] + [
+        _t("adv", "zero-shot", -0.05, 0.01), _t("adv", "test:en", -0.06, 0.01, family="languages:adv"),
+        _t("rs-rp", "zero-shot", -0.01, 0.02), _t("rs-rp", "test:en", -0.01, 0.4, family="languages:rs-rp")]
+    three = _block(tests=tests, transfer=[_t("rs-da", "zero-shot", -0.03, 0.01, family="gap")])
+    (line,) = in_short({"xnli": three}, ("sw", "ur"))  # English significantly lower: rs-da, adv; not rs-rp
+    assert ("— the transfer control moves for rs-da (gap -0.030: worse transfer); for adv it detects no change in "
+            "transfer while English itself is significantly lower, so that deficit is accounted for by the English "
+            "task learned less; for rs-rp it detects no change in transfer (see below)") in line
+    two = _block(tests=three["tests"], transfer=[_t("rs-da", "zero-shot", -0.01, 0.6, family="gap")])
+    (line,) = in_short({"xnli": two}, ("sw", "ur"))
+    assert ("— the transfer control detects no change in transfer for adv, rs-da, rs-rp; for adv, rs-da English "
+            "itself is significantly lower, so that deficit is accounted for by the English task learned less") in line
     lone = _block(transfer=[_t("rs-da", "zero-shot", 0.03, 0.04, family="gap", seeds=(7,))])
     (line,) = in_short({"xnli": lone}, ("sw", "ur"))
     assert ("moves for rs-da (gap +0.030: better transfer; one seed that learned the task, so training noise is "
