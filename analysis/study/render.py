@@ -211,7 +211,8 @@ def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[s
                           for t in sig) or "no method differs significantly"
         flat_words = ", ".join(f"{t['method']}/{t['column']} ({t['delta']:+.3f}, {len(t['seeds'])} seed(s))"
                                for t in flat) or "none"
-        lines.append(f"- **{task}** (finished units only): {words}; not significant after Holm: {flat_words}.")
+        scope = " (finished units only)" if missing else ""
+        lines.append(f"- **{task}**{scope}: {words}; not significant after Holm: {flat_words}.")
         if block.get("collapsed"):
             lines.append("  Runs that did not learn the task (the same answer on every item in every language: one "
                          f"predicted class), per method: {collapse_words(block)}. A run still at one answer at its "

@@ -173,6 +173,7 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     missing = rewrite(design, results_dir, md, html, n_boot=50)
     text = md.read_text()
     assert "Incomplete" in text and "`xnli/adv/seed7`" in text and "`pawsx/pretrained/pretrained`" in text
+    assert "- **xnli** (finished units only): " in text and "read every statement above as provisional" in text
     assert len(missing) == len(design.units()) - 5
     assert "| rs-rp − baseline | test:sw | +0.250" in text
     assert "  - rs-rp − baseline: low-resource: sw +0.250 [" in text  # the answer names the low-resource change
