@@ -14,6 +14,12 @@ def _names(tests: list[dict[str, Any]], column: bool = False) -> str:
     return ", ".join(f"{t['method']}{' on ' + t['column'] if column else ''} ({t['delta']:+.3f})" for t in tests)
 
 
+def _english_lower(block: dict[str, Any]) -> set[str]:
+    """Methods whose English accuracy is significantly lower than their reference's (Holm, per-language family)."""
+    return {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
+            and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
+
+
 def _moved(method: str, readings: list[dict[str, Any]]) -> str:
     """One method's significant transfer-control readings, with the direction they agree on (> 0: keeps more)."""
     values = ", ".join(f"{'gap' if t['family'] == 'gap' else 'retained share'} {t['delta']:+.3f}" for t in readings)
@@ -41,8 +47,7 @@ def _accuracy_words(block: dict[str, Any]) -> str:
         lowered -= set(failed)
     if lowered and control:
         moved = [t for t in control if t["method"] in lowered and t["p_holm"] < 0.05]
-        english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
-                   and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
+        english = _english_lower(block)
         moved_methods = list(dict.fromkeys(t["method"] for t in moved))
         slower = sorted(m for m in lowered - set(moved_methods) if m in english)
         still = sorted(lowered - set(moved_methods) - english)
@@ -121,8 +126,7 @@ def _alignment_words(block: dict[str, Any]) -> str | None:
                     split.append((method, f"{mean} (per matched seed "
                                   + ", ".join(f"{v:+.3f}" for v in per_seed) + ")"))
     prim = [t for t in block["tests"] if t["family"] == "primary"]
-    english = {t["method"] for t in block["tests"] if t["family"].startswith("languages:")
-               and t["column"].endswith(":en") and t["p_holm"] < 0.05 and t["delta"] < 0}
+    english = _english_lower(block)
     for group, verb in ((kept, "more"), (lost, "less")):
         if not group:
             continue
@@ -140,8 +144,9 @@ def _alignment_words(block: dict[str, Any]) -> str | None:
                   "matched seeds disagree in sign, so training noise, not the method, may carry the difference: "
                   "no claim")
     if single:
-        words += (f"; {', '.join(w for _, w in single)} {'rests' if len(single) == 1 else 'rest'} on one matched seed that learned the task, so "
-                  "training noise is unmeasured: no claim")
+        verb = "rests" if len(single) == 1 else "rest"
+        words += (f"; {', '.join(w for _, w in single)} {verb} on one matched seed that learned the task, so training "
+                  "noise is unmeasured: no claim")
     return words + "."
 
 
