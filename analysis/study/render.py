@@ -269,8 +269,8 @@ def answer(agg: dict[str, Any], missing: list[tuple], sizes: str = "") -> list[s
 
 def full_aggregate(results: Results, *, n_boot: int, seed: int = 0,
                    tuning: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
-    """:func:`aggregate` plus, per task, alignment before/after, the transfer control and the tuning records: everything the page and
-    the report show, computed once."""
+    """:func:`aggregate` plus, per task, alignment before/after, the transfer control and the tuning records:
+    everything the page and the report show, computed once."""
     agg = aggregate(results, n_boot=n_boot, seed=seed)
     for task, block in agg.items():
         if block.get("layer") is not None:
