@@ -151,8 +151,7 @@ def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> lis
     return rows
 
 
-def paired_test(results, task, method, ref, seeds, fn, n_boot, seed) -> dict[str, Any] | None:
-    """Paired item × seed bootstrap of ``method`` − ``ref`` on ``fn``'s per-item scores over ``seeds``."""
+def _test(results, task, method, ref, seeds, fn, n_boot, seed) -> dict[str, Any] | None:
     a, b = stack_seeds(results, task, method, seeds, fn), stack_seeds(results, task, ref, seeds, fn)
     if a is None or b is None or a.shape != b.shape:
         return None
@@ -174,20 +173,20 @@ def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list
         report = reported(results[(task, method, seeds[0])], task)
         prim = {"zero-shot": lambda r: zero_shot_scores(r, task), "generalized": lambda r: generalized_scores(r)}
         for col, fn in prim.items():
-            res = paired_test(results, task, method, ref, seeds, fn, n_boot, seed)
+            res = _test(results, task, method, ref, seeds, fn, n_boot, seed)
             if res:
                 out.append({"task": task, "method": method, "reference": ref, "column": col, "family": "primary",
                             "seeds": seeds, **res})
         for split, langs in report.items():
             for lang in langs:
-                res = paired_test(results, task, method, ref, seeds, lambda r, s=split, lg=lang: split_correct(r, s, lg),
+                res = _test(results, task, method, ref, seeds, lambda r, s=split, lg=lang: split_correct(r, s, lg),
                             n_boot, seed)
                 if res:
                     out.append({"task": task, "method": method, "reference": ref, "column": f"{split}:{lang}",
                                 "family": f"languages:{method}", "seeds": seeds, **res})
         gen = results[(task, method, seeds[0])].get("eval", {}).get("generalized") or {}
         for lang in [lg for lg in gen.get("languages", []) if lg != "en"]:
-            res = paired_test(results, task, method, ref, seeds, lambda r, lg=lang: generalized_scores(r, lg), n_boot, seed)
+            res = _test(results, task, method, ref, seeds, lambda r, lg=lang: generalized_scores(r, lg), n_boot, seed)
             if res:
                 out.append({"task": task, "method": method, "reference": ref, "column": f"generalized:{lang}",
                             "family": f"generalized-languages:{method}", "seeds": seeds, **res})

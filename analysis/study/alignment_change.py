@@ -21,7 +21,6 @@ from analysis.study.aggregate import (
     bits,
     learned_seeds,
     matched_seeds,
-    paired_test,
     seeds_of,
     stack_seeds,
 )
@@ -50,12 +49,12 @@ def _vs_reference(results: Results, task: str, method: str, fn, n_boot: int, see
     if not ref:
         return None
     matched, seeds = matched_seeds(results, task, method, ref), learned_seeds(results, task, method, ref)
-    res = paired_test(results, task, method, ref, seeds, fn, n_boot, seed) if seeds else None
-    if res is None:
-        return None
     a, b = stack_seeds(results, task, method, seeds, fn), stack_seeds(results, task, ref, seeds, fn)
+    if a is None or b is None or a.shape != b.shape:
+        return None
     return {"reference": ref, "seeds": seeds, "collapsed_seeds": [s for s in matched if s not in seeds],
-            "seed_deltas": [float(d) for d in a.mean(axis=1) - b.mean(axis=1)], **res}
+            "seed_deltas": [float(d) for d in a.mean(axis=1) - b.mean(axis=1)],
+            **paired_item_seed_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()}
 
 
 def alignment_rows(results: Results, task: str, layer: int, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
