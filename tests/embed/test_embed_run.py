@@ -53,7 +53,7 @@ def test_run_writes_arrays_equal_to_embed_and_a_matching_manifest(tiny_encoder, 
     assert manifest["arrays"]["en"]["shape"] == [2, 10, 32] and manifest["world_size"] == 1
     assert json.loads((out / "manifest.json").read_text())["fingerprint"] == manifest["fingerprint"]
     assert json.loads((out / "texts.json").read_text())["src"] == corpus.src
-    assert sorted(p.name for p in out.parent.iterdir()) == [".en-sw.lock", "en-sw"]  # no staging left
+    assert sorted(p.name for p in out.parent.iterdir()) == ["en-sw"]  # no staging or lock file left
 
 
 def test_killed_smaller_run_leaves_the_good_folder_intact_then_resumes(tiny_encoder, tmp_path, monkeypatch):
@@ -119,7 +119,7 @@ def test_swap_killed_between_renames_brings_the_previous_run_back(tiny_encoder, 
     out.rename(parked / ".old-en-sw")  # the state after the first rename of a swap
     ex.extract_corpus(tiny_encoder, corpus, out, CFG)
     assert _files(out) == before and not parked.exists()
-    assert sorted(p.name for p in out.parent.iterdir()) == [".en-sw.lock", "en-sw"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["en-sw"]
 
 
 def test_refuses_another_commands_run_and_a_symlink(tiny_encoder, tmp_path):

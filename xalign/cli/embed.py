@@ -43,8 +43,9 @@ def _launcher_device(device: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xalign.pipelines.extract import ExtractConfig, extract_corpus
+    from xalign.pipelines.extract import ExtractConfig, check_embed_root, extract_corpus
 
+    check_embed_root(args.out)  # the same output rules as every command, before any data or model loads
     config = ExtractConfig(layers=args.layers, pooling=args.pooling, prefix=args.prefix, batch_size=args.batch_size,
                            max_tokens=args.max_tokens, shard_size=args.shard_size,
                            progress=not args.no_progress and sys.stderr.isatty())

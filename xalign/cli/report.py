@@ -28,11 +28,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from xalign.io import check_output
     from xalign.report import write_report
 
-    if args.out is not None:  # a file xalign wrote, or none: never a folder, link, device or the user's file
-        check_output(args.out, kind="file", files="xalign")
+    # an xalign report or no file at all: never a folder, link, device, the user's file or a run's own files
+    check_output(args.out if args.out is not None else Path(args.run_dir) / "report.html", kind="file",
+                 files="report")
     path = write_report(args.run_dir, out=args.out, layer=args.layer, max_points=args.max_points,
                         projection=args.projection, seed=args.seed, png=args.png)
     print(path)

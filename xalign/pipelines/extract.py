@@ -1,11 +1,11 @@
 """Embedding a parallel corpus into a run directory (used by ``xalign embed``).
 
-The run is atomic as a whole: arrays, ``texts.json`` and ``manifest.json`` are built in a hidden
-staging folder beside the output (``.<name>.partial/``) and swapped in (``xalign.io.swap_in_dir``)
-only when every array has been checked against the manifest, so a killed run never leaves a
-mixed-looking result over a good one, and a rerun resumes from the staging folder. The output policy,
-the lock (``.<name>.lock``, held by rank 0 for the whole run: a second concurrent run refuses with one
-line) and the recovery after a kill are ``xalign.io``'s, shared with every other command.
+The run is atomic as a whole, through the staging scheme every command uses
+(:class:`xalign.io.OutputClaim`): arrays, ``texts.json`` and ``manifest.json`` are built in the
+resumable staging folder beside the output (``.<name>.partial/``) and swapped in only when every array
+has been checked against the manifest, so a killed run never leaves a mixed-looking result over a good
+one, and a rerun resumes from the staging folder. Rank 0 holds the claim (the lock ``.<name>.lock``: a
+second concurrent run refuses with one line) for the whole run.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from xalign.embed import embed_to_disk
 from xalign.embed.store import ProcessGroup, auto_shard_size, npy_shape, process_group, store_fingerprint
-from xalign.errors import ConfigError, DataError
-from xalign.io import base_manifest, check_output, output_lock, recover_output, swap_in_dir, write_json
+from xalign.errors import ConfigError, DataError, OutputError
+from xalign.io import OutputClaim, base_manifest, check_output, resume_dir, run_command, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data import ParallelCorpus
@@ -92,40 +92,46 @@ def read_complete(out: Path, fingerprint: str | None = None) -> dict[str, Any] |
     return manifest
 
 
-def _staging(out: Path) -> Path:
-    """The resumable staging folder beside ``out``: kept across kills (unlike ``xalign.io``'s ``*.tmp``)."""
-    return out.with_name(f".{out.name}.partial")
+def check_embed_root(out: str | Path) -> Path:
+    """Refuse, before any model loads, an ``embed --out`` folder xalign must not write into: a link, a
+    file, the current folder, or a folder holding anything but ``embed`` runs (one per pair) and their
+    staging folders."""
+    root = check_output(out, kind="dir")  # links, files, devices, the current folder, unwritable places
+    if root.is_dir():
+        foreign = sorted(e.name for e in root.iterdir()
+                         if not e.name.startswith(".") and not (e.is_dir() and not e.is_symlink()
+                                                                and run_command(e) == "embed"))
+        if foreign and run_command(root) != "embed":
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise OutputError(f"refusing to write {out}: it is a folder xalign did not write (it holds {shown}); "
+                              f"name a new or empty folder, or one that holds only xalign embed runs")
+    return root
 
 
-def _prepare(out: Path, fingerprint: str) -> dict[str, Any] | None:
-    """Rank 0, under the lock: finish an interrupted swap, return a complete run's manifest, or check
-    that ``out`` may be replaced (xalign's output policy: absent, empty or an ``embed`` run) and make
-    the staging folder."""
-    recover_output(out)
-    done = read_complete(out, fingerprint)
-    if done is not None:
-        return done
-    check_output(out, kind="dir", command="embed")
-    _staging(out).mkdir(parents=True, exist_ok=True)
-    return None
-
-
-class _Lock:
-    """The output folder's lock (``xalign.io.output_lock``), held by rank 0; a second run refuses at
-    once on every rank."""
+class _Claim:
+    """The output folder's claim (:class:`xalign.io.OutputClaim`), held by rank 0; a second run refuses
+    at once on every rank."""
 
     def __init__(self, out: Path, group: ProcessGroup) -> None:
         self.out, self.group, self.stack = out, group, contextlib.ExitStack()
+        self.claim: OutputClaim | None = None
 
-    def __enter__(self) -> "_Lock":
+    def __enter__(self) -> "_Claim":
         def acquire() -> None:
-            self.stack.enter_context(output_lock(self.out))
+            self.claim = self.stack.enter_context(OutputClaim(self.out, "embed", overwrite=True))
 
         self.group.decide(acquire)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stack.close()
+
+    def prepare(self, fingerprint: str) -> dict[str, Any] | None:
+        """Rank 0: the manifest of a complete run of this request, or None after making the staging folder."""
+        done = read_complete(self.out, fingerprint)
+        if done is None:
+            self.claim.stage(resumable=True)
+        return done
 
 
 def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | Path,
@@ -141,11 +147,11 @@ def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | 
     if len(corpus) == 0:
         raise DataError(f"corpus {corpus.name!r} ({corpus.pair}) has no sentence pairs; nothing to embed")
     out = Path(out_dir)
-    staging = _staging(out)
+    staging = resume_dir(out)
     fingerprint = _run_fingerprint(encoder, corpus, config)
     group = process_group(encoder.device)
-    with _Lock(out, group):
-        done = group.decide(_prepare, out, fingerprint)
+    with _Claim(out, group) as claim:
+        done = group.decide(claim.prepare, fingerprint)
         if done is not None:
             logger.info("%s is complete; nothing to do", out)
             group.barrier()
@@ -171,7 +177,7 @@ def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | 
             write_json(staging / "manifest.json", manifest)
             if read_complete(staging, fingerprint) is None:  # a bug, not a user error: keep the traceback
                 raise RuntimeError(f"{staging}: arrays do not match the manifest just written")
-            swap_in_dir(staging, out)
+            claim.claim.commit()
             return manifest
 
         manifest = group.decide(finish)
