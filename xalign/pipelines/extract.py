@@ -96,15 +96,17 @@ def check_embed_root(out: str | Path) -> Path:
     """Refuse, before any model loads, an ``embed --out`` folder xalign must not write into: a link, a
     file, the current folder, or a folder holding anything but ``embed`` runs (one per pair) and their
     staging folders."""
-    root = check_output(out, kind="dir")  # links, files, devices, the current folder, unwritable places
-    if root.is_dir():
-        foreign = sorted(e.name for e in root.iterdir()
-                         if not e.name.startswith(".") and not (e.is_dir() and not e.is_symlink()
-                                                                and run_command(e) == "embed"))
-        if foreign and run_command(root) != "embed":
-            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise OutputError(f"refusing to write {out}: it is a folder xalign did not write (it holds {shown}); "
-                              f"name a new or empty folder, or one that holds only xalign embed runs")
+    root = Path(out)
+    if not (root.is_dir() and not root.is_symlink() and any(root.iterdir())):
+        return check_output(out, kind="dir")  # links, files, devices, the current folder, unwritable places
+    if root.resolve() == Path.cwd().resolve() or root.resolve() in Path.cwd().resolve().parents:
+        check_output(out, kind="dir")  # says: the current folder
+    foreign = sorted(e.name for e in root.iterdir() if not e.name.startswith(".")
+                     and not (e.is_dir() and not e.is_symlink() and run_command(e) == "embed"))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise OutputError(f"refusing to write {out}: it is a folder xalign did not write (it holds {shown}); "
+                          f"name a new or empty folder, or one that holds only xalign embed runs")
     return root
 
 
