@@ -93,4 +93,4 @@ def test_two_process_embed_equals_single_process_and_resumes(tmp_path, _tiny_dir
     assert (multi / "texts.json").read_bytes() == (single / "texts.json").read_bytes()
     for lang in ("en", "sw"):  # same rows in the same order (batches differ: float noise only)
         np.testing.assert_allclose(np.load(multi / f"{lang}.npy"), np.load(single / f"{lang}.npy"), rtol=0, atol=1e-5)
-    assert sorted(p.name for p in (tmp_path / "multi").iterdir()) == [".en-sw.lock", "en-sw"]
+    assert sorted(p.name for p in (tmp_path / "multi").iterdir()) == ["en-sw"]

@@ -129,3 +129,33 @@ def test_store_on_cuda_equals_cpu(tiny_model_dir, tmp_path):
         torch.backends.cuda.matmul.allow_tf32 = previous
     cpu = load_encoder(str(tiny_model_dir), device="cpu")
     np.testing.assert_allclose(np.load(tmp_path / "g.npy"), embed(cpu, CORPUS * 2), atol=1e-4)
+
+
+def test_store_writes_through_the_staging_scheme(tiny_encoder, tmp_path, monkeypatch):
+    """The array is assembled in xalign.io's staging folder: a link is refused, and what a kill during the
+    assembly left is cleaned by the next run (no ``e.npy.partial`` beside the result)."""
+    from xalign.errors import OutputError
+
+    real = tmp_path / "real.npy"
+    real.write_bytes(b"mine")
+    (tmp_path / "link.npy").symlink_to(real)
+    with pytest.raises(OutputError, match="symbolic link"):
+        embed_to_disk(tiny_encoder, CORPUS, tmp_path / "link.npy")
+    assert real.read_bytes() == b"mine"
+    folder = tmp_path / "store"
+    calls = {"n": 0}
+    real_load = np.load
+
+    def dying_load(*args, **kwargs):  # killed while copying the second shard into place
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(store_mod.np, "load", dying_load)
+    with pytest.raises(KeyboardInterrupt):
+        embed_to_disk(tiny_encoder, CORPUS, folder / "e.npy", shard_size=5)
+    monkeypatch.setattr(store_mod.np, "load", real_load)
+    info = embed_to_disk(tiny_encoder, CORPUS, folder / "e.npy", shard_size=5)
+    assert info.resumed_shards == info.shape[1] // 5 + (info.shape[1] % 5 > 0)  # every shard was kept
+    assert sorted(p.name for p in folder.iterdir()) == ["e.json", "e.npy"]

@@ -105,4 +105,4 @@ def test_stale_temporaries_of_a_killed_run_are_cleaned(tmp_path):  # item 15
     with claim_output_dir(target, "probe", overwrite=True) as work:
         (work / "manifest.json").write_text('{"command": "probe"}')
     assert not killed.exists() and users.exists() and (target / "manifest.json").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", ".run.notes", "run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.notes", "run"]  # no lock file left

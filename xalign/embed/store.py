@@ -3,8 +3,8 @@
 Texts are processed in fixed shards of input order. Each finished shard is written atomically as its
 own file in ``<path>.shards/`` (so an interrupted run resumes where it stopped, whatever the number
 of processes, and peak memory does not grow with the corpus). When every shard is there, rank 0
-copies them in order into ``<path>.partial`` (a memory map reopened per shard), renames it onto
-``path`` and writes ``<path stem>.json`` last.
+copies them in order into a memory map (reopened per shard) staged beside ``path`` by
+:func:`xalign.io.atomic_path`, which renames it onto ``path``, and writes ``<path stem>.json`` last.
 
 Under ``torchrun``/``accelerate launch`` the processes form one group (gloo on CPU, the launcher's
 backend on GPU): rank 0 decides what is left to do and shares the list, each rank embeds every
@@ -29,6 +29,7 @@ import numpy as np
 from xalign.embed.extract import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, ExtractionStats, embed,
                                   resolve_layers)
 from xalign.errors import ConfigError, DataError, XalignError
+from xalign.io import atomic_path, check_output, recover_output, sha256_texts, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.encoders import Encoder
@@ -116,8 +117,6 @@ def store_fingerprint(encoder: "Encoder", texts: Sequence[str], layers: list[int
                       prefix: str | None, shard_size: int, precision: str = "auto") -> str:
     """What the stored array depends on: model and revision, texts, layers, pooling, prefix, precision
     (and the shard size, which decides the shard files a resume may reuse)."""
-    from xalign.io import sha256_texts
-
     key = json.dumps([encoder.name, encoder.revision, str(getattr(encoder, "dtype", "")), layers, str(pooling),
                       prefix or "", shard_size, str(precision), sha256_texts(texts)])
     return hashlib.sha256(key.encode()).hexdigest()[:16]
@@ -138,12 +137,6 @@ def npy_shape(path: str | os.PathLike[str]) -> tuple[int, ...] | None:
         return tuple(shape)
     except (OSError, ValueError, EOFError):
         return None
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
 
 
 def _complete(target: Path, fp: str, shape: tuple[int, int, int]) -> dict[str, Any] | None:
@@ -180,7 +173,7 @@ def _plan(target: Path, work: Path, fp: str, shape: tuple[int, int, int], shard_
     if saved != meta:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
-        _write_json(work / "meta.json", meta)
+        write_json(work / "meta.json", meta)
     todo = []
     for s in range(n_shards):
         lo, hi = s * shard_size, min(shape[1], (s + 1) * shard_size)
@@ -192,25 +185,24 @@ def _plan(target: Path, work: Path, fp: str, shape: tuple[int, int, int], shard_
 
 
 def _assemble(target: Path, work: Path, shape: tuple[int, int, int], shard_size: int) -> int:
-    """Rank 0: copy the shard files in order into ``target`` (via ``<target>.partial``); returns the number
+    """Rank 0: copy the shard files in order into ``target`` (staged by :func:`xalign.io.atomic_path`); returns the number
     of truncated texts. The old sidecar goes first, so a kill never pairs a new array with an old sidecar."""
     n_shards = (shape[1] + shard_size - 1) // shard_size
     missing = [s for s in range(n_shards) if not _shard_file(work, s).is_file()]
     if missing:  # every rank passed the barrier, so a missing shard is a bug, not a user error
         raise RuntimeError(f"{work}: shards {missing} were not written by any process")
-    partial = target.with_name(target.name + ".partial")
-    np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=shape).flush()
     n_truncated = 0
-    for s in range(n_shards):
-        lo = s * shard_size
-        block = np.load(_shard_file(work, s), mmap_mode="r")
-        out = np.lib.format.open_memmap(partial, mode="r+")  # reopened per shard: written pages leave RSS
-        out[:, lo:lo + block.shape[1], :] = block
-        out.flush()
-        del out, block
-        n_truncated += int(json.loads(_shard_file(work, s).with_suffix(".json").read_text())["n_truncated"])
-    meta_path(target).unlink(missing_ok=True)
-    os.replace(partial, target)
+    with atomic_path(target, kind="file") as partial:  # xalign.io's staging: renamed onto target at the end
+        np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=shape).flush()
+        for s in range(n_shards):
+            lo = s * shard_size
+            block = np.load(_shard_file(work, s), mmap_mode="r")
+            out = np.lib.format.open_memmap(partial, mode="r+")  # reopened per shard: written pages leave RSS
+            out[:, lo:lo + block.shape[1], :] = block
+            out.flush()
+            del out, block
+            n_truncated += int(json.loads(_shard_file(work, s).with_suffix(".json").read_text())["n_truncated"])
+        meta_path(target).unlink(missing_ok=True)
     return n_truncated
 
 
@@ -252,7 +244,9 @@ def embed_to_disk(
     group = process_group(encoder.device)
 
     def plan() -> dict[str, Any]:
+        check_output(target, kind="file")  # never a link, folder or device
         target.parent.mkdir(parents=True, exist_ok=True)
+        recover_output(target)  # an assembly a kill interrupted
         return _plan(target, work, fp, shape, shard_size)
 
     decided = group.decide(plan)
@@ -270,7 +264,7 @@ def embed_to_disk(
         vecs = embed(encoder, texts[lo:hi], layers=chosen, pooling=pooling, prefix=prefix, batch_size=batch_size,
                      max_tokens=max_tokens, precision=precision, progress=progress, stats=stats)
         f = _shard_file(work, s)
-        _write_json(f.with_suffix(".json"), {"n_truncated": stats.n_truncated})
+        write_json(f.with_suffix(".json"), {"n_truncated": stats.n_truncated})
         tmp = f.with_name(f"{f.name}.tmp{group.rank}")
         with open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(vecs, dtype=np.float32))
@@ -282,7 +276,7 @@ def embed_to_disk(
         n_truncated = _assemble(target, work, shape, shard_size)
         info = StoreInfo(path=str(target), shape=shape, layers=chosen, pooling=str(pooling),
                          n_truncated=n_truncated, resumed_shards=resumed, fingerprint=fp)
-        _write_json(meta_path(target), asdict(info))
+        write_json(meta_path(target), asdict(info))
         shutil.rmtree(work, ignore_errors=True)
         return info
 
