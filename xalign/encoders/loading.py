@@ -23,6 +23,8 @@ DEFAULT_ALIASES = ("default", "me5-small-q4")
 _NO_POOLER_TYPES = {"bert", "xlm-roberta", "roberta", "camembert", "electra", "distilbert"}
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".bin.index.json")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "sentencepiece.bpe.model",
+                    "spiece.model", "vocab.json", "tokenizer.model")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 
 
@@ -68,6 +70,12 @@ def resolve_model_path(spec: str, *, revision: str | None = None, hub_timeout: f
         return str(ensure_default_model())
     path = Path(spec).expanduser()
     if path.exists():
+        if path.is_dir() and _is_train_run(path):
+            if not (path / "encoder" / "config.json").is_file():
+                raise MissingFileError(f"{path} is an xalign train run without a saved encoder/ (unfinished?); "
+                                       f"pass a finished run or its encoder/ folder")
+            logger.info("%s is an xalign train run: loading its encoder/", path)
+            path = path / "encoder"
         if not path.is_dir() or not (path / "config.json").is_file():
             raise MissingFileError(f"expected a model directory with config.json at {path}, found none")
         return str(path.resolve())
@@ -78,6 +86,40 @@ def resolve_model_path(spec: str, *, revision: str | None = None, hub_timeout: f
         return str(snapshot)
     _check_hub_reachable(spec, revision, hub_timeout)
     return spec
+
+
+def _is_train_run(path: Path) -> bool:
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("command") == "train"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_model_files(location: str, spec: str, *, trust_remote_code: bool = False) -> None:
+    """Refuse, in one line, a local model folder whose ``config.json`` is not a JSON object with a
+    ``model_type``, that asks for its own code (``auto_map``) without ``trust_remote_code``, or that has
+    no tokenizer files (transformers would build an empty 5-token tokenizer and map every word to unknown)."""
+    path = Path(location)
+    if not path.is_dir():
+        return
+    config_file = path / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"{config_file}: not UTF-8 text (byte {exc.start}); expected a JSON model config") from None
+    except ValueError as exc:
+        raise ModelError(f"{config_file}: invalid JSON ({exc}); expected a model config") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_type"), str):
+        found = type(config).__name__ if not isinstance(config, dict) else "no 'model_type' key"
+        raise ModelError(f"{config_file}: expected a model config (a JSON object with 'model_type'), found {found}")
+    if config.get("auto_map") and not trust_remote_code:
+        raise ModelError(f"{spec}: config.json asks for the model's own code (auto_map: "
+                         f"{', '.join(sorted(config['auto_map']))}); without it the weights would be read by "
+                         f"another class; pass --trust-remote-code (trust_remote_code=True) only if you trust it")
+    names = {p.name for p in path.iterdir()}
+    if not names & set(_TOKENIZER_FILES):
+        raise ModelError(f"{spec}: no tokenizer files in {path} (expected one of {', '.join(_TOKENIZER_FILES)}); "
+                         f"copy the tokenizer the model was trained with into the folder")
 
 
 def check_weights(location: str, spec: str, *, allow_pickle: bool = False) -> None:
@@ -128,18 +170,42 @@ def model_revision(location: str) -> str:
     return "unknown"
 
 
+def _pickle_reason(exc: BaseException) -> str:
+    """What torch's safe loader found (its ``WeightsUnpickler error`` sentence, or the paragraphs that are
+    not its generic advice to turn the safe loader off), in full."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    if "WeightsUnpickler error:" in text:
+        found = " ".join(text.split("WeightsUnpickler error:", 1)[1].split("\n\n")[0].split())
+        return found.split(". ")[0].rstrip(".") or type(exc).__name__
+    paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if p.strip()]
+    reasons = [p for p in paragraphs if not p.startswith(("Weights only load failed", "Check the documentation"))]
+    return "; ".join(reasons) or type(exc).__name__
+
+
 @contextlib.contextmanager
 def model_errors(spec: str, *, allow_pickle: bool = False) -> Iterator[None]:
     """Turn the failures of ``from_pretrained`` that the model files cause (missing safetensors, a pickle
-    file torch refuses to unpickle, unreadable weights) into one :class:`ModelError` line."""
+    file torch refuses to unpickle, damaged or truncated weights, weights that do not fit the config,
+    an unreadable config) into one :class:`ModelError` line."""
     import pickle
+
+    from safetensors import SafetensorError
 
     try:
         yield
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{spec}: the pickle weights were refused by torch's safe loader (weights_only): "
-                         f"{first[:200]}; the file may be malicious or from an old format") from None
+        raise ModelError(f"{spec}: torch's safe loader (weights_only) refused the pickle weights: "
+                         f"{_pickle_reason(exc)}; the file may be malicious or from an old format, and xalign "
+                         f"never loads it unsafely") from None
+    except SafetensorError as exc:
+        raise ModelError(f"{spec}: the safetensors weights are damaged or truncated ({exc}); download or copy "
+                         f"the model again") from None
+    except RuntimeError as exc:
+        text = " ".join(str(exc).split())
+        if "size mismatch" not in text and "mismatched_sizes" not in text:
+            raise
+        raise ModelError(f"{spec}: the weights do not fit config.json (tensor shapes differ, e.g. vocab_size or "
+                         f"hidden_size was changed); use the config the weights were saved with") from None
     except OSError as exc:
         if isinstance(exc, ModelError):
             raise
@@ -148,6 +214,14 @@ def model_errors(spec: str, *, allow_pickle: bool = False) -> Iterator[None]:
             raise ModelError(f"{spec}: no safetensors weights found; pass --allow-pickle "
                              f"(allow_pickle_weights=True) only if you trust the files") from None
         raise ModelError(f"{spec}: the model could not be loaded: {text[:300]}") from None
+
+
+def check_vocabulary(tokenizer: Any, model: Any, spec: str) -> None:
+    """Refuse a tokenizer that produces ids the model has no embedding row for."""
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise ModelError(f"{spec}: the tokenizer has {len(tokenizer)} tokens but the model's embedding table has "
+                         f"{rows} rows; the tokenizer files do not belong to these weights")
 
 
 def load_encoder(
@@ -174,13 +248,15 @@ def load_encoder(
     from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
     location = resolve_model_path(spec, revision=revision)
+    check_model_files(location, spec, trust_remote_code=trust_remote_code)
     check_weights(location, spec, allow_pickle=allow_pickle_weights)
     dev = choose_device(device)
     torch_dtype = choose_dtype(dtype, dev)
     common: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if revision is not None and not Path(location).is_dir():
         common["revision"] = revision
-    config = AutoConfig.from_pretrained(location, **common)
+    with model_errors(spec, allow_pickle=allow_pickle_weights):
+        config = AutoConfig.from_pretrained(location, **common)
     kwargs: dict[str, Any] = dict(common, dtype=torch_dtype)
     if not allow_pickle_weights:
         kwargs["use_safetensors"] = True
@@ -191,6 +267,7 @@ def load_encoder(
     tokenizer = AutoTokenizer.from_pretrained(location, **common)
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
         raise ModelError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
+    check_vocabulary(tokenizer, model, spec)
     model.eval().to(dev)
     name = "me5-small-q4" if _is_default(spec) else spec
     enc = Encoder(model=model, tokenizer=tokenizer, name=name, revision=model_revision(location),
