@@ -382,3 +382,13 @@ def test_train_is_quiet_unless_asked(tmp_path, tiny_bert_dir, files, capfd, _res
     assert main(_argv(tmp_path / "b", tiny_bert_dir, files)) == 0
     err = capfd.readouterr().err
     assert "LOAD REPORT" not in err and "Loading weights" not in err and "Writing model shards" not in err
+
+
+def test_train_device_cuda_without_cuda_is_refused_not_run_on_cpu(tmp_path, tiny_bert_dir, files, capsys):
+    """Issue 23 B: ``--device cuda`` on a machine without CUDA trained on the CPU without a word."""
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    argv = [a if a != "cpu" else "cuda" for a in _argv(tmp_path / "run", tiny_bert_dir, files)]
+    assert main(argv) == 2
+    assert _one_line(capsys).startswith("xalign train: error: device 'cuda' was requested but CUDA is not available")
+    assert not (tmp_path / "run").exists()

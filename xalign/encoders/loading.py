@@ -122,13 +122,17 @@ def check_model_files(location: str, spec: str, *, trust_remote_code: bool = Fal
                          f"copy the tokenizer the model was trained with into the folder")
 
 
-def check_weights(location: str, spec: str, *, allow_pickle: bool = False) -> None:
+def check_weights(location: str, spec: str, *, allow_pickle: bool = False,
+                  trust_remote_code: bool | None = None) -> None:
     """Refuse a local model folder whose only weights are pickle files (``pytorch_model.bin``: loading
     one can run code) unless ``allow_pickle``; and one with no weights at all. Hub ids that are not
-    cached are checked when loading (safetensors are requested then)."""
+    cached are checked when loading (safetensors are requested then). With ``trust_remote_code`` given,
+    also :func:`check_model_files` (config, custom code, tokenizer)."""
     path = Path(location)
     if not path.is_dir():
         return
+    if trust_remote_code is not None:
+        check_model_files(location, spec, trust_remote_code=trust_remote_code)
     names = sorted(p.name for p in path.iterdir())
     if any(n.endswith(".safetensors") or n.endswith(".safetensors.index.json") for n in names):
         return
@@ -248,8 +252,7 @@ def load_encoder(
     from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
     location = resolve_model_path(spec, revision=revision)
-    check_model_files(location, spec, trust_remote_code=trust_remote_code)
-    check_weights(location, spec, allow_pickle=allow_pickle_weights)
+    check_weights(location, spec, allow_pickle=allow_pickle_weights, trust_remote_code=trust_remote_code)
     dev = choose_device(device)
     torch_dtype = choose_dtype(dtype, dev)
     common: dict[str, Any] = {"trust_remote_code": trust_remote_code}

@@ -62,6 +62,7 @@ def check_train_inputs(config: "TrainConfig") -> None:
     loaded: column keys, missing input files, pickle-only weights without ``allow_pickle``, an ``out``
     xalign must not write, and a run state the flags do not fit (finished / unfinished / nothing to
     resume)."""
+    from xalign.encoders.base import choose_device
     from xalign.encoders.loading import check_weights, resolve_model_path
 
     unknown = sorted(set(config.columns) - set(COLUMN_KEYS))
@@ -87,7 +88,9 @@ def check_train_inputs(config: "TrainConfig") -> None:
         if has_checkpoints(out) and not config.resume:
             raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass resume to continue it "
                               f"or overwrite to start over")
-    check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle)
+    check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle,
+                  trust_remote_code=config.trust_remote_code)
+    choose_device(None if config.device == "auto" else config.device)  # --device cuda without CUDA: one line
 
 
 @contextlib.contextmanager
