@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,10 +31,17 @@ class LineFile:
         self.path = Path(path)
         self.n_lines = 0
         self._hash = hashlib.sha256()
-        if not self.path.exists():
-            raise MissingFileError(f"{what} not found: {self.path}")
-        if not self.path.is_file():
-            raise DataError(f"expected a {what} at {self.path}, found a directory")
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            raise MissingFileError(f"{what} not found: {self.path}") from None
+        except OSError as exc:
+            raise DataError(f"cannot read the {what} {self.path}: {exc.strerror}") from None
+        if not stat.S_ISREG(mode):
+            found = ("a directory" if stat.S_ISDIR(mode) else "a fifo (named pipe)" if stat.S_ISFIFO(mode) else
+                     "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode) else
+                     "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+            raise DataError(f"expected a {what} at {self.path}, found {found}; xalign reads regular files only")
 
     def __iter__(self) -> Iterator[tuple[int, str]]:
         self._hash, self.n_lines = hashlib.sha256(), 0
