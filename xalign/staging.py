@@ -129,6 +129,26 @@ def is_stage_of(entry: str, name: str) -> bool:
             and _TOKEN.fullmatch(entry[len(prefix):-len(".tmp")]) is not None)
 
 
+def final_path(path: str | os.PathLike[str]) -> Path:
+    """The path ``path`` will have once its staging folder is swapped in (for log lines and messages: a
+    staging folder is gone when the run ends). Paths outside staging folders come back unchanged."""
+    parts = list(Path(path).parts)
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        nxt = parts[i + 1] if i + 1 < len(parts) else None
+        if nxt is not None and is_stage_of(part, nxt):  # .<name>.<token>.tmp/<name>
+            out.append(nxt)
+            i += 2
+            continue
+        if part.startswith(".") and part.endswith(".partial") and len(part) > len("..partial"):
+            part = part[1:-len(".partial")]  # .<name>.partial
+        out.append(part)
+        i += 1
+    return Path(*out) if out else Path(path)
+
+
 def _carry_user_entries(old: Path, new: Path) -> None:
     """Move what the user put into the previous run ``old`` (names xalign does not write) into ``new``."""
     for entry in sorted(old.iterdir()):

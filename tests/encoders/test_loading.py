@@ -73,3 +73,14 @@ def test_device_and_dtype_choice():
     assert choose_dtype("bf16", cpu) == torch.bfloat16
     with pytest.raises(ValueError, match="dtype must be one of"):
         choose_dtype("int3", cpu)
+
+
+def test_a_local_load_draws_no_weights_bar_and_leaves_the_setting_alone(tiny_bert_dir, capfd):
+    """Issue 23 E: "Loading weights 100%" on every API load of a local folder (nothing is downloaded)."""
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()
+    capfd.readouterr()
+    load_encoder(str(tiny_bert_dir), device="cpu")
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # the caller's setting is back

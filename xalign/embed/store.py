@@ -29,7 +29,7 @@ import numpy as np
 from xalign.embed.extract import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, ExtractionStats, embed,
                                   resolve_layers)
 from xalign.errors import ConfigError, DataError, XalignError
-from xalign.io import atomic_path, check_output, recover_output, sha256_texts, write_json
+from xalign.io import atomic_path, check_output, final_path, recover_output, sha256_texts, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.encoders import Encoder
@@ -251,7 +251,7 @@ def embed_to_disk(
 
     decided = group.decide(plan)
     if "complete" in decided:
-        logger.info("%s is complete; nothing to do", target)
+        logger.info("%s is complete; nothing to do", final_path(target))
         info = decided["complete"]
         return StoreInfo(**{**info, "shape": tuple(info["shape"]), "resumed_shards": 0})
     todo, n_shards = decided["todo"], decided["n_shards"]

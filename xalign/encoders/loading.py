@@ -228,6 +228,31 @@ def check_vocabulary(tokenizer: Any, model: Any, spec: str) -> None:
                          f"{rows} rows; the tokenizer files do not belong to these weights")
 
 
+@contextlib.contextmanager
+def _no_weights_bar(local: bool) -> Iterator[None]:
+    """transformers draws a "Loading weights 100%" bar on every load; for a local folder (nothing to
+    download) it is noise, so it is off during the load and the caller's setting comes back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    if not local or not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
+
+    hub_was_off = are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+        if hub_was_off:
+            from huggingface_hub.utils import disable_progress_bars
+
+            disable_progress_bars()
+        else:
+            enable_progress_bars()
+
+
 def load_encoder(
     spec: str = "default",
     *,
@@ -265,7 +290,7 @@ def load_encoder(
         kwargs["use_safetensors"] = True
     if getattr(config, "model_type", "") in _NO_POOLER_TYPES:
         kwargs["add_pooling_layer"] = False
-    with model_errors(spec, allow_pickle=allow_pickle_weights):
+    with model_errors(spec, allow_pickle=allow_pickle_weights), _no_weights_bar(Path(location).is_dir()):
         model = AutoModel.from_pretrained(location, config=config, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(location, **common)
     if not isinstance(tokenizer, PreTrainedTokenizerFast):

@@ -88,6 +88,7 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: i
     umap-learn), "umap" or "pca"; ``seed``: defaults to the run's seed. ``png=True`` also writes
     each figure to ``<out stem>_png/`` (needs kaleido and Chrome/Chromium). Written atomically.
     """
+    from xalign.io import final_path
     from xalign.report.page import render_page, write_page
 
     t0 = time.perf_counter()
@@ -96,7 +97,8 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: i
     title, subtitle, sections = report_sections(root, layer=layer, max_points=max_points,
                                                 projection=projection, seed=seed)
     write_page(target, render_page(title, sections, subtitle=subtitle))
-    logger.info("wrote %s (%.1f MB) in %.1fs", target, target.stat().st_size / 2**20, time.perf_counter() - t0)
+    logger.info("wrote %s (%.1f MB) in %.1fs", final_path(target), target.stat().st_size / 2**20,
+                time.perf_counter() - t0)  # the path it has after a run's staging folder is swapped in
     if png:
         from xalign.report.png import export_png
 
