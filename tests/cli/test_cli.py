@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -38,9 +39,9 @@ def test_embed_cli(tiny_bert_dir, tmp_path, capsys):
     import numpy as np
 
     code = main(["-q", "embed", "--model", str(tiny_bert_dir), "--pair", "en-ur", "--limit", "12", "--layers", "0,2",
-                 "--out", str(tmp_path)])
+                 "--out", str(tmp_path / "emb")])
     assert code == 0
-    arr = np.load(tmp_path / "en-ur" / "ur.npy")
+    arr = np.load(tmp_path / "emb" / "en-ur" / "ur.npy")
     # against a naive reference: HF forward, mean over non-special tokens of hidden_states[0] and [2]
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -58,7 +59,7 @@ def test_embed_cli(tiny_bert_dir, tmp_path, capsys):
             hidden = model(**enc, output_hidden_states=True).hidden_states
         for row, layer in enumerate((0, 2)):
             np.testing.assert_allclose(arr[row, i], hidden[layer][0][keep].mean(0).numpy(), atol=1e-5)
-    manifest = json.loads((tmp_path / "en-ur" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "emb" / "en-ur" / "manifest.json").read_text())
     assert manifest["layers"] == [0, 2] and manifest["data"]["n"] == 12
 
 
@@ -127,3 +128,17 @@ def test_compare_no_report_n_boot_0_and_real_model_name(tiny_bert_dir, tmp_path,
     assert doc["manifest"]["config"]["probe"]["n_boot"] == 0
     assert doc["models"][0]["name"] == json.loads((out / "models" / "before" / "manifest.json").read_text())[
         "model"]["name"]
+
+
+@pytest.mark.parametrize("command", ["embed", "report", "env", "align"])
+def test_every_option_and_command_has_help_text(command):
+    """Issue 23 E: `env` had no description and several options (--pooling, --batch-size, --method …) no help."""
+    from xalign.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert all(a.help for a in parser._actions), "xalign --help has an entry without text"
+    cmd = sub.choices[command]
+    assert cmd.description, f"xalign {command} --help has no description"
+    missing = [a.option_strings or a.dest for a in cmd._actions if not a.help]
+    assert missing == [], f"xalign {command}: options without help text: {missing}"

@@ -20,12 +20,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gold", required=True, help="gold links: Pharaoh (i-j sure, ipj possible) or JSONL")
     p.add_argument("--one-indexed", action="store_true", help="gold indices start at 1")
     p.add_argument("--possible-mark", default="p", help="separator marking possible links (default 'p')")
-    p.add_argument("--method", default="itermax", choices=["argmax", "itermax", "match", "softmax"])
-    p.add_argument("--level", default="subword", choices=["subword", "word"])
+    p.add_argument("--method", default="itermax", choices=["argmax", "itermax", "match", "softmax"],
+                   help="alignment from the similarity matrix: SimAlign's argmax/itermax/match or "
+                        "awesome-align's softmax (default: itermax)")
+    p.add_argument("--level", default="subword", choices=["subword", "word"],
+                   help="align subword tokens and map links to words, or average subwords into words first "
+                        "(default: subword)")
     p.add_argument("--layer", type=int, default=8, help="hidden_states index (SimAlign/awesome-align use 8)")
-    p.add_argument("--n-boot", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="runs/align", help="run folder (absent, empty or an earlier align run)")
+    p.add_argument("--n-boot", type=int, default=1000,
+                   help="bootstrap resamples for the AER confidence interval; 0 = none (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument("--out", default="runs/align",
+                   help="run folder: absent, empty or an earlier align run (default: runs/align)")
     p.set_defaults(func=run)
 
 

@@ -20,15 +20,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     add_data_args(p)
     p.add_argument("--layers", default="all", help="'all' or comma-separated hidden_states indices (0 = embeddings)")
-    p.add_argument("--pooling", default="mean", choices=["mean", "mean_all", "cls"])
+    p.add_argument("--pooling", default="mean", choices=["mean", "mean_all", "cls"],
+                   help="sentence vector: mean over non-special tokens (default), mean over all tokens incl. "
+                        "special ones (the XTREME protocol, E5's own pooling), or the first token")
     p.add_argument("--prefix", default=None, help="text prepended to every sentence (e.g. 'query: ' for E5)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="sentences per forward pass (default: 32)")
     p.add_argument("--max-tokens", type=int, default=16384, help="padded-token budget per batch")
     p.add_argument("--shard-size", type=int, default=None,
                    help="sentences per shard, the unit of resuming and of work per process (default: n/8, "
                         "clipped to 256..4096)")
-    p.add_argument("--out", default="runs/embed", help="output directory")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--out", default="runs/embed",
+                   help="output folder, one <pair>/ run inside per pair (default: runs/embed); absent, empty or "
+                        "holding only earlier embed runs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
     p.set_defaults(func=run)
 
 

@@ -7,7 +7,10 @@ import json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("env", help="print versions, devices, default model and cache directory")
+    p = sub.add_parser("env", help="print versions, devices, default model and cache directory",
+                       description="Print the versions of xalign and its libraries, the devices torch and faiss "
+                                   "can use, the default model and the cache folder. Paste the output into bug "
+                                   "reports.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
