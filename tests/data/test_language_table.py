@@ -183,3 +183,14 @@ def test_build_script_regenerates_the_packaged_table(tmp_path: Path) -> None:
     packaged = ROOT / "xalign" / "data" / "languages.tsv"
     assert out.read_text(encoding="utf-8") == packaged.read_text(encoding="utf-8")
     assert parse_language_table(out.read_text(encoding="utf-8")) == read_language_table()
+
+
+def test_task_language_check_passes_the_ambiguity_through() -> None:
+    from xalign.data.task_types import TaskSpec, check_language
+
+    spec = TaskSpec("toy", ("a", "b"), ("en", "ace_Arab", "ace_Latn", "kab"))
+    assert [check_language(spec, x) for x in ("eng_Latn", "ACE-Arab", "kab_Latn")] == ["en", "ace_Arab", "kab"]
+    with pytest.raises(AmbiguousLanguageError, match=r"ace_Arab \(.*\) or ace_Latn"):
+        check_language(spec, "ace")
+    with pytest.raises(ValueError, match="toy has no language 'sw'"):
+        check_language(spec, "sw")
