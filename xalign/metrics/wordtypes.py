@@ -1,4 +1,6 @@
-"""The one word-type averager: contextual vectors of word *occurrences* → one vector per word *type*.
+"""Word vectors: the one subword pooler (:func:`pool_subwords`) and the one word-type averager.
+
+The averager turns contextual vectors of word *occurrences* into one vector per word *type*.
 
 Both the streaming probe path (:func:`xalign.embed.vocab.embed_with_vocabulary`) and the array API
 (:func:`xalign.metrics.bli.vocabulary_vectors`) use :class:`WordTypeAverager`, so one corpus gives one
@@ -9,9 +11,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 
 def normalize_word(word: str, *, lowercase: bool = True) -> str:
@@ -93,3 +98,38 @@ class WordTypeAverager:
             return words, np.zeros(shape[:-1] + (0, shape[-1])), counts
         matrix = np.stack([self._sums[i] / self._counts[i] for i in order], axis=-2)
         return words, matrix, counts
+
+
+def pool_subwords(hidden: "torch.Tensor", word_ids: Sequence[int | None], n_words: int, *,
+                  first: bool = False) -> "torch.Tensor":
+    """The one subword → word pooler: word vectors ``[..., n_words, d]`` from token states ``[..., tokens, d]``.
+
+    ``word_ids[t]`` is the word of token ``t`` (``None`` or a negative value for special tokens, e.g. a fast
+    tokenizer's ``word_ids()``). A word is the mean of its tokens (``first=False``) or its first token.
+    The truncation rule, one for every caller: a word with no surviving token (cut by ``max_length``) gets
+    a zero vector. float64 input stays float64; anything else is pooled in float32.
+    """
+    import torch
+
+    ids = [-1 if w is None else int(w) for w in word_ids]
+    if len(ids) != hidden.shape[-2]:
+        raise ValueError(f"word_ids: expected {hidden.shape[-2]} word ids (one per token), got {len(ids)}")
+    if any(w >= n_words for w in ids):
+        raise ValueError(f"word_ids: word {max(ids)} is past n_words = {n_words}")
+    dtype = torch.float64 if hidden.dtype == torch.float64 else torch.float32
+    out = hidden.new_zeros(hidden.shape[:-2] + (n_words, hidden.shape[-1]), dtype=dtype)
+    pairs = [(t, w) for t, w in enumerate(ids) if w >= 0]
+    if not pairs:
+        return out
+    tok = torch.tensor([t for t, _ in pairs], device=hidden.device)
+    wid = torch.tensor([w for _, w in pairs], device=hidden.device)
+    states = hidden[..., tok, :].to(dtype)
+    if first:
+        is_first = torch.ones_like(wid, dtype=torch.bool)
+        is_first[1:] = wid[1:] != wid[:-1]
+        out[..., wid[is_first], :] = states[..., is_first, :]
+        return out
+    out.index_add_(out.dim() - 2, wid, states)
+    counts = torch.zeros(n_words, device=hidden.device, dtype=dtype).index_add_(
+        0, wid, torch.ones(wid.shape[0], device=hidden.device, dtype=dtype))
+    return out / counts.clamp_min(1.0)[:, None]
