@@ -128,7 +128,7 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path, tiny_bert_dir,
         train(killed, callbacks=[_Kill(6)])
     run_b = tmp_path / "b" / "run"
     assert not (run_b / "train_metrics.json").exists() and (run_b / "config.json").exists()
-    with pytest.raises(ValueError, match="pass resume to continue it"):
+    with pytest.raises(ValueError, match=r"pass --resume \(resume=True\) to continue it"):
         train(killed)
     resumed = train(_config(tmp_path / "b", tiny_bert_dir, pair_files, method=method, resume=True, **extra))
     a, b = full.metrics, resumed.metrics
@@ -176,12 +176,12 @@ def test_bad_data_and_settings_fail_in_one_line(tmp_path, tiny_bert_dir, pair_fi
     ({"batch_size": "32"}, TypeError, "config key 'batch_size' expects int, got str"),
     ({"generalized": "yes"}, TypeError, "config key 'generalized' expects bool"),
     ({"batch_size": 30, "grad_accum": 4}, ValueError, "divisible by grad_accum"),
-    ({"method": "rs-da"}, ValueError, "needs synonyms=FILE"),
+    ({"method": "rs-da"}, ValueError, "needs --synonyms FILE"),
     ({"adv_norm": "l1"}, ValueError, "adv_norm must be one of"),
     ({"method": "rs-rp", "rs_sigma": 0.0}, ValueError, "positive sigma"),
     ({"device": "tpu"}, ValueError, "unknown device 'tpu'"),
     ({"protocol": "fewshot"}, ValueError, "unknown protocol 'fewshot'"),
-    ({"task": "pairs"}, ValueError, "task 'pairs' needs train_file"),
+    ({"task": "pairs"}, ValueError, "task 'pairs' needs --train-file"),
 ])
 def test_config_validation(kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -161,7 +161,8 @@ class TrainConfig:
             raise ConfigError(f"epochs must be a finite number > 0 (or give max_steps), got {self.epochs}")
         if self.task == "pairs":
             if not self.train_file or not self.select_file or not self.eval_files:
-                raise ConfigError("task 'pairs' needs train_file, select_file and eval_files ({lang: file})")
+                raise ConfigError("task 'pairs' needs --train-file, --select-file and --eval-file LANG=FILE "
+                                  "(train_file=, select_file=, eval_files={lang: file})")
             self.eval_langs = list(self.eval_files)
         else:
             from xalign.data.tasks import check_language, task_spec
@@ -176,14 +177,17 @@ class TrainConfig:
                 raise ConfigError("protocol noleak trains on test items and evaluates on dev items: it takes no "
                                   "train_file and no eval_splits")
         if not self.eval_langs and not self.eval_files:
-            raise ConfigError("give at least one evaluation language (eval_langs) or eval_files")
+            raise ConfigError("give at least one evaluation language (--eval-langs, eval_langs=) or file "
+                              "(--eval-file, eval_files=)")
         if self.method == "rs-da":
             if not self.rsda_sources:
-                raise ConfigError(f"method rs-da needs rsda_sources (any of {RSDA_SOURCES})")
+                raise ConfigError(f"method rs-da needs --rsda-sources (rsda_sources=; any of {RSDA_SOURCES})")
             if "synonyms" in self.rsda_sources and not self.synonyms:
-                raise ConfigError("rs-da with the 'synonyms' source needs synonyms=FILE (a JSON {word: [...]} file)")
+                raise ConfigError("rs-da with the 'synonyms' source needs --synonyms FILE (synonyms=FILE; a JSON "
+                                  "{word: [...]} file)")
             if "dictionary" in self.rsda_sources and not self.dictionaries:
-                raise ConfigError("rs-da with the 'dictionary' source needs dictionaries=[FILE, ...] (foreign<TAB>english)")
+                raise ConfigError("rs-da with the 'dictionary' source needs --dictionary FILE (dictionaries=[FILE, "
+                                  "...]; foreign<TAB>english lines)")
 
     def _robust(self):
         from xalign.robust.smoothing import NoiseSpec

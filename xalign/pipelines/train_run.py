@@ -75,19 +75,19 @@ def check_train_inputs(config: "TrainConfig") -> None:
     if config.data_dir and not Path(config.data_dir).is_dir():
         raise MissingFileError(f"data_dir: expected a folder at {config.data_dir}, found none")
     if config.resume and config.overwrite:
-        raise ConfigError(f"resume and overwrite contradict each other: resume continues the run in {config.out}, "
-                          f"overwrite replaces it")
+        raise ConfigError(f"--resume and --overwrite contradict each other: --resume continues the run in "
+                          f"{config.out}, --overwrite replaces it")
     out = Path(config.out)
     check_output(out, kind="dir", command="train")
     if config.resume and not has_checkpoints(out):
         raise ConfigError(f"nothing to resume in {out}: no checkpoints/checkpoint-* there")
     if not config.overwrite:
         if (out / "train_metrics.json").exists():
-            raise ConfigError(f"{out} already holds a finished run (train_metrics.json); choose another out "
-                              f"directory or pass overwrite")
+            raise ConfigError(f"{out} already holds a finished run (train_metrics.json); choose another --out "
+                              f"or pass --overwrite (overwrite=True) to replace it")
         if has_checkpoints(out) and not config.resume:
-            raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass resume to continue it "
-                              f"or overwrite to start over")
+            raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass --resume (resume=True) to "
+                              f"continue it or --overwrite (overwrite=True) to start over")
     check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle,
                   trust_remote_code=config.trust_remote_code)
     choose_device(None if config.device == "auto" else config.device)  # --device cuda without CUDA: one line
