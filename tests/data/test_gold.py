@@ -128,7 +128,7 @@ def test_reader_errors_name_files_lines_and_counts(tmp_path: Path) -> None:
     nosep = _write(tmp_path / "nosep.txt", "a ||| x\nb y\n")
     with pytest.raises(ValueError, match=rf"^{nosep}:2: expected one 'src words \|\|\| tgt words' separator, found 0"):
         load_gold(_write(tmp_path / "g2.txt", "0-0\n0-0\n"), bitext=nosep)
-    with pytest.raises(ValueError, match="Pharaoh file without words: pass bitext="):
+    with pytest.raises(ValueError, match="Pharaoh file without words: pass --bitext FILE"):
         load_gold(short)
     with pytest.raises(FileNotFoundError, match=f"gold alignment file not found: {tmp_path / 'none.txt'}"):
         load_gold(tmp_path / "none.txt", bitext=bitext)

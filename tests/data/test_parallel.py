@@ -53,7 +53,7 @@ def test_languages_come_from_pair_or_suffix_else_a_clear_error(tmp_path: Path) -
     assert load_parallel(src, tgt, pair="sw-en").pair == "sw-en"
     assert load_parallel(src, tgt, src_lang="eng_Latn", tgt_lang="yor").pair == "en-yo"
     assert load_parallel(_write(tmp_path / "f.de.txt", "a\n"), _write(tmp_path / "f.fr.txt", "b\n")).pair == "de-fr"
-    with pytest.raises(ValueError, match=r"cannot tell the languages of .*x\.txt and .*y\.txt: pass pair="):
+    with pytest.raises(ValueError, match=r"cannot tell the languages of .*x\.txt and .*y\.txt: pass --pair en-sw \(pair="):
         load_parallel(src, tgt)
     with pytest.raises(ValueError, match="contradicts"):
         load_parallel(src, tgt, pair="en-sw", src_lang="de")

@@ -164,7 +164,8 @@ def _resolve_langs(pair: str | None, src_lang: str | None, tgt_lang: str | None)
 
 def _need_langs(src_lang: str | None, tgt_lang: str | None, what: str) -> tuple[str, str]:
     if src_lang is None or tgt_lang is None:
-        raise ConfigError(f"cannot tell the languages of {what}: pass pair='en-sw' or src_lang=/tgt_lang=")
+        raise ConfigError(f"cannot tell the languages of {what}: pass --pair en-sw (pair='en-sw', "
+                          f"or src_lang=/tgt_lang=)")
     if src_lang == tgt_lang:
         raise ConfigError(f"{what}: source and target language are both {src_lang!r}")
     return src_lang, tgt_lang

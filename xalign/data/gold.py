@@ -295,8 +295,8 @@ def load_gold(gold: PathLike, *, bitext: PathLike | None = None, src_file: PathL
             words = [(s_id, s, t) for (s_id, s), (_, t) in zip(src_rows, tgt_rows)]
             files, sources = f"{fs.path}", [g.source(), fs.source(), ft.source()]
         else:
-            raise DataError(f"{g.path} is a Pharaoh file without words: pass bitext= ('src ||| tgt' lines) or "
-                             f"src_file= and tgt_file=")
+            raise DataError(f"{g.path} is a Pharaoh file without words: pass --bitext FILE ('src ||| tgt' "
+                             f"lines; bitext=) or --src-file and --tgt-file (src_file=, tgt_file=)")
         if len(links) != len(words):
             raise DataError(f"{g.path} has {len(links)} lines but {files} has {len(words)} sentences")
         if all(r[0] is not None for r in links) and all(w[0] is not None for w in words):

@@ -78,7 +78,8 @@ def load_parallel(src: PathLike | None = None, tgt: PathLike | None = None, *, p
     s_lang, t_lang = _resolve_langs(pair, src_lang, tgt_lang)
     if data is not None:
         if src is not None or tgt is not None:
-            raise ConfigError("pass either files (src=, tgt=) or data=, not both")
+            raise ConfigError("pass either files (--src-file/--tgt-file, src=/tgt=) or a named corpus (--data, data=), "
+                              "not both")
         kind, src = _parse_data(data)
         if kind == "demo":
             src = None
