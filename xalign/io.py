@@ -23,11 +23,11 @@ from typing import Any
 from xalign.errors import DataError, MissingFileError
 from xalign.output_policy import (HTML_GENERATOR, MODEL_MARKER, RUN_MARKERS, check_output, is_xalign_report,
                                   output_problem, run_command)
-from xalign.staging import (RUN_OUTPUTS, OutputClaim, atomic_path, claim_output_dir, final_path, is_stage_of,
-                            output_lock, recover_output, resume_dir, stage_dir, swap_in_dir)
+from xalign.staging import (RUN_OUTPUTS, OutputClaim, atomic_path, check_not_busy, claim_output_dir, final_path,
+                            is_stage_of, output_lock, recover_output, resume_dir, stage_dir, swap_in_dir)
 
 __all__ = ["HTML_GENERATOR", "MODEL_MARKER", "RUN_MARKERS", "RUN_OUTPUTS", "OutputClaim", "atomic_path",
-           "base_manifest", "check_output", "claim_output_dir", "final_path", "is_stage_of", "is_xalign_report", "output_lock",
+           "base_manifest", "check_not_busy", "check_output", "claim_output_dir", "final_path", "is_stage_of", "is_xalign_report", "output_lock",
            "output_problem", "package_versions", "read_json", "recover_output", "resume_dir", "run_command",
            "sha256_file", "sha256_texts", "stage_dir", "swap_in_dir", "to_jsonable", "write_csv", "write_json",
            "write_text"]

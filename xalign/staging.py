@@ -103,6 +103,27 @@ def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.close(fd)
 
 
+def check_not_busy(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`OutputError` now when another process holds ``path``'s lock, so that a command that
+    will write ``path`` at its end fails before its work, not after it. Creates nothing."""
+    target = Path(os.path.abspath(path))
+    lock_file = target.parent / f".{target.name}.lock"
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: found out when the lock is taken
+        return
+    try:
+        fd = os.open(lock_file, os.O_RDONLY)
+    except OSError:
+        return  # no lock file: nobody holds it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        raise _busy(path, lock_file) from None
+    finally:
+        os.close(fd)  # closing releases the probe
+
+
 # --------------------------------------------------------------------------- staging folders
 def stage_dir(target: Path) -> Path:
     """A fresh throwaway staging folder ``.<name>.<token>.tmp`` beside ``target`` (created)."""

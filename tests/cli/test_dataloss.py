@@ -196,3 +196,29 @@ def test_check_embed_root_is_in_the_library_too(tmp_path):
     (tmp_path / "mine" / "a.txt").write_text("x")
     with pytest.raises(OutputError, match="folder xalign did not write"):
         check_embed_root(tmp_path / "mine")
+
+
+# --------------------------------------------------------------------------- D: a held folder is found out first
+def test_a_probe_into_a_folder_another_run_holds_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    import xalign.pipelines.probe as probe_mod
+
+    monkeypatch.setattr(probe_mod, "load_encoder", lambda *a, **k: pytest.fail("the model was loaded"),
+                        raising=False)
+    out = tmp_path / "exp"
+    with output_lock(out):
+        code = main(["-q", "probe", "--model", "/nonexistent/model", "--pair", "en-sw", "--limit", "4",
+                     "--out", str(out)])
+    line = _one_line(capsys)
+    assert code == 2 and "is being written by another xalign process" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # the lock file went with its holder
+
+
+def test_check_not_busy_creates_nothing_and_sees_a_holder(tmp_path):
+    from xalign.io import check_not_busy
+
+    check_not_busy(tmp_path / "a" / "run")
+    assert not (tmp_path / "a").exists()
+    with output_lock(tmp_path / "run"):
+        with pytest.raises(OutputError, match="being written by another xalign process"):
+            check_not_busy(tmp_path / "run")
+    check_not_busy(tmp_path / "run")

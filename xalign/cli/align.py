@@ -40,13 +40,14 @@ def run(args: argparse.Namespace) -> int:
     from xalign.data.gold import load_gold
     from xalign.embed.extract import resolve_layers
     from xalign.errors import ConfigError
-    from xalign.io import base_manifest, check_output, claim_output_dir, sha256_file, write_json
+    from xalign.io import base_manifest, check_not_busy, check_output, claim_output_dir, sha256_file, write_json
     from xalign.pipelines.align import align_corpus, write_alignment_run
 
     # settings, gold and --out are checked before the model is loaded
     if args.n_boot < 0:
         raise ConfigError(f"--n-boot must be >= 0, got {args.n_boot}")
     check_output(args.out, kind="dir", command="align")
+    check_not_busy(args.out)
     gold = load_gold(args.gold, bitext=args.bitext, src_file=args.src_file, tgt_file=args.tgt_file,
                      one_indexed=args.one_indexed, possible_mark=args.possible_mark)
     encoder = load_encoder_from_args(args)

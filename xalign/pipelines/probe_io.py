@@ -22,8 +22,9 @@ def check_output(out_dir: str | Path, command: str = "probe") -> Path:
     """Refuse, before any work, an ``--out`` that cannot become a ``command`` run folder (the safe-output policy
     of :func:`xalign.io.check_output`: the current folder or one above it, a file, a link or device, a folder
     holding files xalign did not write or another command's run)."""
-    from xalign.io import check_output as _check
+    from xalign.io import check_not_busy, check_output as _check
 
+    check_not_busy(out_dir)  # a run writing it now: say so before the work, not at the end
     return _check(out_dir, kind="dir", command=command)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.errors import ConfigError, MissingFileError
-from xalign.io import check_output, claim_output_dir, output_lock, read_json, sha256_file, write_json
+from xalign.io import check_not_busy, check_output, claim_output_dir, output_lock, read_json, sha256_file, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.pipelines.train import TrainConfig
@@ -79,6 +79,8 @@ def check_train_inputs(config: "TrainConfig") -> None:
                           f"{config.out}, --overwrite replaces it")
     out = Path(config.out)
     check_output(out, kind="dir", command="train")
+    if int(os.environ.get("RANK", "0")) == 0:  # rank 0 takes the lock; another train holding it: one line now
+        check_not_busy(out)
     if config.resume and not has_checkpoints(out):
         raise ConfigError(f"nothing to resume in {out}: no checkpoints/checkpoint-* there")
     if not config.overwrite:
