@@ -222,3 +222,14 @@ def test_check_not_busy_creates_nothing_and_sees_a_holder(tmp_path):
         with pytest.raises(OutputError, match="being written by another xalign process"):
             check_not_busy(tmp_path / "run")
     check_not_busy(tmp_path / "run")
+
+
+def test_every_name_a_command_writes_into_a_run_is_known_as_xalign_output():
+    """What is not in RUN_OUTPUTS is treated as the user's and carried into a replacing run: train's own list
+    (which --overwrite under torchrun removes by name) must be in it."""
+    from xalign.io import RUN_OUTPUTS
+    from xalign.pipelines.train_config import _OUTPUTS
+
+    assert set(_OUTPUTS) <= RUN_OUTPUTS
+    assert {"manifest.json", "metrics.json", "metrics.csv", "details.json", "embeddings", "report.html",
+            "compare.json", "models", "alignments.txt", "texts.json"} <= RUN_OUTPUTS
