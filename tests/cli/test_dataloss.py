@@ -233,3 +233,16 @@ def test_every_name_a_command_writes_into_a_run_is_known_as_xalign_output():
     assert set(_OUTPUTS) <= RUN_OUTPUTS
     assert {"manifest.json", "metrics.json", "metrics.csv", "details.json", "embeddings", "report.html",
             "compare.json", "models", "alignments.txt", "texts.json"} <= RUN_OUTPUTS
+
+
+def test_the_report_writer_itself_replaces_only_reports(tmp_path):
+    """The library path (``write_report(run, out=...)``) keeps the same rule as ``xalign report --out``."""
+    from xalign.report import write_report
+
+    run = make_probe_run(tmp_path / "run", n=12)
+    before = (run / "manifest.json").read_bytes()
+    with pytest.raises(OutputError, match="not a report"):
+        write_report(run, out=run / "manifest.json", projection="pca")
+    assert (run / "manifest.json").read_bytes() == before
+    write_report(run, projection="pca")
+    write_report(run, projection="pca")  # its own report is replaced

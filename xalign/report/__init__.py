@@ -88,12 +88,13 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: i
     umap-learn), "umap" or "pca"; ``seed``: defaults to the run's seed. ``png=True`` also writes
     each figure to ``<out stem>_png/`` (needs kaleido and Chrome/Chromium). Written atomically.
     """
-    from xalign.io import final_path
+    from xalign.io import check_output, final_path
     from xalign.report.page import render_page, write_page
 
     t0 = time.perf_counter()
     root = Path(run_dir)
     target = Path(out) if out is not None else root / "report.html"
+    check_output(target, kind="file", files="report")  # only an xalign report is replaced, never a run's own file
     title, subtitle, sections = report_sections(root, layer=layer, max_points=max_points,
                                                 projection=projection, seed=seed)
     write_page(target, render_page(title, sections, subtitle=subtitle))
