@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from xalign.errors import ConfigError, OutputError
-from xalign.output_policy import check_output
+from xalign.output_policy import check_output, run_command
 
 #: the top-level names xalign writes into run folders; anything else in a replaced run is the user's, and kept
 RUN_OUTPUTS = frozenset({
@@ -193,29 +193,30 @@ def recover_output(target: str | os.PathLike[str]) -> None:
         if old.is_dir() and not old.is_symlink():
             if not target.exists() and not target.is_symlink():
                 os.replace(old, target)
-            elif target.is_dir() and not target.is_symlink():
-                _carry_user_entries(old, target)
+            elif target.is_dir() and not target.is_symlink() and run_command(target) is not None:
+                _carry_user_entries(old, target)  # a command's run folder: the user's files in the old one
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _swap_in(new: Path, target: Path, stage: Path) -> None:
-    """Rename ``new`` onto ``target``, parking the previous ``target`` in ``stage`` in between; the user's
-    entries of a previous run folder are moved into the new one."""
+def _swap_in(new: Path, target: Path, stage: Path, *, carry: bool = False) -> None:
+    """Rename ``new`` onto ``target``, parking the previous ``target`` in ``stage`` in between; with
+    ``carry`` (a command's run folder) the user's entries of the previous run are moved into the new one."""
     old = stage / f".old-{target.name}"
     if target.exists() or target.is_symlink():
         os.replace(target, old)
     os.replace(new, target)
-    if old.is_dir() and not old.is_symlink() and target.is_dir():
+    if carry and old.is_dir() and not old.is_symlink() and target.is_dir():
         _carry_user_entries(old, target)
 
 
-def swap_in_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
-    """Move the folder ``new`` onto ``target`` (same file system; call with ``target``'s lock held).
-    A kill between the renames loses nothing: :func:`recover_output` puts the parked run back."""
+def swap_in_dir(new: str | os.PathLike[str], target: str | os.PathLike[str], *, carry: bool = True) -> Path:
+    """Move the run folder ``new`` onto ``target`` (same file system; call with ``target``'s lock held),
+    keeping the user's files of the previous run (``carry``). A kill between the renames loses nothing:
+    :func:`recover_output` puts the parked run back."""
     new, target = Path(new), Path(target)
     stage = stage_dir(target)
     try:
-        _swap_in(new, target, stage)
+        _swap_in(new, target, stage, carry=carry)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return target
@@ -303,7 +304,7 @@ class OutputClaim:
             raise RuntimeError("commit() before stage()")
         self.refuse_existing()
         if self._throwaway is not None:
-            _swap_in(self.work, self.target, self._throwaway)
+            _swap_in(self.work, self.target, self._throwaway, carry=True)
         else:
             swap_in_dir(self.work, self.target)
         return self.target

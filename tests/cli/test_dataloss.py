@@ -246,3 +246,18 @@ def test_the_report_writer_itself_replaces_only_reports(tmp_path):
     assert (run / "manifest.json").read_bytes() == before
     write_report(run, projection="pca")
     write_report(run, projection="pca")  # its own report is replaced
+
+
+def test_atomic_path_of_a_plain_folder_does_not_carry_old_files(tmp_path):
+    """Only a command's run folder keeps the user's files; a folder written whole (a saved encoder, the model
+    cache) is exactly what was written."""
+    from xalign.io import atomic_path
+
+    enc = tmp_path / "run" / "encoder"
+    enc.mkdir(parents=True)
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"command": "train"}))
+    (enc / "vocab.txt").write_text("old tokenizer")
+    with atomic_path(enc) as tmp:
+        tmp.mkdir()
+        (tmp / "tokenizer.json").write_text("{}")
+    assert sorted(p.name for p in enc.iterdir()) == ["tokenizer.json"]
