@@ -261,3 +261,21 @@ def test_atomic_path_of_a_plain_folder_does_not_carry_old_files(tmp_path):
         tmp.mkdir()
         (tmp / "tokenizer.json").write_text("{}")
     assert sorted(p.name for p in enc.iterdir()) == ["tokenizer.json"]
+
+
+# --------------------------------------------------------------------------- E: log lines name final paths
+def test_final_path_names_where_a_staged_file_ends_up(tmp_path):
+    from xalign.io import final_path
+
+    stage = stage_dir(tmp_path / "exp.v2")
+    assert final_path(stage / "exp.v2" / "report.html") == tmp_path / "exp.v2" / "report.html"
+    assert final_path(tmp_path / ".en-sw.partial" / "en.npy") == tmp_path / "en-sw" / "en.npy"
+    assert final_path(tmp_path / ".notes" / "a.txt") == tmp_path / ".notes" / "a.txt"  # not a staging folder
+
+
+def test_the_probe_log_names_the_report_where_it_ends_up(tmp_path, tiny_bert_dir, capsys):
+    out = tmp_path / "exp"
+    assert main(["probe", "--model", str(tiny_bert_dir), "--pair", "en-sw", "--limit", "8", "--n-boot", "0",
+                 "--n-boot-cka", "0", "--no-bli", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"wrote {out / 'report.html'}" in err and ".tmp" not in err, err

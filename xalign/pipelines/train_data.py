@@ -92,14 +92,14 @@ def load_splits(config: TrainConfig):
 def write_copies(path: Path, a: list[str], b: list[str], src: list[int], train_src, copies: int) -> None:
     """The offline RS-DA training set, as the released augment step writes it (each item's copies, no original),
     with the item id, copy number and label of every line."""
-    from xalign.io import write_text
+    from xalign.io import final_path, write_text
 
     ids, labels, names = train_src["item_id"], train_src["label"], train_src.features["label"].names
     n = len(ids)
     lines = ["item_id\tcopy\tsentence1\tsentence2\tlabel"]
     lines += [f"{ids[i]}\t{k // n}\t{x}\t{y}\t{names[labels[i]]}" for k, (x, y, i) in enumerate(zip(a, b, src))]
     write_text(path, "\n".join(lines) + "\n")
-    logger.info("rs-da: %d offline copies of %d items written to %s", copies, n, path)
+    logger.info("rs-da: %d offline copies of %d items written to %s", copies, n, final_path(path))
 
 
 def eval_steps_for(config: TrainConfig, n_train: int) -> tuple[int | None, dict[str, Any]]:
