@@ -50,15 +50,15 @@ def _busy(path: Any, lock_file: Path) -> OutputError:
                        f"wait for it to finish or choose another --out")
 
 
-def _flock(lock_file: Path, path: Any) -> int:
+def _flock(lock_file: Path, path: Any, wait: bool) -> int:
     """An exclusive ``flock`` on ``lock_file`` (created if needed), checked to be on the file that is still
     at that path (a holder removes it on release: a process that opened the old file tries again)."""
     import fcntl
 
-    for _ in range(5):
+    for _ in range(1000 if wait else 5):
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
             raise _busy(path, lock_file) from None
@@ -73,9 +73,10 @@ def _flock(lock_file: Path, path: Any) -> int:
 
 
 @contextlib.contextmanager
-def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Hold ``.<name>.lock`` beside ``path``; another holder makes this raise :class:`OutputError` at once.
-    The lock file is removed on release (where ``flock`` exists; elsewhere it stays)."""
+def output_lock(path: str | os.PathLike[str], *, wait: bool = False) -> Iterator[Path]:
+    """Hold ``.<name>.lock`` beside ``path``; another holder makes this raise :class:`OutputError` at once
+    (``wait``: wait for it instead). The lock file is removed on release (where ``flock`` exists; elsewhere
+    it stays)."""
     target = Path(os.path.abspath(path))
     _mkdir(target.parent)
     lock_file = target.parent / f".{target.name}.lock"
@@ -84,7 +85,7 @@ def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
     except ImportError:  # pragma: no cover - Windows: filelock, and the file stays
         from filelock import FileLock, Timeout
 
-        lock = FileLock(str(lock_file), timeout=0)
+        lock = FileLock(str(lock_file), timeout=-1 if wait else 0)
         try:
             lock.acquire()
         except Timeout:
@@ -94,7 +95,7 @@ def output_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
         finally:
             lock.release()
         return
-    fd = _flock(lock_file, path)
+    fd = _flock(lock_file, path, wait)
     try:
         yield target
     finally:

