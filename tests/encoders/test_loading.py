@@ -79,8 +79,13 @@ def test_a_local_load_draws_no_weights_bar_and_leaves_the_setting_alone(tiny_ber
     """Issue 23 E: "Loading weights 100%" on every API load of a local folder (nothing is downloaded)."""
     from transformers.utils import logging as hf_logging
 
-    assert hf_logging.is_progress_bar_enabled()
-    capfd.readouterr()
-    load_encoder(str(tiny_bert_dir), device="cpu")
-    assert "Loading weights" not in capfd.readouterr().err
-    assert hf_logging.is_progress_bar_enabled()  # the caller's setting is back
+    was_on = hf_logging.is_progress_bar_enabled()  # an in-process CLI test may have turned bars off
+    hf_logging.enable_progress_bar()
+    try:
+        capfd.readouterr()
+        load_encoder(str(tiny_bert_dir), device="cpu")
+        assert "Loading weights" not in capfd.readouterr().err
+        assert hf_logging.is_progress_bar_enabled()  # the caller's setting is back
+    finally:
+        if not was_on:
+            hf_logging.disable_progress_bar()
