@@ -59,3 +59,19 @@ def test_cli_module_does_not_import_plotly():
     code = "import sys, xalign.cli.report; print('plotly' in sys.modules, 'umap' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("command", ["align", "embed"])
+def test_a_run_of_a_command_without_a_report_is_named(tmp_path, capsys, command):
+    """Issue 23 D: `report` on an align run said "expected a 'pairs' object, found NoneType"."""
+    import json
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"command": command}))
+    (run / "metrics.json").write_text(json.dumps({"aer": 0.3}))
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"xalign report: error: {run} is an xalign {command} run; xalign report draws probe, "
+                          f"compare and train runs") and "\n" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["manifest.json", "metrics.json"]

@@ -7,6 +7,7 @@ import argparse
 import logging
 
 logger = logging.getLogger(__name__)
+REPORTED = ("probe", "compare", "train")  # the run kinds a report is drawn for
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,9 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from xalign.io import check_output
+    from xalign.errors import ConfigError
+    from xalign.io import check_output, run_command
     from xalign.report import write_report
 
+    kind = run_command(args.run_dir)
+    if kind is not None and kind not in REPORTED:
+        raise ConfigError(f"{args.run_dir} is an xalign {kind} run; xalign report draws probe, compare and train "
+                          f"runs (its results are in its manifest.json and the files beside it)")
     # an xalign report or no file at all: never a folder, link, device, the user's file or a run's own files
     check_output(args.out if args.out is not None else Path(args.run_dir) / "report.html", kind="file",
                  files="report")
