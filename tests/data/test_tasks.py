@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from xalign.data.task_splits import generalized_pairs, standard_splits, xnli_noleak_splits
-from xalign.data.tasks import XNLI_LABELS, load_task, make_dataset, read_pairs, task_spec
+from xalign.data.tasks.splits import generalized_pairs, standard_splits, xnli_noleak_splits
+from xalign.data.tasks import load_task, make_dataset, read_pairs, task_spec
+from xalign.data.tasks.xnli import LABELS as XNLI_LABELS
 from xalign.errors import DataError, MissingFileError
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from xalign.data.task_layouts import choose_source
+from xalign.data.tasks.layouts import choose_source
 from xalign.data.tasks import load_task_split, task_spec
 from xalign.errors import MissingFileError
 from xalign.pipelines.train import TrainConfig, train

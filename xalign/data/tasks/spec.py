@@ -1,13 +1,17 @@
-"""What a sentence-pair task is: its label names and languages, and the pair ``Dataset`` every reader builds.
+"""What a task is: :class:`TaskSpec` (labels, text columns, languages, splits, hub source, local layouts) and the
+``Dataset`` every reader builds from it.
 
-The base of the task-data modules (:mod:`xalign.data.task_layouts` reads local copies with it,
-:mod:`xalign.data.tasks` dispatches and reads generic files, :mod:`xalign.data.task_splits` builds protocols).
+A task module (``xalign/data/tasks/xnli.py``) defines one ``TASK = TaskSpec(...)``; the registry
+(:mod:`xalign.data.tasks.registry`) finds it. Every dataset of a task has the columns of ``text_columns``
+(``sentence1`` for a one-sentence task, ``sentence1``/``sentence2`` for a pair task), ``label`` (a
+``ClassLabel`` with the task's label names) and ``item_id`` (shared by the translations of one item).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xalign.errors import ConfigError, DataError
@@ -15,71 +19,155 @@ from xalign.errors import ConfigError, DataError
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
 
-XNLI_LABELS = ("entailment", "neutral", "contradiction")
-PAWSX_LABELS = ("not_paraphrase", "paraphrase")
-XNLI_LANGUAGES = ("ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh")
-PAWSX_LANGUAGES = ("de", "en", "es", "fr", "ja", "ko", "zh")
 SPLITS = ("train", "dev", "test")
+TEXT_COLUMNS = ("sentence1", "sentence2")
+PAIR = ("sentence1", "sentence2")
+SINGLE = ("sentence1",)
+
+# one row of a local file: (item id, the texts of text_columns, the label as written)
+Row = tuple[str, tuple[str, ...], str]
+
+
+@dataclass(frozen=True)
+class SplitSource:
+    """Where one split of a task lives: its layout (name), folder and one file per language."""
+
+    layout: str
+    folder: Path
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.files)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One way a local copy of a task is laid out on disk.
+
+    ``find(root, spec, split)`` lists the sources of ``split`` under ``root`` (the folder and its immediate
+    subfolders); ``read(path, lang, split, spec)`` gives the rows of one file and the line numbers of the rows
+    it dropped (an empty or ``NS`` sentence); ``wanted(split)`` says which files it looks for (for the one-line
+    error when nothing is found)."""
+
+    name: str
+    find: Callable[[Path, "TaskSpec", str], list[SplitSource]]
+    read: Callable[[Path, str, str, "TaskSpec"], tuple[list[Row], list[int]]]
+    wanted: Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """How the task reads from the Hugging Face hub with ``datasets.load_dataset(path, config(lang), split=...)``:
+    the hub's field for each text column, for the label and for the item id (``None``: the row number)."""
+
+    path: str
+    columns: tuple[str, ...]
+    label: str = "label"
+    item_id: str | None = "id"
+    splits: Mapping[str, str] = field(default_factory=lambda: {"train": "train", "dev": "validation",
+                                                               "test": "test"})
+    config: Callable[[str], str] = str
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A named task: its label names (index = class id) and the languages it exists in."""
+    """A named task: everything xalign needs to read it.
+
+    ``labels`` are the class names (index = class id; an integer label in a file is an index into them);
+    ``languages`` the codes the task names its languages by (on the hub and in its files); ``text_columns``
+    ``("sentence1",)`` or ``("sentence1", "sentence2")``; ``layouts`` the local layouts, in the order ``auto``
+    prefers on a tie; ``file_fields`` the field names a training file (``--train-file``) may use, tried in order
+    (``{"sentence1": "premise", ...}``); ``lang_code`` maps a language as a user writes it to the task's code
+    (``ValueError`` when it cannot)."""
 
     name: str
     labels: tuple[str, ...]
     languages: tuple[str, ...]
+    text_columns: tuple[str, ...] = PAIR
+    splits: tuple[str, ...] = SPLITS
+    hub: HubSource | None = None
+    layouts: tuple[Layout, ...] = ()
+    file_fields: tuple[Mapping[str, str], ...] = ()
+    lang_code: Callable[[str], str] | None = None
+    aliases: tuple[str, ...] = ()
+    description: str = ""
 
+    def __post_init__(self) -> None:
+        if self.text_columns not in (SINGLE, PAIR):
+            raise ConfigError(f"task {self.name!r}: text_columns must be {SINGLE} or {PAIR}, "
+                              f"got {self.text_columns}")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ConfigError(f"task {self.name!r}: labels must be at least two distinct names, got {self.labels}")
 
-TASKS = {
-    "xnli": TaskSpec("xnli", XNLI_LABELS, XNLI_LANGUAGES),
-    "pawsx": TaskSpec("pawsx", PAWSX_LABELS, PAWSX_LANGUAGES),
-}
+    @property
+    def is_pair(self) -> bool:
+        return len(self.text_columns) == 2
 
+    def layout(self, name: str) -> Layout:
+        for lay in self.layouts:
+            if lay.name == name:
+                return lay
+        raise ConfigError(f"task {self.name} has no data layout {name!r}: expected auto or one of "
+                          f"{', '.join(x.name for x in self.layouts)}")
 
-def task_spec(task: str) -> TaskSpec:
-    """The :class:`TaskSpec` of ``"xnli"`` or ``"pawsx"``; ``ConfigError`` naming the known tasks otherwise."""
-    key = str(task).lower().replace("-", "")
-    if key not in TASKS:
-        raise ConfigError(f"unknown task {task!r}: expected one of {sorted(TASKS)} (or 'pairs' with your own files)")
-    return TASKS[key]
-
-
-def check_language(spec: TaskSpec, lang: str) -> str:
-    """The canonical code of ``lang`` if ``spec`` has it, else ``ValueError`` naming its languages."""
-    from xalign.data.languages import normalize_lang
-
-    try:
-        code = normalize_lang(lang)
-    except ValueError:
+    def language(self, lang: str) -> str:
+        """The task's code for ``lang``, or ``ConfigError`` naming its languages."""
         code = None
-    if code not in spec.languages:
-        raise ConfigError(f"{spec.name} has no language {lang!r}: expected one of {', '.join(spec.languages)}")
-    return code
+        if lang in self.languages:
+            return lang
+        if self.lang_code is None:
+            from xalign.data.languages import normalize_lang as convert
+        else:
+            convert = self.lang_code
+        try:
+            code = convert(lang)
+        except (ValueError, TypeError):
+            code = None
+        if code not in self.languages:
+            shown = ", ".join(self.languages[:20]) + (f", … ({len(self.languages)} in all)"
+                                                      if len(self.languages) > 20 else "")
+            raise ConfigError(f"{self.name} has no language {lang!r}: expected one of {shown}")
+        return code
+
+    def check_split(self, split: str) -> str:
+        if split not in self.splits:
+            raise ConfigError(f"unknown split {split!r} for {self.name}: expected one of {self.splits}")
+        return split
 
 
-def _check_split(split: str) -> str:
-    if split not in SPLITS:
-        raise ConfigError(f"unknown split {split!r}: expected one of {SPLITS}")
-    return split
-
-
-def make_dataset(sentence1: Sequence[str], sentence2: Sequence[str], labels: Sequence[int], item_ids: Sequence[str],
-                 label_names: Sequence[str]) -> "datasets.Dataset":
-    """Build the standard pair ``Dataset`` (``label`` is a ``ClassLabel`` with ``label_names``)."""
+def make_dataset(sentence1: Sequence[str], sentence2: Sequence[str] | None, labels: Sequence[int],
+                 item_ids: Sequence[str], label_names: Sequence[str]) -> "datasets.Dataset":
+    """The standard task ``Dataset`` (``label`` is a ``ClassLabel`` with ``label_names``); with ``sentence2``
+    ``None`` a one-sentence dataset, which has no ``sentence2`` column."""
     import datasets
 
     n = len(sentence1)
-    if not (len(sentence2) == len(labels) == len(item_ids) == n):
-        raise ConfigError(f"columns differ in length: {n}, {len(sentence2)}, {len(labels)}, {len(item_ids)}")
+    lengths = [n, *([len(sentence2)] if sentence2 is not None else []), len(labels), len(item_ids)]
+    if len(set(lengths)) != 1:
+        raise ConfigError(f"columns differ in length: {', '.join(map(str, lengths))}")
     if len(set(item_ids)) != n:
         raise ConfigError("item ids must be unique within a dataset")
-    features = datasets.Features({
-        "sentence1": datasets.Value("string"), "sentence2": datasets.Value("string"),
-        "label": datasets.ClassLabel(names=list(label_names)), "item_id": datasets.Value("string")})
-    return datasets.Dataset.from_dict({"sentence1": list(sentence1), "sentence2": list(sentence2),
-                                       "label": [int(x) for x in labels], "item_id": list(item_ids)},
-                                      features=features)
+    columns: dict[str, Any] = {"sentence1": list(sentence1)}
+    features: dict[str, Any] = {"sentence1": datasets.Value("string")}
+    if sentence2 is not None:
+        columns["sentence2"] = list(sentence2)
+        features["sentence2"] = datasets.Value("string")
+    columns.update(label=[int(x) for x in labels], item_id=list(item_ids))
+    features.update(label=datasets.ClassLabel(names=list(label_names)), item_id=datasets.Value("string"))
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
+
+
+def rows_dataset(rows: Sequence[Row], spec: TaskSpec, where: str) -> "datasets.Dataset":
+    """The dataset of ``rows`` (labels by the task's names or their integer index); ``where`` names the file."""
+    ids = [r[0] for r in rows]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(i for i in ids if i in seen or seen.add(i))
+        raise DataError(f"{where}: item id {dup!r} occurs more than once")
+    labels = [label_index(r[2], spec.labels, f"{where} item {r[0]}") for r in rows]
+    texts = list(zip(*(r[1] for r in rows)))
+    return make_dataset(texts[0], texts[1] if spec.is_pair else None, labels, ids, spec.labels)
 
 
 def _is_int(text: str) -> bool:
@@ -91,6 +179,6 @@ def label_index(value: Any, names: Sequence[str], where: str) -> int:
     text = str(value).strip()
     if text in names:
         return list(names).index(text)
-    if _is_int(text) and 0 <= int(text) < len(names):
+    if _is_int(text) and len(text) < 19 and 0 <= int(text) < len(names):
         return int(text)
     raise DataError(f"{where}: label {value!r} is not one of {list(names)} (or 0..{len(names) - 1})")

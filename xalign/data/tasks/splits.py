@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xalign.data.task_types import make_dataset
+from xalign.data.tasks.spec import make_dataset
 from xalign.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,6 +67,11 @@ class TaskSplits:
         if not self.eval_sets:
             self.eval_sets = {self.info.get("eval_split", "eval"): self.eval}
 
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        """``("sentence1",)`` for a one-sentence task, ``("sentence1", "sentence2")`` for a pair task."""
+        return tuple(c for c in ("sentence1", "sentence2") if c in self.train.column_names)
+
     def fingerprint(self) -> dict[str, Any]:
         """Sizes and sha256 of the texts+labels and of the item ids of every split (for manifests)."""
         out = {"protocol": self.protocol, "info": self.info, "train": dataset_fingerprint(self.train),
@@ -89,7 +94,8 @@ def ids_sha256(ds: "datasets.Dataset") -> str:
 def dataset_fingerprint(ds: "datasets.Dataset") -> dict[str, Any]:
     from xalign.io import sha256_texts
 
-    rows = (f"{a}\t{b}\t{y}" for a, b, y in zip(ds["sentence1"], ds["sentence2"], ds["label"]))
+    texts = [ds["sentence1"], *([ds["sentence2"]] if "sentence2" in ds.column_names else [])]
+    rows = ("\t".join((*t, str(y))) for *t, y in zip(*texts, ds["label"]))
     return {"n": len(ds), "sha256": sha256_texts(rows), "item_ids_sha256": ids_sha256(ds)}
 
 
@@ -265,6 +271,9 @@ def noleak_splits(load: Callable[[str, str], "datasets.Dataset"], *, train_lang:
 def generalized_pairs(by_lang: Mapping[str, "datasets.Dataset"], lang1: str, lang2: str) -> "datasets.Dataset":
     """Sentence 1 from ``lang1`` and sentence 2 from ``lang2`` of item-aligned data (same labels, ids)."""
     a, b = by_lang[lang1], by_lang[lang2]
+    if "sentence2" not in a.column_names:
+        raise ConfigError("the generalized setting (sentence 1 in one language, sentence 2 in another) needs a "
+                          "sentence-pair task; this one has one sentence")
     check_aligned({lang1: a, lang2: b})
     return make_dataset(a["sentence1"], b["sentence2"], a["label"], a["item_id"], a.features["label"].names)
 
