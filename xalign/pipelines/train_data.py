@@ -18,21 +18,18 @@ def read_files(config: TrainConfig):
     integers), with or without ``label_names``: an integer means a class id only by one convention per run."""
     from xalign.data import tasks
     from xalign.data.tasks.splits import TaskSplits
-    from xalign.errors import DataError
 
     unknown = sorted(set(config.columns) - {"sentence1", "sentence2", "label", "item_id"})
     if unknown:
         raise ConfigError(f"unknown column key(s) {unknown}: expected sentence1, sentence2, label or item_id")
     cols = {"sentence1": "sentence1", "sentence2": "sentence2", "label": "label", "item_id": None, **config.columns}
     train, kind = tasks.read_pairs_with_kind(config.train_file, label_names=config.label_names, **cols)
+    check_trainable(train, str(config.train_file))
     names = train.features["label"].names
-    read = {}
-    for what, path in [("select", config.select_file), *config.eval_files.items()]:
-        ds, other = tasks.read_pairs_with_kind(path, label_names=names, **cols)
-        if other != kind:
-            raise DataError(f"{path} has {other} as labels but the training file {config.train_file} has {kind}: "
-                            f"write every file's labels the same way (all names or all class ids)")
-        read[what] = ds
+    read = {what: tasks.read_pairs_with_kind(path, label_names=names, same_kind_as=(kind, f"the training file "
+                                                                                         f"{config.train_file}"),
+                                             **cols)[0]
+            for what, path in [("select", config.select_file), *config.eval_files.items()]}
     select = read.pop("select")
     return TaskSplits(train, select, read, "files", {"train_file": config.train_file,
                                                      "select_file": config.select_file, "eval_split": "eval"})

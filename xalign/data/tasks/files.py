@@ -119,9 +119,11 @@ def _class_names(values: Sequence[str], kind: str, path: Path) -> list[str]:
 
 
 def read_items(path: PathLike, fields: Mapping[str, str | None], *, label_names: Sequence[str] | None = None,
-               records: list[Record] | None = None) -> tuple["datasets.Dataset", str]:
+               records: list[Record] | None = None, same_kind_as: tuple[str, str] | None = None
+               ) -> tuple["datasets.Dataset", str]:
     """The dataset of a file (``fields``: sentence1, sentence2 (``None``: one sentence), label, item_id (``None``:
-    the row number) → the file's field) and the kind of its labels (``"names"`` or ``"integers"``)."""
+    the row number) → the file's field) and the kind of its labels (``"names"`` or ``"integers"``).
+    ``same_kind_as=(kind, other file)``: labels of another kind are refused before any is mapped."""
     path = Path(path)
     records = read_records(path) if records is None else records
     texts = [f for f in (fields["sentence1"], fields.get("sentence2")) if f]
@@ -136,6 +138,9 @@ def read_items(path: PathLike, fields: Mapping[str, str | None], *, label_names:
             col.append(_text(rec, name, where))
         values.append(_label(rec, fields["label"], where))
     kind = label_kind(records, values, path)
+    if same_kind_as and kind != same_kind_as[0]:
+        raise DataError(f"{path} has {kind} as labels but {same_kind_as[1]} has {same_kind_as[0]}: write every "
+                        f"file's labels the same way (all names or all class ids)")
     names = check_label_names(label_names) or _class_names(values, kind, path)
     labels = [label_index(v, names, where) for v, (where, _) in zip(values, records)]
     item = fields.get("item_id")
@@ -148,11 +153,11 @@ def read_items(path: PathLike, fields: Mapping[str, str | None], *, label_names:
 
 
 def read_pairs_with_kind(path: PathLike, *, sentence1: str = "sentence1", sentence2: str | None = "sentence2",
-                         label: str = "label", item_id: str | None = None, label_names: Sequence[str] | None = None
-                         ) -> tuple["datasets.Dataset", str]:
+                         label: str = "label", item_id: str | None = None, label_names: Sequence[str] | None = None,
+                         same_kind_as: tuple[str, str] | None = None) -> tuple["datasets.Dataset", str]:
     """:func:`read_pairs` and the kind of labels the file holds: ``"names"`` or ``"integers"``."""
     return read_items(path, {"sentence1": sentence1, "sentence2": sentence2, "label": label, "item_id": item_id},
-                      label_names=label_names)
+                      label_names=label_names, same_kind_as=same_kind_as)
 
 
 def read_pairs(path: PathLike, *, sentence1: str = "sentence1", sentence2: str | None = "sentence2",
