@@ -39,8 +39,10 @@ def _noleak(config: TrainConfig):
     from xalign.data import tasks
     from xalign.data.tasks.splits import noleak_splits
 
+    loader = tasks.split_loader(config.task, data_dir=config.data_dir, layout=config.data_layout)
+
     def load(lang: str, split: str):
-        return tasks.load_task(config.task, lang, split, data_dir=config.data_dir, layout=config.data_layout)
+        return loader(lang, split)[0]
 
     langs = (tasks.task_languages(config.task, "dev", data_dir=config.data_dir, layout=config.data_layout)
              if config.eval_langs == ["all"] else config.eval_langs)
@@ -75,9 +77,7 @@ def _standard(config: TrainConfig):
     from xalign.data import tasks
     from xalign.data.tasks.splits import standard_splits
 
-    def load(lang: str, split: str):
-        return tasks.load_task_split(config.task, lang, split, data_dir=config.data_dir, layout=config.data_layout)
-
+    load = tasks.split_loader(config.task, data_dir=config.data_dir, layout=config.data_layout)
     languages = eval_languages(config)
     if config.train_file:
         train = tasks.read_task_file(config.train_file, config.task, columns=config.columns)

@@ -17,6 +17,7 @@ languages by id, never by position.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ PathLike = str | os.PathLike[str]
 
 __all__ = ["SPLITS", "HubSource", "Layout", "SplitSource", "TaskSpec", "check_label_names", "check_language",
            "label_index", "load_task", "load_task_split", "make_dataset", "read_pairs", "read_pairs_with_kind",
-           "read_task_file", "register_task", "task_languages", "task_names", "task_spec", "unregister_task"]
+           "read_task_file", "register_task", "split_loader", "task_languages", "task_names", "task_spec", "unregister_task"]
 
 
 def task_languages(task: str | TaskSpec, split: str, *, data_dir: PathLike | None = None,
@@ -58,6 +59,26 @@ def load_task_split(task: str | TaskSpec, lang: str, split: str, *, data_dir: Pa
     from xalign.data.tasks.layouts import choose_source, read_split
 
     return read_split(choose_source(Path(data_dir), spec, split, layout), lang, spec, split)
+
+
+def split_loader(task: str | TaskSpec, *, data_dir: PathLike | None = None, layout: str = "auto"
+                 ) -> Callable[[str, str], tuple["datasets.Dataset", int]]:
+    """``load(lang, split)`` as :func:`load_task_split`, choosing each split's local source once (a 205-language
+    folder is scanned once per split, not once per language)."""
+    spec = task_spec(task)
+    if data_dir is None:
+        return lambda lang, split: load_task_split(spec, lang, split)
+    from xalign.data.tasks.layouts import choose_source, read_split
+
+    sources: dict[str, SplitSource] = {}
+
+    def load(lang: str, split: str) -> tuple["datasets.Dataset", int]:
+        split = spec.check_split(split)
+        if split not in sources:
+            sources[split] = choose_source(Path(data_dir), spec, split, layout)
+        return read_split(sources[split], spec.language(lang), spec, split)
+
+    return load
 
 
 def load_task(task: str | TaskSpec, lang: str, split: str, *, data_dir: PathLike | None = None,

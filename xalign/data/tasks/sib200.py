@@ -9,6 +9,8 @@ select on English ``dev``, evaluate zero-shot on ``test`` in every language.
   (the one reader of that file). A ``labels.txt`` next to the language folders must name the same 7 topics.
 * Hub: ``Davlan/sib200`` (one config per FLORES-200 code; splits train/validation/test; fields ``index_id``,
   ``category``, ``text``).
+* Rows are put in ``index_id`` order (numerically) whatever the order of a file, so per-item results line up
+  across languages, runs and models.
 * Languages are FLORES-200 codes (``swh_Latn``, ``ace_Arab``); a short code is accepted where it names one
   (``sw`` → ``swh_Latn``, ``en`` → ``eng_Latn``).
 * Labels, in this fixed order (the order of upstream's ``labels.txt``; class id = position): science/technology,
@@ -56,6 +58,11 @@ def flores_language(lang: str) -> str:
     return flores_code(lang)
 
 
+def index_order(index_id: str) -> tuple[int, int, str]:
+    """Sort key of an ``index_id``: numerically (``"9"`` before ``"10"``), any other id after, as text."""
+    return (0, int(index_id), "") if index_id.isdigit() else (1, 0, index_id)
+
+
 def _find(root: Path, spec: TaskSpec, split: str) -> list[SplitSource]:
     out = []
     for folder in subfolders(root):
@@ -91,7 +98,7 @@ SIB200 = Layout("sib200", _find, _read, lambda split: f"<flores code>/{split}.ts
 TASK = TaskSpec(
     name="sib200", labels=LABELS, languages=LANGUAGES, text_columns=SINGLE, aliases=("sib-200",),
     hub=HubSource("Davlan/sib200", columns=("text",), label="category", item_id="index_id"),
-    layouts=(SIB200,), lang_code=flores_language,
+    layouts=(SIB200,), lang_code=flores_language, item_order=index_order,
     file_fields=({"sentence1": "text", "label": "category", "item_id": "index_id"},
                  {"sentence1": "sentence1", "label": "label"}),
     description="topic classification of one sentence (7 topics), 205 languages (FLORES-200 codes)")

@@ -79,7 +79,9 @@ class TaskSpec:
     ``("sentence1",)`` or ``("sentence1", "sentence2")``; ``layouts`` the local layouts, in the order ``auto``
     prefers on a tie; ``file_fields`` the field names a training file (``--train-file``) may use, tried in order
     (``{"sentence1": "premise", ...}``); ``lang_code`` maps a language as a user writes it to the task's code
-    (``ValueError`` when it cannot)."""
+    (``ValueError`` when it cannot; default :func:`~xalign.data.languages.normalize_lang`); ``item_order`` is a
+    sort key of item ids that puts every language's rows in one order whatever the order of its file (default:
+    the file's order)."""
 
     name: str
     labels: tuple[str, ...]
@@ -90,6 +92,7 @@ class TaskSpec:
     layouts: tuple[Layout, ...] = ()
     file_fields: tuple[Mapping[str, str], ...] = ()
     lang_code: Callable[[str], str] | None = None
+    item_order: Callable[[str], Any] | None = None
     aliases: tuple[str, ...] = ()
     description: str = ""
 
@@ -159,7 +162,10 @@ def make_dataset(sentence1: Sequence[str], sentence2: Sequence[str] | None, labe
 
 
 def rows_dataset(rows: Sequence[Row], spec: TaskSpec, where: str) -> "datasets.Dataset":
-    """The dataset of ``rows`` (labels by the task's names or their integer index); ``where`` names the file."""
+    """The dataset of ``rows`` (labels by the task's names or their integer index; ordered by the task's
+    ``item_order`` when it has one); ``where`` names the file."""
+    if spec.item_order is not None:
+        rows = sorted(rows, key=lambda r: spec.item_order(r[0]))
     ids = [r[0] for r in rows]
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
