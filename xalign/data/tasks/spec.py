@@ -116,15 +116,14 @@ class TaskSpec:
 
     def language(self, lang: str) -> str:
         """The task's code for ``lang``, or ``ConfigError`` naming its languages."""
-        code = None
         if lang in self.languages:
             return lang
-        if self.lang_code is None:
-            from xalign.data.languages import normalize_lang as convert
-        else:
-            convert = self.lang_code
+        from xalign.data.languages import AmbiguousLanguageError, normalize_lang
+
         try:
-            code = convert(lang)
+            code = (self.lang_code or normalize_lang)(lang)
+        except AmbiguousLanguageError:
+            raise  # 'ace': the message lists ace_Arab and ace_Latn
         except (ValueError, TypeError):
             code = None
         if code not in self.languages:
