@@ -130,17 +130,15 @@ def load_splits(config: TrainConfig):
     return splits
 
 
-def write_copies(path: Path, a: list[str], b: list[str] | None, src: list[int], train_src, copies: int) -> None:
+def write_copies(path: Path, a: list[str], b: list[str], src: list[int], train_src, copies: int) -> None:
     """The offline RS-DA training set, as the released augment step writes it (each item's copies, no original),
-    with the item id, copy number and label of every line; ``b`` is ``None`` for a one-sentence task (no
-    ``sentence2`` column)."""
+    with the item id, copy number and label of every line."""
     from xalign.io import write_text
 
     ids, labels, names = train_src["item_id"], train_src["label"], train_src.features["label"].names
     n = len(ids)
-    texts = [a] if b is None else [a, b]
-    lines = ["\t".join(("item_id", "copy", *("sentence1", "sentence2")[:len(texts)], "label"))]
-    lines += ["\t".join((ids[i], str(k // n), *t, names[labels[i]])) for k, (*t, i) in enumerate(zip(*texts, src))]
+    lines = ["item_id\tcopy\tsentence1\tsentence2\tlabel"]
+    lines += [f"{ids[i]}\t{k // n}\t{x}\t{y}\t{names[labels[i]]}" for k, (x, y, i) in enumerate(zip(a, b, src))]
     write_text(path, "\n".join(lines) + "\n")
     logger.info("rs-da: %d offline copies of %d items written to %s", copies, n, path)
 
