@@ -102,6 +102,19 @@ def test_zero_shot_protocol_in_every_language(sib_dir, tmp_path):
         load_splits(_config(sib_dir, tmp_path, eval_langs=["all"], generalized=True))
 
 
+def test_a_training_file_in_the_sib200_format(sib_dir, tmp_path):
+    from xalign.data.tasks.splits import dataset_fingerprint
+
+    path = tmp_path / "my_train.tsv"
+    head, *rows = (sib_dir / "eng_Latn" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    random.Random(1).shuffle(rows)
+    path.write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    from_file = load_splits(_config(sib_dir, tmp_path, train_file=str(path)))
+    from_folder = load_splits(_config(sib_dir, tmp_path))
+    assert dataset_fingerprint(from_file.train) == dataset_fingerprint(from_folder.train)
+    assert from_file.info["train_source"] == str(path)
+
+
 def test_a_shuffled_file_gives_the_same_items_in_the_same_order(sib_dir, tmp_path):
     before = load_splits(_config(sib_dir, tmp_path, eval_langs=["all"]))
     for lang, split in (("swh_Latn", "test"), ("ace_Arab", "test"), ("eng_Latn", "train"), ("eng_Latn", "dev")):

@@ -190,4 +190,8 @@ def read_task_file(path: PathLike, task: "str | TaskSpec", *, columns: Mapping[s
     fields.update(columns or {})
     if not spec.is_pair and fields.get("sentence2"):
         raise ConfigError(f"task {spec.name} has one text column (sentence1); a sentence2 column was given")
-    return read_items(path, fields, label_names=spec.labels, records=records)[0]
+    ds = read_items(path, fields, label_names=spec.labels, records=records)[0]
+    if spec.item_order is not None and fields.get("item_id"):  # the order the task's own files are read in
+        ids = ds["item_id"][:]
+        ds = ds.select(sorted(range(len(ids)), key=lambda i: spec.item_order(ids[i])))
+    return ds
