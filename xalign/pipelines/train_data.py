@@ -26,9 +26,8 @@ def read_files(config: TrainConfig):
     train, kind = tasks.read_pairs_with_kind(config.train_file, label_names=config.label_names, **cols)
     check_trainable(train, str(config.train_file))
     names = train.features["label"].names
-    read = {what: tasks.read_pairs_with_kind(path, label_names=names, same_kind_as=(kind, f"the training file "
-                                                                                         f"{config.train_file}"),
-                                             **cols)[0]
+    same = (kind, f"the training file {config.train_file}")
+    read = {what: tasks.read_pairs_with_kind(path, label_names=names, same_kind_as=same, **cols)[0]
             for what, path in [("select", config.select_file), *config.eval_files.items()]}
     select = read.pop("select")
     return TaskSplits(train, select, read, "files", {"train_file": config.train_file,
