@@ -93,3 +93,38 @@ def test_registry_refuses_clashes_and_forgets(toy_task):
     unregister_task("toyqa")
     with pytest.raises(ConfigError, match=r"unknown task 'toyqa': expected one of \['pawsx', 'sib200', 'xnli'\]"):
         task_spec("toyqa")
+
+
+def test_an_installed_package_declares_a_task_by_entry_point(monkeypatch):
+    """``[project.entry-points."xalign.tasks"] toyqa = "pkg:TASK"`` makes the task known in every process."""
+    from xalign.data.tasks import registry
+
+    class Point:
+        name, value = "toyqa", "toy_pkg:TASK"
+
+        def __init__(self, obj):
+            self.obj = obj
+
+        def load(self):
+            return self.obj
+
+    groups = []
+
+    def points(group):
+        groups.append(group)
+        return [Point(TOY)]
+
+    monkeypatch.setattr(registry, "entry_points", points)
+    registry._builtin.cache_clear()
+    try:
+        assert task_spec("toyqa") is TOY and groups == ["xalign.tasks"] and "xnli" in task_names()
+        monkeypatch.setattr(registry, "entry_points", lambda group: [Point("not a spec")])
+        registry._builtin.cache_clear()
+        with pytest.raises(ConfigError, match=r"entry point 'toyqa' \(toy_pkg:TASK\) in group xalign.tasks is a str"):
+            task_spec("toyqa")
+    finally:
+        registry._builtin.cache_clear()
+    monkeypatch.undo()
+    registry._builtin.cache_clear()
+    with pytest.raises(ConfigError, match="unknown task 'toyqa'"):
+        task_spec("toyqa")

@@ -1,8 +1,10 @@
 """The task registry: every ``TASK`` a module of this package defines, plus those given to :func:`register_task`.
 
 A new task is one module here (``xalign/data/tasks/<name>.py`` with ``TASK = TaskSpec(...)``) and its test; it
-is found the first time a task is looked up. A task defined elsewhere (a user's package, a test) calls
-:func:`register_task` and is then accepted everywhere a task is named (``xalign train --task``, the train API).
+is found the first time a task is looked up. An installed package declares its tasks as entry points
+(``[project.entry-points."xalign.tasks"] mytask = "mypkg.tasks:TASK"``); a task defined elsewhere (a notebook, a
+test) calls :func:`register_task` and is then accepted everywhere a task is named in that process
+(``xalign train --task``, the train API).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from xalign.errors import ConfigError
@@ -24,13 +27,18 @@ def _key(name: str) -> str:
 
 @functools.cache
 def _builtin() -> dict[str, TaskSpec]:
-    """The ``TASK`` of every module of this package, by name and alias (imported once, on first use)."""
-    found: dict[str, TaskSpec] = {}
+    """The ``TASK`` of every module of this package and of every ``xalign.tasks`` entry point of an installed
+    package, by name and alias (imported once, on first use)."""
+    specs = []
     for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        spec = getattr(importlib.import_module(f"{__package__}.{info.name}"), "TASK", None)
-        if isinstance(spec, TaskSpec):
-            found.update({_key(k): spec for k in (spec.name, *spec.aliases)})
-    return found
+        specs.append(getattr(importlib.import_module(f"{__package__}.{info.name}"), "TASK", None))
+    for point in entry_points(group="xalign.tasks"):
+        spec = point.load()
+        if not isinstance(spec, TaskSpec):
+            raise ConfigError(f"entry point {point.name!r} ({point.value}) in group xalign.tasks is a "
+                              f"{type(spec).__name__}, expected a TaskSpec")
+        specs.append(spec)
+    return {_key(k): spec for spec in specs if isinstance(spec, TaskSpec) for k in (spec.name, *spec.aliases)}
 
 
 def _lookup(key: str) -> TaskSpec | None:
