@@ -19,11 +19,11 @@ REFERENCE = {"rs-rp": "baseline", "rs-da": "baseline", "adv": "baseline", "rs-da
 
 def load_results(results_dir: Path) -> Results:
     """Every unit JSON under ``results_dir`` keyed by ``(task, method, seed)`` (seed None: pre-trained)."""
-    from xalign.data.task_types import TASKS
+    from xalign.data.tasks import task_names
 
     out: Results = {}
     for path in sorted(Path(results_dir).glob("*/*/*.json")):
-        if path.relative_to(results_dir).parts[0] not in TASKS:  # tuning/, full/… hold other records
+        if path.relative_to(results_dir).parts[0] not in task_names():  # tuning/, full/… hold other records
             continue
         rec = json.loads(path.read_text(encoding="utf-8"))
         u = rec["unit"]

@@ -35,7 +35,7 @@ from analysis.study.aggregate import (
     split_correct,
     stack_seeds,
 )
-from xalign.data.task_types import task_spec
+from xalign.data.tasks import task_spec
 from xalign.metrics.significance import holm, paired_item_seed_bootstrap
 from xalign.metrics.stats import paired_bootstrap
 

@@ -186,7 +186,7 @@ def test_build_script_regenerates_the_packaged_table(tmp_path: Path) -> None:
 
 
 def test_task_language_check_passes_the_ambiguity_through() -> None:
-    from xalign.data.task_types import TaskSpec, check_language
+    from xalign.data.tasks import TaskSpec, check_language
 
     spec = TaskSpec("toy", ("a", "b"), ("en", "ace_Arab", "ace_Latn", "kab"))
     assert [check_language(spec, x) for x in ("eng_Latn", "ACE-Arab", "kab_Latn")] == ["en", "ace_Arab", "kab"]

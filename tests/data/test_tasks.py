@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from xalign.data.task_splits import generalized_pairs, standard_splits, xnli_noleak_splits
-from xalign.data.tasks import XNLI_LABELS, load_task, make_dataset, read_pairs, task_spec
+from xalign.data.tasks.splits import generalized_pairs, standard_splits, xnli_noleak_splits
+from xalign.data.tasks import load_task, make_dataset, read_pairs, task_spec
+from xalign.data.tasks.xnli import LABELS as XNLI_LABELS
 from xalign.errors import DataError, MissingFileError
 
 
@@ -147,3 +148,34 @@ def test_subsamples_do_not_depend_on_each_other():
         assert list(a.eval_sets[split]["en"]["item_id"]) == list(b.eval_sets[split]["en"]["item_id"])
     # selection and dev evaluation never share an item
     assert not set(a.select["item_id"]) & set(a.eval_sets["dev"]["en"]["item_id"])
+
+
+def test_hub_path_for_pair_tasks(monkeypatch):
+    """XNLI and PAWS-X from the hub through ``datasets.load_dataset`` (a local stand-in here)."""
+    import datasets
+
+    calls = []
+
+    def fake(path, name=None, split=None, **kw):
+        calls.append((path, name, split))
+        if path == "facebook/xnli":  # no id column: items are rows
+            return datasets.Dataset.from_dict({"premise": ["P0", "P1"], "hypothesis": ["H0", "H1"], "label": [2, 0]})
+        return datasets.Dataset.from_dict({"id": [7, 3], "sentence1": ["a", "b"], "sentence2": ["c", "d"],
+                                           "label": [1, 0]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake)
+    ds = load_task("xnli", "swh_Latn", "dev")
+    assert calls[-1] == ("facebook/xnli", "sw", "validation")
+    assert ds.to_dict() == {"sentence1": ["P0", "P1"], "sentence2": ["H0", "H1"], "label": [2, 0],
+                            "item_id": ["dev-00000", "dev-00001"]}
+    ds = load_task("paws-x", "de", "test")
+    assert calls[-1] == ("google-research-datasets/paws-x", "de", "test")
+    assert list(ds["item_id"]) == ["7", "3"] and list(ds["label"]) == [1, 0]
+
+    def offline(*a, **kw):
+        raise ConnectionError("no network\nsecond line")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(MissingFileError, match=r"could not load xnli en/test from the Hugging Face hub \(facebook/xnli, "
+                                               r"ConnectionError: no network\); pass a local data directory instead$"):
+        load_task("xnli", "en", "test")

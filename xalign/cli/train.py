@@ -75,12 +75,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "can run code, so only for files you trust (default: safetensors only)")
 
     g = p.add_argument_group("data")
-    g.add_argument("--task", help="xnli (default), pawsx, or pairs (your --train-file/--select-file/--eval-file)")
+    g.add_argument("--task", help="xnli (default), pawsx, sib200 (any registered task: docs/extending.md), or pairs "
+                                  "(your --train-file/--select-file/--eval-file)")
     g.add_argument("--data-dir", help="local copy of the task's dev/test data: XTREME layout (<split>-<lang>.tsv, flat, "
                                       "in dev/ and test/ or any subfolder), PAWS-X x-final (<lang>/dev_2k.tsv …) or "
-                                      "myXNLI; default: the HF hub")
+                                      "myXNLI; SIB-200: <flores code>/{train,dev,test}.tsv; default: the HF hub")
     g.add_argument("--data-layout", help="auto (default: per split, the source with the most languages), xtreme, "
-                                         "x-final or myxnli")
+                                         "x-final, myxnli (XNLI) or sib200")
     g.add_argument("--protocol", help="standard (train/dev/test, default) or noleak (train on test items, select "
                                       "and evaluate on disjoint dev items; for local XNLI copies)")
     g.add_argument("--train-lang", help="training language (default en)")

@@ -39,15 +39,17 @@ def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], pres
     return [s for s in known if s in chosen]
 
 
-def _read_id_rows(f: LineFile) -> list[tuple[str, str, str]]:
-    """Rows ``(index_id, text, "file:line")`` of a SIB-200 ``index_id<TAB>category<TAB>text`` file."""
+def _read_id_rows(f: LineFile, columns: tuple[str, ...] = ("text",)) -> list[tuple[str, ...]]:
+    """Rows ``(index_id, *columns, "file:line")`` of a SIB-200 ``index_id<TAB>category<TAB>text`` file
+    (``columns`` default: the text only)."""
     rows, seen = [], set()
     it = iter(f)
     _, head = next(it, (1, ""))
     names = head.split("\t")
-    if "index_id" not in names or "text" not in names:
-        raise DataError(f"{f.path}:1: expected a header with index_id and text columns, found {names}")
-    ci, ct = names.index("index_id"), names.index("text")
+    if "index_id" not in names or any(c not in names for c in columns):
+        raise DataError(f"{f.path}:1: expected a header with index_id and {' and '.join(columns)} columns, "
+                        f"found {names}")
+    ci, cols = names.index("index_id"), [names.index(c) for c in columns]
     for lineno, line in it:
         parts = line.split("\t")
         if len(parts) != len(names):
@@ -55,7 +57,7 @@ def _read_id_rows(f: LineFile) -> list[tuple[str, str, str]]:
         if parts[ci] in seen:
             raise DataError(f"{f.path}:{lineno}: duplicate index_id {parts[ci]!r}")
         seen.add(parts[ci])
-        rows.append((parts[ci], parts[ct], f"{f.path}:{lineno}"))
+        rows.append((parts[ci], *(parts[c] for c in cols), f"{f.path}:{lineno}"))
     return rows
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from xalign.errors import ConfigError
 from xalign.robust.config import RobustConfig  # torch-free
 
-TASK_CHOICES = ("xnli", "pawsx", "pairs")
 PROTOCOLS = ("standard", "noleak")
 RSDA_SOURCES = ("synonyms", "embedding", "dictionary")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -126,7 +125,6 @@ class TrainConfig:
             values, self.sources = resolve_recipe(self.recipe, self.task, self.method, given)
             for key, value in values.items():
                 setattr(self, key, value)
-        _choice("data_layout", self.data_layout, ("auto", "xtreme", "x-final", "myxnli"))
         for split in self.eval_splits:
             _choice("eval_splits", split, ("dev", "test"))
         if not self.eval_splits or len(set(self.eval_splits)) != len(self.eval_splits):
@@ -135,7 +133,14 @@ class TrainConfig:
             if getattr(self, name) is not None and getattr(self, name) < (1 if name == "generalized_n" else 0):
                 raise ConfigError(f"{name} must be >= {1 if name == 'generalized_n' else 0} (or null), "
                                   f"got {getattr(self, name)}")
-        _choice("task", self.task, TASK_CHOICES)
+        from xalign.data.tasks import check_label_names, task_spec
+
+        self.label_names = check_label_names(self.label_names)
+        if self.task != "pairs":  # any registered task (xalign.data.tasks), by its name
+
+            self.task = task_spec(self.task).name
+            if self.data_layout != "auto":
+                task_spec(self.task).layout(self.data_layout)
         _choice("protocol", self.protocol, PROTOCOLS)
         _choice("precision", self.precision, PRECISIONS)
         _choice("lr_scheduler", self.lr_scheduler, ("linear", "constant", "cosine"))

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xalign.data.task_splits import generalized_pairs, ids_sha256
+from xalign.data.tasks.splits import generalized_pairs, ids_sha256
 from xalign.robust.features import PairDataset
 
 from xalign.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
 
-    from xalign.data.task_splits import GeneralizedSet
+    from xalign.data.tasks.splits import GeneralizedSet
 
     from xalign.robust.smoothing import NoiseSpec
     from xalign.robust.trainer import RobustTrainer

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xalign.data.task_types import make_dataset
+from xalign.data.tasks.spec import make_dataset
 from xalign.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,6 +67,11 @@ class TaskSplits:
         if not self.eval_sets:
             self.eval_sets = {self.info.get("eval_split", "eval"): self.eval}
 
+    @property
+    def text_columns(self) -> tuple[str, ...]:
+        """``("sentence1",)`` for a one-sentence task, ``("sentence1", "sentence2")`` for a pair task."""
+        return tuple(c for c in ("sentence1", "sentence2") if c in self.train.column_names)
+
     def fingerprint(self) -> dict[str, Any]:
         """Sizes and sha256 of the texts+labels and of the item ids of every split (for manifests)."""
         out = {"protocol": self.protocol, "info": self.info, "train": dataset_fingerprint(self.train),
@@ -83,13 +88,14 @@ class TaskSplits:
 def ids_sha256(ds: "datasets.Dataset") -> str:
     from xalign.io import sha256_texts
 
-    return sha256_texts(ds["item_id"])
+    return sha256_texts(ds["item_id"][:])
 
 
 def dataset_fingerprint(ds: "datasets.Dataset") -> dict[str, Any]:
     from xalign.io import sha256_texts
 
-    rows = (f"{a}\t{b}\t{y}" for a, b, y in zip(ds["sentence1"], ds["sentence2"], ds["label"]))
+    texts = [ds["sentence1"][:], *([ds["sentence2"][:]] if "sentence2" in ds.column_names else [])]
+    rows = ("\t".join((*t, str(y))) for *t, y in zip(*texts, ds["label"][:]))
     return {"n": len(ds), "sha256": sha256_texts(rows), "item_ids_sha256": ids_sha256(ds)}
 
 
@@ -99,15 +105,15 @@ def check_aligned(by_lang: Mapping[str, "datasets.Dataset"]) -> None:
     ref = by_lang[langs[0]]
     for lang in langs[1:]:
         other = by_lang[lang]
-        if list(other["item_id"]) != list(ref["item_id"]):
+        if other["item_id"][:] != ref["item_id"][:]:
             raise DataError(f"{lang} and {langs[0]} data are not item-aligned (different item ids or order)")
-        if list(other["label"]) != list(ref["label"]):
+        if other["label"][:] != ref["label"][:]:
             raise DataError(f"{lang} and {langs[0]} data disagree on labels for the same items")
 
 
 def select_ids(ds: "datasets.Dataset", ids: Sequence[str]) -> "datasets.Dataset":
     """The rows of ``ds`` with item ``ids`` (in that order); ids ``ds`` lacks are an error."""
-    where = {x: i for i, x in enumerate(ds["item_id"])}
+    where = {x: i for i, x in enumerate(ds["item_id"][:])}
     missing = [x for x in ids if x not in where]
     if missing:
         raise DataError(f"{len(missing)} item id(s) missing, e.g. {missing[0]!r}")
@@ -116,7 +122,7 @@ def select_ids(ds: "datasets.Dataset", ids: Sequence[str]) -> "datasets.Dataset"
 
 def restrict(ds: "datasets.Dataset", keep: set[str]) -> "datasets.Dataset":
     """The rows of ``ds`` whose item id is in ``keep``, in ``ds`` order."""
-    return ds.select([i for i, x in enumerate(ds["item_id"]) if x in keep])
+    return ds.select([i for i, x in enumerate(ds["item_id"][:]) if x in keep])
 
 
 def subsample(ids: Sequence[str], n: int | None, rng: np.random.Generator) -> list[str]:
@@ -130,14 +136,14 @@ def subsample(ids: Sequence[str], n: int | None, rng: np.random.Generator) -> li
 def halve_by_group(ds: "datasets.Dataset", rng: np.random.Generator) -> tuple[list[str], list[str]]:
     """Split the items of ``ds`` into two halves (by count) so that no sentence 1 falls in both."""
     groups: dict[str, list[str]] = {}
-    for s1, item in zip(ds["sentence1"], ds["item_id"]):
+    for s1, item in zip(ds["sentence1"][:], ds["item_id"][:]):
         groups.setdefault(s1, []).append(item)
     order = [groups[k] for k in sorted(groups)]
     first: list[str] = []
     second: list[str] = []
     for g in (order[i] for i in rng.permutation(len(order))):
         (first if len(first) < len(ds) // 2 else second).extend(g)
-    pos = {x: i for i, x in enumerate(ds["item_id"])}
+    pos = {x: i for i, x in enumerate(ds["item_id"][:])}
     return sorted(first, key=pos.__getitem__), sorted(second, key=pos.__getitem__)
 
 
@@ -158,10 +164,10 @@ def generalized_set(eval_sets: Mapping[str, Mapping[str, "datasets.Dataset"]], l
     if len(langs) < 2:
         raise ConfigError(f"the generalized setting needs at least 2 languages, got {langs}")
     data = eval_sets[s]
-    common = set(data[langs[0]]["item_id"])
+    common = set(data[langs[0]]["item_id"][:])
     for lang in langs[1:]:
-        common &= set(data[lang]["item_id"])
-    ordered = [x for x in data[langs[0]]["item_id"] if x in common]
+        common &= set(data[lang]["item_id"][:])
+    ordered = [x for x in data[langs[0]]["item_id"][:] if x in common]
     ids = subsample(ordered, n, rng)
     if not ids:
         raise DataError(f"the generalized languages {langs} share no item in the {s} split")
@@ -195,7 +201,7 @@ def standard_splits(load: Loader, *, train_lang: str, languages: Mapping[str, Se
     if "dev" in languages:
         select_pool, dev_eval = halve_by_group(dev, rng_dev)
     else:
-        select_pool, dev_eval = list(dev["item_id"]), []
+        select_pool, dev_eval = dev["item_id"][:], []
     select = select_ids(dev, subsample(select_pool, n_select, rng_select))
     eval_sets: dict[str, dict[str, Any]] = {}
     dropped: dict[str, dict[str, int]] = {}
@@ -208,7 +214,7 @@ def standard_splits(load: Loader, *, train_lang: str, languages: Mapping[str, Se
         universe: list[str] = []
         seen: set[str] = set()
         for ds in loaded.values():
-            for x in ds["item_id"]:
+            for x in ds["item_id"][:]:
                 if x not in seen:
                     seen.add(x)
                     universe.append(x)
@@ -225,7 +231,7 @@ def standard_splits(load: Loader, *, train_lang: str, languages: Mapping[str, Se
             "eval_splits": list(eval_sets), "n_eval": {s: {k: len(v) for k, v in d.items()} for s, d in eval_sets.items()},
             "dropped": dropped, "seed": seed, "data_seed": seed if data_seed is None else data_seed,
             "select_split": "dev" + (" (half A; dev evaluation on half B)" if "dev" in languages else ""),
-            "select_ids": list(select["item_id"])}
+            "select_ids": select["item_id"][:]}
     return TaskSplits(train, select, eval_sets[main], "standard", info, eval_sets)
 
 
@@ -241,7 +247,7 @@ def noleak_splits(load: Callable[[str, str], "datasets.Dataset"], *, train_lang:
     train_idx = rng.permutation(len(test))[: n_train if n_train is not None else len(test)]
     dev = load(train_lang, "dev")
     groups: dict[str, list[int]] = {}
-    for i, premise in enumerate(dev["sentence1"]):
+    for i, premise in enumerate(dev["sentence1"][:]):
         groups.setdefault(premise, []).append(i)
     order = [groups[k] for k in sorted(groups)]
     select_idx: list[int] = []
@@ -265,8 +271,12 @@ def noleak_splits(load: Callable[[str, str], "datasets.Dataset"], *, train_lang:
 def generalized_pairs(by_lang: Mapping[str, "datasets.Dataset"], lang1: str, lang2: str) -> "datasets.Dataset":
     """Sentence 1 from ``lang1`` and sentence 2 from ``lang2`` of item-aligned data (same labels, ids)."""
     a, b = by_lang[lang1], by_lang[lang2]
+    if "sentence2" not in a.column_names:
+        raise ConfigError("the generalized setting (sentence 1 in one language, sentence 2 in another) needs a "
+                          "sentence-pair task; this one has one sentence")
     check_aligned({lang1: a, lang2: b})
-    return make_dataset(a["sentence1"], b["sentence2"], a["label"], a["item_id"], a.features["label"].names)
+    return make_dataset(a["sentence1"][:], b["sentence2"][:], a["label"][:], a["item_id"][:],
+                        a.features["label"].names)
 
 
 def xnli_noleak_splits(root, *, n_train: int | None, n_select: int | None, n_eval: int | None, seed: int,
