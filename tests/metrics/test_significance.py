@@ -197,8 +197,8 @@ def test_hierarchical_bootstrap_equals_a_naive_two_stage_loop_on_the_same_rng_st
     for _ in range(250):  # per replicate: the seeds, then each drawn seed's items
         seeds = draw.integers(0, 3, 3)
         items = draw.integers(0, 20, (3, 20))
-        per_seed = [np.mean([a[s, i] - b[s, i] for i in items[k]]) for k, s in enumerate(seeds)]
-        deltas.append(np.mean(per_seed))
+        drawn = [a[s, i] - b[s, i] for k, s in enumerate(seeds) for i in items[k]]
+        deltas.append(np.mean(drawn))  # every seed has 20 items: the mean of the seeds' means
     deltas = np.array(deltas)
     assert res.delta == pytest.approx(a.mean() - b.mean())
     assert res.ci95 == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])))

@@ -171,10 +171,11 @@ def hierarchical_bootstrap(a: Any, b: Any, *, statistic: Any = None, n_boot: int
     n_seeds, n_items = xa.shape[:2]
     rng = np.random.default_rng(seed)
     reps = np.empty(n_boot)
+    diff = xa - xb if statistic is None else None  # the mean of the paired differences: an exact 0 stays 0
     for k in range(n_boot):
         s = rng.integers(0, n_seeds, n_seeds)
         i = rng.integers(0, n_items, (n_seeds, n_items))
-        reps[k] = stat(xa[s[:, None], i]) - stat(xb[s[:, None], i])
+        reps[k] = diff[s[:, None], i].mean() if diff is not None else stat(xa[s[:, None], i]) - stat(xb[s[:, None], i])
     per_seed = np.array([stat(xa[[s]]) - stat(xb[[s]]) for s in range(n_seeds)])
     lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
     agree = bool(n_seeds >= 2 and (np.all(per_seed > 0) or np.all(per_seed < 0)))
