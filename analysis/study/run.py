@@ -164,7 +164,13 @@ def main(argv: list[str] | None = None) -> int:
                     default_work_dir(), tasks=tasks, max_hours=args.max_hours, only=only)
     if args.no_rewrite:
         return 0
-    missing = rewrite(design, results_dir, results_md, html, n_boot=design.n_boot)
+    from xalign.errors import XalignError
+
+    try:
+        missing = rewrite(design, results_dir, results_md, html, n_boot=design.n_boot)
+    except XalignError as exc:  # e.g. DependencyError: the study extra is missing; nothing was written
+        logger.error("%s", exc)
+        return 2
     logger.info("wrote %s (%d units missing)", results_md, len(missing))
     return 0
 

@@ -136,7 +136,7 @@ def sign_flip_p(deltas: Sequence[float] | np.ndarray) -> float:
 
 
 def _t_p(d: np.ndarray) -> float:
-    if d.size < 2 or np.ptp(d) == 0:
+    if d.size < 2 or np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):  # no spread: t undefined
         return float("nan")
     from scipy.stats import ttest_1samp
 
