@@ -192,7 +192,7 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     assert "| rs-rp − baseline | transfer gap (xx − en, same items) | test:sw | -0.250 | -0.500 | +0.250 [" in appendix
     assert "- xnli rs-rp − baseline transfer control (seeds [7, 8]): gap +0.250 [" in text
     page = html.read_text()
-    assert "<script src" not in page and "default-src 'none'" in page  # self-contained: plotly.js inlined, no network
+    assert '<script src="http' not in page and 'Content-Security-Policy" content="default-src' in page  # offline
     assert "Placeholder: no SIB-200 unit is committed yet" in page
     first = (text, appendix, page)
     rewrite(design, results_dir, md, html, n_boot=50)
