@@ -129,7 +129,8 @@ def _hooks(calls: list) -> Hooks:
     return Hooks(train=train, load_encoder=lambda spec, device: spec,
                  embed=lambda enc, corpora: {"c": {"en": base, "sw": base + 0.01}},
                  prepare_data=lambda design, task, root, out: {"test": {"n": 4}},
-                 probe_corpora=lambda design, task, root: {"c": {"en": ["a"] * 6, "sw": ["b"] * 6}})
+                 probe_corpora=lambda design, task, root: {"c": {"en": ["a"] * 6, "sw": ["b"] * 6}},
+                 labels=lambda kwargs: {"label_names": ["a", "b"], "splits": {"test": {"labels": "0101"}}})
 
 
 def test_units_skip_finished_ones_and_never_retrain(tmp_path):
@@ -147,6 +148,7 @@ def test_units_skip_finished_ones_and_never_retrain(tmp_path):
     assert rec["eval"]["splits"]["test"]["correct"]["en"] == "1010" and rec["steps"] == 3
     assert rec["alignment"]["c"]["pairs"]["en-sw"]["p1_fwd"]["value"] == [1.0, 1.0]
     assert "model_cka" in rec["alignment"]["c"] and rec["train_config"]["seed"] == 7
+    assert rec["labels"]["splits"]["test"]["labels"] == "0101"  # new units store their items' gold labels
     run_all(design, **kw)  # a rerun finds every JSON: nothing trains
     assert len(calls) == n_units - 1
     unit_path(tmp_path / "results", "xnli", "adv", 7).unlink()
