@@ -200,6 +200,7 @@ def plan_costs(design: Design, results: dict) -> list[tuple[str, int, float | No
         rows.append((f"tuning {task} ({len(trials) // len(TUNING_METHODS)} trials × {len(TUNING_METHODS)} methods, "
                      f"seed {TUNING_SEED}, English dev only)", len(trials), hours,
                      "rs-da trials " + NEEDS_RATE.split(" (")[0]))
+    rows.append(main_rerun_cost(design, step, sizes))
     units = sib200_units(design)
     c = r["sec_per_step_any"]
     hours = None
@@ -213,6 +214,29 @@ def plan_costs(design: Design, results: dict) -> list[tuple[str, int, float | No
                  f"{SIB['languages']} languages, {SIB['n_probe']} probe sentences each)", len(units), hours,
                  "" if sib200_available() else NEEDS_SIB))
     return rows
+
+
+MAIN_PAWSX_EPOCHS = 3  # the recipe's epochs, so that the baseline leaves the majority class (issue 25 item 1)
+
+
+def main_rerun_cost(design: Design, step: dict[str, float], sizes: dict) -> tuple[str, int, float | None, str]:
+    """The main comparison rerun with the chosen settings: 4 methods × the design's seeds per task, PAWS-X at
+    :data:`MAIN_PAWSX_EPOCHS` epochs, rs-da as offline copies of the full training set (one pass over them)."""
+    n_units, total = 0, 0.0
+    for task, t in design.tasks.items():
+        c = step.get(task)
+        for method in ("baseline", "rs-rp", "rs-da", "adv"):
+            base = train_steps(design, task, "baseline", sizes[task]["train"])
+            steps = base * t.offline_copies if method == "rs-da" else base
+            steps *= MAIN_PAWSX_EPOCHS if task == "pawsx" and method != "rs-da" else 1
+            n_units += len(design.seeds)
+            if c:
+                per = steps * c * method_cost(design, method) + eval_items(design, task, sizes[task]) * c / (
+                    3 * design.batch_size)
+                total += per * len(design.seeds)
+    return (f"main rerun with the chosen settings (4 methods × {len(design.seeds)} seeds per task; PAWS-X "
+            f"{MAIN_PAWSX_EPOCHS} epochs; rs-da = offline copies of the full training set)", n_units,
+            total / 3600 if all(step.get(t) for t in design.tasks) else None, "")
 
 
 def _trial_cost(trial: Trial) -> float:

@@ -3,6 +3,7 @@ RESULTS_appendix.md and analysis/study_report.html, rebuilt from ``analysis/resu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,8 @@ def full_aggregate(results: Results, *, n_boot: int, seed: int = 0,
 
 
 def results_markdown(design: Design, results: Results, missing: list[tuple], *, agg: dict[str, Any],
-                     html_name: str = "study_report.html", appendix_name: str = APPENDIX) -> str:
+                     html_name: str = "study_report.html", appendix_name: str = APPENDIX,
+                     norms: dict[str, dict[str, Any]] | None = None) -> str:
     """The two-minute page: verdict, the method × task table, the generalized control, the short readings,
     caveats and how to rebuild; the long tables are in the appendix."""
     flags, why = RUN_FLAGS[design.scale]
@@ -82,7 +84,7 @@ def results_markdown(design: Design, results: Results, missing: list[tuple], *, 
              *generalized_table(agg), "", "## Transfer control, low-resource languages, link", "",
              *[line for block in agg.values() for line in transfer_answer(block.get("transfer", []))],
              *low_resource_lines(agg, LOW_RESOURCE), *link_lines(agg), "", "## Regime caveats", "",
-             *caveat_lines(design), "", "## Rule", "", RULE, "", "## Provenance", "",
+             *caveat_lines(design, norms), "", "## Rule", "", RULE, "", "## Provenance", "",
              f"- Run (resumable, chunked): `{COMMAND} --scale {design.scale} {flags}`{why}",
              f"- Rebuild this page, [`{appendix_name}`]({appendix_name}) (design in full and every table) and "
              f"[`{html_name}`]({html_name}): `{COMMAND} --scale {design.scale} --rewrite-results`",
@@ -112,8 +114,10 @@ def rewrite(design: Design, results_dir: Path, results_md: Path, html: Path, *, 
     agg = full_aggregate(results, n_boot=n_boot, tuning=load_tuning(results_dir),
                          label_files=load_label_files(results_dir))
     appendix = results_md.with_name(results_md.stem + "_appendix.md")
+    norms = {p.name.split("-")[0]: json.loads(p.read_text(encoding="utf-8"))
+             for p in sorted((results_dir / "tuning" / "v3").glob("*-embedding-norm.json"))}
     write_text(results_md, results_markdown(design, results, missing, agg=agg, html_name=html.name,
-                                            appendix_name=appendix.name))
+                                            appendix_name=appendix.name, norms=norms))
     write_text(appendix, appendix_markdown(design, results, agg, main_name=results_md.name))
     write_text(html, report_html(results, agg, missing=missing))
     return missing

@@ -210,15 +210,24 @@ def generalized_table(agg: dict[str, Any]) -> list[str]:
     return lines
 
 
-def caveat_lines(design: Any) -> list[str]:
-    """The regime these numbers hold in (encoder, frozen embeddings, training size, steps, tuning)."""
+def caveat_lines(design: Any, norms: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """The regime these numbers hold in (encoder, frozen embeddings, training size, steps, tuning); ``norms``
+    (the v3 embedding-norm measurements per task) put the untuned strengths on the measured scale."""
     t = design.tasks
+    scale = ""
+    if norms:
+        n = float(np.mean([v["mean_token_l2"] for v in norms.values()]))
+        dim = next(iter(norms.values()))["dim"]
+        scale = (f" On the measured scale (mean word-embedding norm ‖e‖ = {n:.2f} over 256 training sentences per "
+                 f"task): adv ε = {design.adv['adv_eps']} is {design.adv['adv_eps'] / n:.3f}‖e‖ per token; rs-rp "
+                 f"σ = {design.rs['rs_sigma']} per coordinate is noise of norm about "
+                 f"{design.rs['rs_sigma'] * np.sqrt(dim) / n:.2f}‖e‖.")
     return [f"- Encoder `{design.model}` (the bundled small multilingual-e5); word embeddings frozen: "
             f"{design.freeze_embeddings}; max length {design.max_length}; batch {design.batch_size}.",
             "- Training size: " + "; ".join(f"{k} {v.train_file} for {v.epochs:g} epoch(s)" for k, v in t.items())
             + " — far from the paper's 392k MultiNLI pairs and 3 epochs.",
             f"- Strength settings untuned: adv {design.adv}; rs-rp {design.rs}; only the baseline's setting was "
-            "searched (see the appendix), so the comparison is not at equal tuning.",
+            "searched (see the appendix), so the comparison is not at equal tuning." + scale,
             f"- Evaluation: {', '.join(f'{k} {v.n_eval} items per language' for k, v in t.items())}; generalized "
             f"subsets {', '.join(f'{k} {v.generalized_n} items × {len(v.generalized_langs)}² cells' for k, v in t.items())} "
             "(issue 25 asks for ≥ 400).",
