@@ -11,7 +11,6 @@ import numpy as np
 
 from analysis.study.units import unit_path
 from xalign.metrics.significance import hierarchical_bootstrap, holm, seed_aware_claim, spearman_ci
-from xalign.metrics.stats import bootstrap_ci
 
 Results = dict[tuple[str, str, "int | None"], dict[str, Any]]
 REFERENCE = {"rs-rp": "baseline", "rs-da": "baseline", "adv": "baseline", "rs-da-offline": "baseline-long"}
@@ -143,7 +142,7 @@ def zero_shot_scores(rec: dict[str, Any], task: str) -> np.ndarray | None:
 
 
 def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """Seed-averaged accuracy per method × (split, language) with a bootstrap CI over items."""
+    """Seed-averaged accuracy per method × (split, language) with a seed-aware bootstrap CI (seeds, then items)."""
     rows = []
     methods = sorted({m for (t, m, s) in results if t == task and s is not None})
     for method in methods:
@@ -156,9 +155,9 @@ def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> lis
             mat = stack_seeds(results, task, method, seeds, fn)
             if mat is None:
                 continue
-            ci = bootstrap_ci(mat.mean(axis=0), n_boot=n_boot, seed=seed)
-            rows.append({"task": task, "method": method, "split": split, "lang": lang, "accuracy": ci.estimate,
-                         "ci95": [ci.low, ci.high], "per_seed": mat.mean(axis=1).tolist(), "seeds": seeds,
+            ci = hierarchical_bootstrap(mat, np.zeros_like(mat), n_boot=n_boot, seed=seed)  # seeds, then items
+            rows.append({"task": task, "method": method, "split": split, "lang": lang, "accuracy": ci.delta,
+                         "ci95": list(ci.ci95), "per_seed": mat.mean(axis=1).tolist(), "seeds": seeds,
                          "n_items": int(mat.shape[1])})
     return rows
 

@@ -122,7 +122,7 @@ def _link_lines(block: dict[str, Any]) -> list[str]:
 
 
 def task_sections(task: str, block: dict[str, Any]) -> list[str]:
-    lines = [f"## {task}", "", "### Accuracy (seed-averaged, bootstrap 95% CI over items)", "",
+    lines = [f"## {task}", "", "### Accuracy (seed-averaged, seed-aware bootstrap 95% CI: seeds, then items)", "",
              *_acc_table(block["accuracy"]), "", "### Paired tests, primary family and generalized control", "",
              *_test_lines(block["tests"], "primary"), *_test_lines(block["tests"], "generalized-control")[2:], "",
              "### Paired tests per language", "", *_test_lines(block["tests"], "languages"), "",
