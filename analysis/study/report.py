@@ -16,7 +16,8 @@ import numpy as np
 
 from analysis.study.aggregate import Results, layer_scores
 
-COLUMNS = (("zero-shot", "zero-shot"), ("generalized", "generalized (mixed cells)"), ("english", "English"))
+COLUMNS = (("zero-shot", "zero-shot"), ("generalized", "generalized (mixed cells)"), ("english", "English"),
+           ("mixed-same", "generalized control: mixed − same"))
 
 
 def _err(rows: list[dict[str, Any]], key: str = "delta") -> dict[str, Any]:
@@ -25,7 +26,8 @@ def _err(rows: list[dict[str, Any]], key: str = "delta") -> dict[str, Any]:
 
 
 def delta_figure(task: str, block: dict[str, Any]) -> Any:
-    """Per method − reference: Δ with its seed-aware 95% CI for zero-shot, generalized and English accuracy."""
+    """Per method − reference: Δ with its seed-aware 95% CI for zero-shot, generalized and English accuracy and
+    for the generalized control (mixed − same language on the same items)."""
     import plotly.graph_objects as go
 
     from analysis.study.verdict import _find
@@ -43,7 +45,7 @@ def delta_figure(task: str, block: dict[str, Any]) -> Any:
                                       f"claim {t['claim']:+d} ({t['claim_reason']})") for _, t in rows])
     fig.add_hline(y=0, line_dash="dot")
     fig.update_layout(title=esc(f"{task}: Δ accuracy vs reference (seed-aware 95% CI: seeds, then items)"),
-                      yaxis_title="Δ accuracy", height=420)
+                      yaxis_title="Δ accuracy", height=420, scattermode="group")
     return fig
 
 
