@@ -8,6 +8,7 @@
     python -m analysis.study --scale full --device cuda   # the GPU configuration (analysis/results/full/)
     python -m analysis.study --tune                # the tuning search on English dev (analysis/results/tuning/)
     python -m analysis.study --tune-v3             # v3: equal tuning for every method (analysis/results/tuning/v3/)
+    python -m analysis.study --labels              # gold labels of the evaluation items (<task>/labels.json)
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-rewrite", action="store_true", help=argparse.SUPPRESS)  # workers of --jobs
     p.add_argument("--tune", action="store_true", help="run the tuning search's missing runs (English dev only; "
                                                        "analysis/study/tuning.py), then rebuild RESULTS.md")
+    p.add_argument("--labels", action="store_true", help="derive <task>/labels.json (gold labels of the evaluation "
+                                                         "items, checked against every unit) from --data, then rebuild")
     p.add_argument("--tune-v3", action="store_true", help="run the v3 equal-tuning search's missing trials "
                                                           "(analysis/study/tuning_v3.py), then rebuild RESULTS.md")
     p.add_argument("--plan", action="store_true", help="list units, missing ones and planned hours; run nothing")
@@ -157,7 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         if not data.is_dir():
             logger.error("data folder %s not found (pass --data)", data)
             return 2
-        if args.tune_v3:
+        if args.labels:
+            from analysis.study.labels import write_label_files
+
+            write_label_files(design, load_results(results_dir), results_dir, data,
+                              Path(args.work) if args.work else default_work_dir())
+        elif args.tune_v3:
             from analysis.study.tuning_v3 import run_v3_tuning
 
             run_v3_tuning(design, data_root=data, results_dir=results_dir, tasks=tasks,

@@ -93,5 +93,8 @@ def test_cost_is_fitted_to_the_finished_units_by_hand():
     expected = (282 * 10 * passes + 24 * 4 * 600 * 10 / 96) / 3600
     assert rows["tuning xnli"] == pytest.approx(expected)
     assert rows["tuning pawsx"] is None  # nothing measured for that task
+    assert rows["main rerun with the chosen settings"] is None  # needs both tasks measured
+    v3 = pv.v3_main_design(design)
+    assert v3.tasks["pawsx"].epochs == 3.0 and v3.tasks["xnli"].generalized_n == 400
     steps = math.ceil(701 / 32) * 10
     assert rows["SIB-200 arm"] > 25 * steps * 10 / 3600  # at least the training of its 25 runs
