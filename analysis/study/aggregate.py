@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 
 from analysis.study.units import unit_path
-from xalign.metrics.significance import holm, paired_item_seed_bootstrap, spearman_ci
-from xalign.metrics.stats import bootstrap_ci
+from xalign.metrics.significance import hierarchical_bootstrap, holm, seed_aware_claim, spearman_ci
 
 Results = dict[tuple[str, str, "int | None"], dict[str, Any]]
 REFERENCE = {"rs-rp": "baseline", "rs-da": "baseline", "adv": "baseline", "rs-da-offline": "baseline-long"}
@@ -100,6 +99,18 @@ def generalized_scores(rec: dict[str, Any], lang: str | None = None) -> np.ndarr
     return np.mean(cells, axis=0) if cells else None
 
 
+def mixed_minus_same(rec: dict[str, Any]) -> np.ndarray | None:
+    """Per generalized item: mean correctness over the mixed-language cells (l1 ≠ l2) minus the mean over the
+    same-language cells (l1 = l2), on the same items."""
+    gen = rec.get("eval", {}).get("generalized")
+    if not gen or "correct" not in gen:
+        return None
+    k = len(gen["languages"])
+    cells = [[bits(gen["correct"][i][j]).astype(float) for j in range(k)] for i in range(k)]
+    return (np.mean([cells[i][j] for i in range(k) for j in range(k) if i != j], axis=0)
+            - np.mean([cells[i][i] for i in range(k)], axis=0))
+
+
 def reported(rec: dict[str, Any], task: str) -> dict[str, list[str]]:
     """``{split: languages}`` the unit's design reports for ``task``."""
     return rec["design"]["tasks"][task]["report"]
@@ -131,7 +142,7 @@ def zero_shot_scores(rec: dict[str, Any], task: str) -> np.ndarray | None:
 
 
 def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """Seed-averaged accuracy per method × (split, language) with a bootstrap CI over items."""
+    """Seed-averaged accuracy per method × (split, language) with a seed-aware bootstrap CI (seeds, then items)."""
     rows = []
     methods = sorted({m for (t, m, s) in results if t == task and s is not None})
     for method in methods:
@@ -144,9 +155,9 @@ def accuracy_rows(results: Results, task: str, *, n_boot: int, seed: int) -> lis
             mat = stack_seeds(results, task, method, seeds, fn)
             if mat is None:
                 continue
-            ci = bootstrap_ci(mat.mean(axis=0), n_boot=n_boot, seed=seed)
-            rows.append({"task": task, "method": method, "split": split, "lang": lang, "accuracy": ci.estimate,
-                         "ci95": [ci.low, ci.high], "per_seed": mat.mean(axis=1).tolist(), "seeds": seeds,
+            ci = hierarchical_bootstrap(mat, np.zeros_like(mat), n_boot=n_boot, seed=seed)  # seeds, then items
+            rows.append({"task": task, "method": method, "split": split, "lang": lang, "accuracy": ci.delta,
+                         "ci95": list(ci.ci95), "per_seed": mat.mean(axis=1).tolist(), "seeds": seeds,
                          "n_items": int(mat.shape[1])})
     return rows
 
@@ -155,11 +166,23 @@ def _test(results, task, method, ref, seeds, fn, n_boot, seed) -> dict[str, Any]
     a, b = stack_seeds(results, task, method, seeds, fn), stack_seeds(results, task, ref, seeds, fn)
     if a is None or b is None or a.shape != b.shape:
         return None
-    return paired_item_seed_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()
+    return hierarchical_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()
+
+
+def holm_and_claims(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Holm within each ``family``, then the one claim rule (:func:`seed_aware_claim`: Holm p < 0.05, at least
+    3 matched seeds, every seed's difference of one sign) as ``claim`` (+1, −1, 0) and ``claim_reason``."""
+    for fam in sorted({t["family"] for t in tests}):
+        group = [t for t in tests if t["family"] == fam]
+        for t, p in zip(group, holm([t["p_value"] for t in group])):
+            t["p_holm"] = float(p)
+            t["claim"], t["claim_reason"] = seed_aware_claim(t["p_holm"], t.get("seed_deltas", ()))
+    return tests
 
 
 def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """Each method vs its reference (baseline; rs-da-offline vs baseline-long) over items × matched seeds.
+    """Each method vs its reference (baseline; rs-da-offline vs baseline-long): the seed-aware bootstrap
+    (seeds, then items; :func:`xalign.metrics.significance.hierarchical_bootstrap`) over the matched seeds.
 
     Families for Holm: (1) per task, the primary tests — every method on zero-shot (non-English reported
     languages, items pooled) and generalized accuracy; (2) per task and method, the per-language tests;
@@ -171,12 +194,15 @@ def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list
         if not seeds:
             continue
         report = reported(results[(task, method, seeds[0])], task)
-        prim = {"zero-shot": lambda r: zero_shot_scores(r, task), "generalized": lambda r: generalized_scores(r)}
-        for col, fn in prim.items():
-            res = _test(results, task, method, ref, seeds, fn, n_boot, seed)
+        prim = {"zero-shot": lambda r: zero_shot_scores(r, task), "generalized": lambda r: generalized_scores(r),
+                "mixed-same": lambda r: mixed_minus_same(r)}
+        for col, fn in prim.items():  # mixed − same: a collapsed run has 0 by construction, so it is left out
+            use = learned_seeds(results, task, method, ref) if col == "mixed-same" else seeds
+            res = _test(results, task, method, ref, use, fn, n_boot, seed) if use else None
             if res:
-                out.append({"task": task, "method": method, "reference": ref, "column": col, "family": "primary",
-                            "seeds": seeds, **res})
+                fam = "primary" if col != "mixed-same" else "generalized-control"
+                out.append({"task": task, "method": method, "reference": ref, "column": col, "family": fam,
+                            "seeds": use, "collapsed_seeds": [x for x in seeds if x not in use], **res})
         for split, langs in report.items():
             for lang in langs:
                 res = _test(results, task, method, ref, seeds, lambda r, s=split, lg=lang: split_correct(r, s, lg),
@@ -190,11 +216,7 @@ def paired_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list
             if res:
                 out.append({"task": task, "method": method, "reference": ref, "column": f"generalized:{lang}",
                             "family": f"generalized-languages:{method}", "seeds": seeds, **res})
-    for fam in {t["family"] for t in out}:
-        group = [t for t in out if t["family"] == fam]
-        for t, p in zip(group, holm([t["p_value"] for t in group])):
-            t["p_holm"] = float(p)
-    return out
+    return holm_and_claims(out)
 
 
 # --------------------------------------------------------------------------- alignment
@@ -331,9 +353,6 @@ def aggregate(results: Results, *, n_boot: int = 1000, seed: int = 0) -> dict[st
             block["link_points"] = pts
             block["link"] = {"zero-shot": correlations(pts, "d_align", "d_acc", n_boot=n_boot, seed=seed),
                              "generalized": correlations(pts, "d_align", "d_gen", n_boot=n_boot, seed=seed)}
-            try:
-                block["typology"] = typology(pts, n_boot=n_boot, seed=seed) if pts else {}
-            except ImportError as exc:
-                block["typology"] = {"skipped": str(exc)}
+            block["typology"] = typology(pts, n_boot=n_boot, seed=seed) if pts else {}  # no lang2vec: an error
         out[task] = block
     return out

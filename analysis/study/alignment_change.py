@@ -1,10 +1,10 @@
 """Alignment before and after training, at the chosen layer: per probe corpus × English–xx pair × trained method,
 the change from the pre-trained encoder and, for a robust method, from its reference.
 
-The paired bootstrap over sentences covers sentence sampling given the seeds, not training noise; at the last
-layers the seeds of one method can differ by more than the methods do (fine-tuning moves those layers far and
-differently per seed), so each comparison with the reference also records its per-seed differences, and a
-claim about a method needs every matched seed to agree (see ``analysis/study/summary.py``). Runs that collapsed
+Every comparison is the seed-aware bootstrap (seeds, then sentences), so its interval covers training noise; at
+the last layers the seeds of one method can differ by more than the methods do, so each comparison also
+records its per-seed differences, and a claim about a method needs the one rule (``seed_aware_claim``:
+significant after Holm, at least 3 matched seeds, every seed of one sign). Runs that collapsed
 to one predicted class (:func:`analysis.study.aggregate.collapsed`) did not learn the task; they are left out of
 the comparison with the reference, as in the transfer control and the link, so that "kept more alignment" never
 means "did not train". Pure functions of the loaded unit records."""
@@ -24,7 +24,7 @@ from analysis.study.aggregate import (
     seeds_of,
     stack_seeds,
 )
-from xalign.metrics.significance import holm, paired_item_seed_bootstrap
+from xalign.metrics.significance import hierarchical_bootstrap, holm, seed_aware_claim
 
 
 def p1_items(rec: dict[str, Any], corpus: str, pair: str, layer: int) -> np.ndarray | None:
@@ -54,7 +54,7 @@ def _vs_reference(results: Results, task: str, method: str, fn, n_boot: int, see
         return None
     return {"reference": ref, "seeds": seeds, "collapsed_seeds": [s for s in matched if s not in seeds],
             "seed_deltas": [float(d) for d in a.mean(axis=1) - b.mean(axis=1)],
-            **paired_item_seed_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()}
+            **hierarchical_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()}
 
 
 def alignment_rows(results: Results, task: str, layer: int, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
@@ -83,8 +83,8 @@ def alignment_rows(results: Results, task: str, layer: int, *, n_boot: int, seed
                 row = {"corpus": corpus, "lang": lang, "method": method, "seeds": seeds, "n_items": int(mat.shape[1]),
                        "p1_pretrained": float(p0.mean()), "p1": float(mat.mean()),
                        "cka_pretrained": _layer_value(pre, corpus, ("pairs", pair, "cka"), layer),
-                       "vs_pretrained": paired_item_seed_bootstrap(mat, np.tile(p0, (len(seeds), 1)), n_boot=n_boot,
-                                                                   seed=seed).to_dict()}
+                       "vs_pretrained": hierarchical_bootstrap(mat, np.tile(p0, (len(seeds), 1)), n_boot=n_boot,
+                                                               seed=seed).to_dict()}
                 for name, vals in (("cka", cka), ("model_cka", moved)):
                     if all(v is not None for v in vals):
                         row[name], row[name + "_range"] = float(np.mean(vals)), [min(vals), max(vals)]
@@ -96,7 +96,34 @@ def alignment_rows(results: Results, task: str, layer: int, *, n_boot: int, seed
         group = [r["vs_reference"] for r in rows if (r["method"], r["corpus"]) == key and "vs_reference" in r]
         for t, p in zip(group, holm([t["p_value"] for t in group])):
             t["p_holm"] = float(p)
+            t["claim"], t["claim_reason"] = seed_aware_claim(t["p_holm"], t["seed_deltas"])
     return rows
+
+
+def method_alignment_tests(results: Results, task: str, layer: int, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Per robust method: CSLS P@1 at ``layer`` on the task's dev parallel sentences, every English–xx pair's
+    sentences pooled (one item = one sentence of one pair), against the reference over the matched seeds where
+    neither run collapsed; seed-aware bootstrap, Holm over the methods, and the claim rule. The one alignment
+    test a claim about a method reads."""
+    corpus = f"{task}-dev"
+    pre = results.get((task, "pretrained", None))
+    if pre is None or corpus not in pre.get("alignment", {}):
+        return []
+    pairs = list(pre["alignment"][corpus]["pairs"])
+
+    def pooled(rec: dict[str, Any]) -> np.ndarray | None:
+        parts = [p1_items(rec, corpus, pair, layer) for pair in pairs]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    out = []
+    for method in sorted({m for (t, m, s) in results if t == task and s is not None and m in REFERENCE}):
+        ref = _vs_reference(results, task, method, pooled, n_boot, seed)
+        if ref and len(ref["seeds"]):
+            out.append({"task": task, "method": method, "column": f"{corpus} P@1 layer {layer}", **ref})
+    for t, p in zip(out, holm([t["p_value"] for t in out])):
+        t["p_holm"] = float(p)
+        t["claim"], t["claim_reason"] = seed_aware_claim(t["p_holm"], t["seed_deltas"])
+    return out
 
 
 def seed_agreement(tests: list[dict[str, Any]]) -> tuple[list[float], bool]:

@@ -1,4 +1,12 @@
-"""analysis/study_report.html: the study's figures, drawn from the aggregate RESULTS.md is written from."""
+"""analysis/study_report.html: the figures of the verdict, drawn from the aggregate RESULTS.md is written from,
+as one self-contained offline page (:func:`xalign.report.page.render_page`: plotly.js inlined, no network).
+
+Figures: per task, each method's Δ against its reference with seed-aware 95% CIs (zero-shot, generalized,
+English); the generalized control (mixed − same language on the same items, per method and per gold class);
+the Δalignment–Δaccuracy points of the finished tasks; per-layer alignment curves. The SIB-200 figures (the
+205-language map of Δaccuracy and Δalignment, the link scatter over ~200 languages) are placeholders that say
+so until SIB-200 units exist.
+"""
 
 from __future__ import annotations
 
@@ -8,72 +16,116 @@ import numpy as np
 
 from analysis.study.aggregate import Results, layer_scores
 
-
-def _layer_mean(rec: dict[str, Any], corpus: str, kind: str) -> list[float] | None:
-    """Per layer: linear CKA over the en–xx pairs (``cka``) or model×model CKA over languages (``moved``)."""
-    block = rec.get("alignment", {}).get(corpus, {})
-    vals = ([p["cka"]["value"] for p in block.get("pairs", {}).values() if "cka" in p] if kind == "cka"
-            else [v["value"] for v in block.get("model_cka", {}).values()])
-    return [float(x) for x in np.mean(vals, axis=0)] if vals else None
+COLUMNS = (("zero-shot", "zero-shot"), ("generalized", "generalized (mixed cells)"), ("english", "English"),
+           ("mixed-same", "generalized control: mixed − same"))
 
 
-def report_html(results: Results, agg: dict[str, Any]) -> str:
-    """From the loaded units and their aggregate (:func:`analysis.study.render.full_aggregate`): accuracy per
-    language with CIs, the transfer control per language (Δgap vs reference with CIs), Δalignment vs Δaccuracy,
-    per-layer alignment curves per method (CSLS P@1, linear CKA, model×model CKA). Every label goes through
-    :func:`xalign.report.escaping.plotly_text`; plotly.js is loaded from its CDN so the committed page stays
-    small, and the figures' ids are fixed so that a rebuild from the same units is byte-identical."""
+def _err(rows: list[dict[str, Any]], key: str = "delta") -> dict[str, Any]:
+    return {"type": "data", "symmetric": False, "array": [r["ci95"][1] - r[key] for r in rows],
+            "arrayminus": [r[key] - r["ci95"][0] for r in rows]}
+
+
+def delta_figure(task: str, block: dict[str, Any]) -> Any:
+    """Per method − reference: Δ with its seed-aware 95% CI for zero-shot, generalized and English accuracy and
+    for the generalized control (mixed − same language on the same items)."""
     import plotly.graph_objects as go
 
-    from xalign.report.escaping import html_text
+    from analysis.study.verdict import _find
     from xalign.report.escaping import plotly_text as esc
 
-    figs = []
+    fig = go.Figure()
+    methods = list(dict.fromkeys(t["method"] for t in block["tests"]))
+    for col, name in COLUMNS:
+        rows = [(m, _find(block, m, col)) for m in methods]
+        rows = [(m, t) for m, t in rows if t is not None]
+        if rows:
+            fig.add_scatter(name=esc(name), mode="markers", x=[esc(f"{m} − {t['reference']}") for m, t in rows],
+                            y=[t["delta"] for _, t in rows], error_y=_err([t for _, t in rows]),
+                            text=[esc(f"per seed {', '.join(f'{v:+.3f}' for v in t['seed_deltas'])}; "
+                                      f"claim {t['claim']:+d} ({t['claim_reason']})") for _, t in rows])
+    fig.add_hline(y=0, line_dash="dot")
+    fig.update_layout(title=esc(f"{task}: Δ accuracy vs reference (seed-aware 95% CI: seeds, then items)"),
+                      yaxis_title="Δ accuracy", height=420, scattermode="group")
+    return fig
+
+
+def generalized_figure(task: str, block: dict[str, Any]) -> Any:
+    """Mixed − same-language accuracy per method, overall and per gold class (seed means)."""
+    import plotly.graph_objects as go
+
+    from xalign.report.escaping import plotly_text as esc
+
+    rows = block.get("generalized_readout", [])
+    fig = go.Figure()
+    fig.add_bar(name="all items", x=[esc(r["method"]) for r in rows], y=[r["diff"] for r in rows])
+    classes = list(dict.fromkeys(c["class"] for r in rows for c in r.get("by_class", [])))
+    for cls in classes:
+        fig.add_bar(name=esc(f"gold {cls}"), x=[esc(r["method"]) for r in rows],
+                    y=[next((c["diff"] for c in r.get("by_class", []) if c["class"] == cls), None) for r in rows])
+    fig.update_layout(title=esc(f"{task}: generalized control — mixed- minus same-language accuracy, same items "
+                                "(seed mean; per gold class = recall difference)"), barmode="group",
+                      yaxis_title="mixed − same", height=420)
+    return fig
+
+
+def link_figure(task: str, block: dict[str, Any]) -> Any:
+    import plotly.graph_objects as go
+
+    from xalign.report.escaping import plotly_text as esc
+
+    sc = go.Figure()
+    for m in dict.fromkeys(p["method"] for p in block["link_points"]):
+        pts = [p for p in block["link_points"] if p["method"] == m]
+        sc.add_scatter(name=esc(m), mode="markers", x=[p["d_align"] for p in pts], y=[p["d_acc"] for p in pts],
+                       text=[esc(f"{p['lang']} seed {p['seed']}") for p in pts])
+    sc.update_layout(title=esc(f"{task}: Δalignment (layer {block['layer']}) vs Δzero-shot accuracy, per language × "
+                               "seed"), xaxis_title="Δ CSLS P@1", yaxis_title="Δ accuracy", height=420)
+    return sc
+
+
+def curves_figure(task: str, results: Results) -> Any:
+    import plotly.graph_objects as go
+
+    from xalign.report.escaping import plotly_text as esc
+
+    corpus = f"{task}-dev"
+    fig = go.Figure()
+    for (t, m, s), rec in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2] or -1)):
+        if t == task and corpus in rec.get("alignment", {}):
+            fig.add_scatter(name=esc(f"{m} {s if s is not None else ''}"),
+                            y=[float(v) for v in np.asarray(layer_scores(rec, corpus))])
+    fig.update_layout(title=esc(f"{task}: CSLS P@1 per layer (mean of both directions and all en–xx pairs)"),
+                      xaxis_title="layer", height=420)
+    return fig
+
+
+def report_html(results: Results, agg: dict[str, Any], *, missing: list[tuple] = ()) -> str:
+    """The page (a string; the caller writes it). Every label goes through ``plotly_text``/``html_text``; the
+    page writer numbers the figures, so the same units rebuild a byte-identical page."""
+    from xalign.report.page import Section, render_page
+    from xalign.report.tables import note
+
+    sections = [Section("Verdict figures", [note(
+        "Each Δ is method − reference on the same items; error bars are seed-aware 95% intervals (seeds, then "
+        "items). Claims follow the rule in RESULTS.md (Holm p < 0.05, at least 3 seeds, all of one sign); hover a "
+        "point for its per-seed differences.")])]
+    if missing:
+        sections[0].blocks.append(note(f"{len(missing)} unit(s) of the design are missing; figures use finished units."))
     for task, block in agg.items():
-        fig = go.Figure()
-        for m in dict.fromkeys(r["method"] for r in block["accuracy"]):
-            rows = [r for r in block["accuracy"] if r["method"] == m]
-            fig.add_bar(name=esc(m), x=[esc(f"{r['split']}:{r['lang']}") for r in rows], y=[r["accuracy"] for r in rows],
-                        error_y={"type": "data", "symmetric": False, "array": [r["ci95"][1] - r["accuracy"] for r in rows],
-                                 "arrayminus": [r["accuracy"] - r["ci95"][0] for r in rows]})
-        fig.update_layout(title=esc(f"{task}: accuracy per language (95% CI)"), barmode="group")
-        figs.append(fig)
-        gaps = [t for t in block.get("transfer", []) if t["family"].startswith("gap-languages:")]
-        if gaps:
-            gf = go.Figure()
-            for m in dict.fromkeys(t["method"] for t in gaps):
-                rows = [t for t in gaps if t["method"] == m]
-                gf.add_bar(name=esc(f"{m} − {rows[0]['reference']}"), x=[esc(t["column"]) for t in rows],
-                           y=[t["delta"] for t in rows],
-                           error_y={"type": "data", "symmetric": False, "array": [t["ci95"][1] - t["delta"] for t in rows],
-                                    "arrayminus": [t["delta"] - t["ci95"][0] for t in rows]})
-            gf.update_layout(title=esc(f"{task}: transfer control — Δ(xx − en) vs reference, same items (95% CI; "
-                                       "> 0: loses less from English)"), barmode="group", yaxis_title="Δ gap")
-            figs.append(gf)
+        blocks: list[Any] = []
+        if block["tests"]:
+            blocks.append(delta_figure(task, block))
+        if block.get("generalized_readout"):
+            blocks.append(generalized_figure(task, block))
         if block.get("link_points"):
-            sc = go.Figure()
-            for m in dict.fromkeys(p["method"] for p in block["link_points"]):
-                pts = [p for p in block["link_points"] if p["method"] == m]
-                sc.add_scatter(name=esc(m), mode="markers", x=[p["d_align"] for p in pts], y=[p["d_acc"] for p in pts],
-                               text=[esc(f"{p['lang']} seed {p['seed']}") for p in pts])
-            sc.update_layout(title=esc(f"{task}: Δalignment (layer {block['layer']}) vs Δzero-shot accuracy"),
-                             xaxis_title="Δ CSLS P@1", yaxis_title="Δ accuracy")
-            figs.append(sc)
-        corpus = f"{task}-dev"
-        for kind, title, fn in (("p1", "CSLS P@1 per layer (mean of both directions and all en–xx pairs)",
-                                 lambda r: layer_scores(r, corpus).tolist()),
-                                ("cka", "linear CKA en–xx per layer (mean over pairs)",
-                                 lambda r: _layer_mean(r, corpus, "cka")),
-                                ("moved", "model×model CKA per layer, trained vs pre-trained (1 = unmoved)",
-                                 lambda r: _layer_mean(r, corpus, "moved"))):
-            curves = go.Figure()
-            for (t, m, s), rec in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2] or -1)):
-                y = fn(rec) if t == task and corpus in rec.get("alignment", {}) else None
-                if y:
-                    curves.add_scatter(name=esc(f"{m} {s if s is not None else ''}"), y=y)
-            curves.update_layout(title=esc(f"{task}: {title}"), xaxis_title="layer")
-            figs.append(curves)
-    body = "".join(f.to_html(full_html=False, include_plotlyjs="cdn" if i == 0 else False, div_id=f"study-figure-{i}")
-                   for i, f in enumerate(figs))  # fixed ids: the same units rebuild a byte-identical page
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html_text('Study report')}</title></head>"
-            f"<body>{body}</body></html>")
+            blocks.append(link_figure(task, block))
+        blocks.append(curves_figure(task, results))
+        sections.append(Section(task, blocks))
+    have_sib = "sib200" in agg
+    if not have_sib:
+        sections.append(Section("SIB-200 (205 languages)", [note(
+            "Placeholder: no SIB-200 unit is committed yet, so the 205-language map of Δaccuracy and Δalignment and "
+            "the Δalignment–Δaccuracy scatter over ~200 languages are not drawn. The units are listed by "
+            "`python -m analysis.study --plan` (they need the sib200 task).", cls="warn")]))
+    return render_page("Robust cross-lingual fine-tuning: the study's figures", sections,
+                       subtitle="rebuilt from analysis/results/ by python -m analysis.study --rewrite-results")

@@ -7,6 +7,8 @@
     python -m analysis.study --units pawsx/baseline/seed7   # just these units (names as --plan lists them)
     python -m analysis.study --scale full --device cuda   # the GPU configuration (analysis/results/full/)
     python -m analysis.study --tune                # the tuning search on English dev (analysis/results/tuning/)
+    python -m analysis.study --tune-v3             # v3: equal tuning for every method (analysis/results/tuning/v3/)
+    python -m analysis.study --labels              # gold labels of the evaluation items (<task>/labels.json)
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-rewrite", action="store_true", help=argparse.SUPPRESS)  # workers of --jobs
     p.add_argument("--tune", action="store_true", help="run the tuning search's missing runs (English dev only; "
                                                        "analysis/study/tuning.py), then rebuild RESULTS.md")
+    p.add_argument("--labels", action="store_true", help="derive <task>/labels.json (gold labels of the evaluation "
+                                                         "items, checked against every unit) from --data, then rebuild")
+    p.add_argument("--tune-v3", action="store_true", help="run the v3 equal-tuning search's missing trials "
+                                                          "(analysis/study/tuning_v3.py), then rebuild RESULTS.md")
     p.add_argument("--plan", action="store_true", help="list units, missing ones and planned hours; run nothing")
     p.add_argument("--sec-per-step", type=float, default=4.5, help="for --plan")
     return p.parse_args(argv)
@@ -131,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         for task, variant, seed in tuning_units(design, tasks):
             done = tuning_path(results_dir, task, variant.name, seed).is_file()
             logger.info("%-32s %s", f"tuning {task}/{variant.name}/seed{seed}", "done" if done else "missing")
+        from analysis.study.aggregate import load_results
+        from analysis.study.plan_v3 import plan_lines
+
+        for line in plan_lines(design, results_dir, load_results(results_dir)):
+            logger.info("%s", line)
         left = remaining_hours(design, results_dir, missing)
         if left is not None:
             logger.info("still to run: about %.1f unit-hours at the pace the finished units ran (a unit-hour is "
@@ -149,7 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         if not data.is_dir():
             logger.error("data folder %s not found (pass --data)", data)
             return 2
-        if args.tune:
+        if args.labels:
+            from analysis.study.labels import write_label_files
+
+            write_label_files(design, load_results(results_dir), results_dir, data,
+                              Path(args.work) if args.work else default_work_dir())
+        elif args.tune_v3:
+            from analysis.study.tuning_v3 import run_v3_tuning
+
+            run_v3_tuning(design, data_root=data, results_dir=results_dir, tasks=tasks,
+                          work_dir=Path(args.work) if args.work else default_work_dir())
+        elif args.tune:
             from analysis.study.tuning import run_tuning
 
             run_tuning(design, data_root=data, results_dir=results_dir, tasks=tasks,
@@ -164,7 +185,13 @@ def main(argv: list[str] | None = None) -> int:
                     default_work_dir(), tasks=tasks, max_hours=args.max_hours, only=only)
     if args.no_rewrite:
         return 0
-    missing = rewrite(design, results_dir, results_md, html, n_boot=design.n_boot)
+    from xalign.errors import XalignError
+
+    try:
+        missing = rewrite(design, results_dir, results_md, html, n_boot=design.n_boot)
+    except XalignError as exc:  # e.g. DependencyError: the study extra is missing; nothing was written
+        logger.error("%s", exc)
+        return 2
     logger.info("wrote %s (%d units missing)", results_md, len(missing))
     return 0
 

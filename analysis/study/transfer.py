@@ -10,10 +10,15 @@ the method's reference over items × matched seeds (the evaluation items are the
   split minus English of that split; splits concatenated). Δgap > 0: the method loses less from English to
   the other languages than its reference. A model near chance in English has little left to lose, so this
   reading favours a method that learned less (a floor effect).
-* **Retained share above chance**: ``(acc_xx − chance) / (acc_en − chance)``, chance = 1 / number of labels
-  (a uniform guess, not the majority-class rate);
-  the share of the model's above-chance English accuracy that survives in the other languages. It divides the
-  floor effect out; its bootstrap resamples items (seed-averaged ``[xx, en]`` rows) and recomputes the ratio.
+* **Retained share above the majority-class rate**: ``(acc_xx − m) / (acc_en − m)``, m = the share of the most
+  frequent gold class among the evaluation items (PAWS-X 0.57, not the uniform 0.5: a model that answers the
+  majority class everywhere retains 0, not a positive share); 1 / number of labels only where the labels are
+  unknown. The share of the model's English accuracy above that rate that survives in the other languages.
+
+Every test is the seed-aware bootstrap (seeds, then items; ``hierarchical_bootstrap``) with per-seed
+differences, and a reading is claimed only by the one rule (``seed_aware_claim``: Holm p < 0.05, at least 3
+matched seeds, every seed of one sign). No reading is drawn from a test that does not pass it: a control that
+does not move says only that no change as large as its smallest detectable effect was seen.
 
 A run that collapsed to one predicted class (:func:`analysis.study.aggregate.collapsed`) has a gap of 0 by
 construction; such seeds are left out of the control on both sides (listed under ``collapsed_seeds``).
@@ -29,6 +34,7 @@ import numpy as np
 from analysis.study.aggregate import (
     REFERENCE,
     Results,
+    holm_and_claims,
     learned_seeds,
     matched_seeds,
     reported,
@@ -36,15 +42,23 @@ from analysis.study.aggregate import (
     stack_seeds,
 )
 from xalign.data.tasks import task_spec
-from xalign.metrics.significance import holm, paired_item_seed_bootstrap
-from xalign.metrics.stats import paired_bootstrap
+from xalign.metrics.significance import hierarchical_bootstrap, minimum_detectable_effect
 
-READINGS = {"gap": "transfer gap (xx − en, same items)", "retained": "retained share above chance"}
+READINGS = {"gap": "transfer gap (xx − en, same items)", "retained": "retained share above the majority rate"}
+
+
+def majority_rate(task: str, labels: dict[str, Any] | None) -> float:
+    """The share of the most frequent gold class over the items of the zero-shot splits (``labels``: the
+    task's labels block); 1 / number of labels when the labels are unknown."""
+    if not labels:
+        return 1.0 / len(task_spec(task).labels)
+    ys = "".join(b["labels"] for b in labels.get("splits", {}).values())
+    return max(ys.count(c) for c in set(ys)) / len(ys)
 
 
 def chance(task: str) -> float:
-    """Accuracy of a uniform guess: 1 / number of labels of the task."""
-    return 1.0 / len(task_spec(task).labels)
+    """Accuracy of a uniform guess: 1 / number of labels of the task (the fallback of :func:`majority_rate`)."""
+    return majority_rate(task, None)
 
 
 def gap_scores(rec: dict[str, Any], task: str, column: str = "zero-shot") -> np.ndarray | None:
@@ -79,25 +93,26 @@ def retained_share(pairs: np.ndarray, chance_rate: float) -> float:
 
 
 def _retained_test(results: Results, task: str, method: str, ref: str, seeds: list[int], *, n_boot: int,
-                   seed: int) -> dict[str, Any] | None:
-    c = chance(task)
+                   seed: int, rate: float) -> dict[str, Any] | None:
     a = [_pairs(results[(task, method, s)], task, "zero-shot") for s in seeds]
     b = [_pairs(results[(task, ref, s)], task, "zero-shot") for s in seeds]
     if any(x is None for x in a + b) or len({x.shape for x in a + b}) != 1:
         return None
-    ma, mb = np.mean(a, axis=0), np.mean(b, axis=0)  # seed-averaged [n_items, 2]
-    if min(ma[:, 1].mean(), mb[:, 1].mean()) - c < 0.05:  # English near chance: the ratio is not defined
+    xa, xb = np.stack(a), np.stack(b)  # [seeds, items, (xx, en)]
+    if min(xa[..., 1].mean(), xb[..., 1].mean()) - rate < 0.05:  # English near the majority rate: no ratio
         return None
-    res = paired_bootstrap(ma, mb, statistic=lambda x: retained_share(x, c), n_boot=n_boot, seed=seed)
-    return {"delta": res.delta, "ci95": list(res.ci95), "p_value": res.p_value, "mean_a": retained_share(ma, c),
-            "mean_b": retained_share(mb, c), "n_items": int(ma.shape[0]), "n_seeds": len(seeds), "n_boot": n_boot,
-            "chance": c}
+    res = hierarchical_bootstrap(xa, xb, statistic=lambda x: retained_share(x.reshape(-1, 2), rate),
+                                 n_boot=n_boot, seed=seed).to_dict()
+    return {**res, "chance": rate, "mde": minimum_detectable_effect(res["std_error"])}
 
 
-def transfer_tests(results: Results, task: str, *, n_boot: int, seed: int) -> list[dict[str, Any]]:
+def transfer_tests(results: Results, task: str, *, n_boot: int, seed: int,
+                   labels: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Each method vs its reference: the zero-shot transfer gap and retained share (families ``gap`` and
-    ``retained``, Holm over methods) and the per-language gap (family ``gap-languages:<method>``)."""
+    ``retained``, Holm over methods) and the per-language gap (family ``gap-languages:<method>``); each with
+    the seed-aware bootstrap and the claim rule (``claim``, ``claim_reason``)."""
     out = []
+    rate = majority_rate(task, labels)
     for method, ref in REFERENCE.items():
         seeds = learned_seeds(results, task, method, ref)
         if not seeds:
@@ -112,17 +127,14 @@ def transfer_tests(results: Results, task: str, *, n_boot: int, seed: int) -> li
             b = stack_seeds(results, task, ref, seeds, lambda r, c=col: gap_scores(r, task, c))
             if a is None or b is None or a.shape != b.shape:
                 continue
-            res = paired_item_seed_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()
+            res = hierarchical_bootstrap(a, b, n_boot=n_boot, seed=seed).to_dict()
             family = "gap" if col == "zero-shot" else f"gap-languages:{method}"
-            out.append({**common, "reading": "gap", "column": col, "family": family, **res})
-        ret = _retained_test(results, task, method, ref, seeds, n_boot=n_boot, seed=seed)
+            out.append({**common, "reading": "gap", "column": col, "family": family, **res,
+                        "mde": minimum_detectable_effect(res["std_error"])})
+        ret = _retained_test(results, task, method, ref, seeds, n_boot=n_boot, seed=seed, rate=rate)
         if ret:
             out.append({**common, "reading": "retained", "column": "zero-shot", "family": "retained", **ret})
-    for fam in {t["family"] for t in out}:
-        group = [t for t in out if t["family"] == fam]
-        for t, p in zip(group, holm([t["p_value"] for t in group])):
-            t["p_holm"] = float(p)
-    return out
+    return holm_and_claims(out)
 
 
 def _fmt(t: dict[str, Any]) -> str:
@@ -130,53 +142,47 @@ def _fmt(t: dict[str, Any]) -> str:
 
 
 def transfer_table(tests: list[dict[str, Any]]) -> list[str]:
-    """Markdown rows: method − reference, reading, column, method's value, reference's value, Δ [CI], p, Holm p."""
+    """Markdown rows: method − reference, reading, column, each side's value, Δ [CI], Holm p, per-seed Δ, claim."""
     if not tests:
         return ["No method has finished beside its reference yet."]
-    lines = ["| method − reference | reading | column | method | reference | Δ [95% CI] | p | p (Holm) | seeds |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| method − reference | reading | column | method | reference | Δ [95% CI] | p (Holm) | Δ per seed | "
+             "claim (rule) |", "|---|---|---|---|---|---|---|---|---|"]
     for t in tests:
         lines.append(f"| {t['method']} − {t['reference']} | {READINGS[t['reading']]} | {t['column']} | "
                      f"{t['mean_a']:+.3f} | {t['mean_b']:+.3f} | {t['delta']:+.3f} [{t['ci95'][0]:+.3f}, "
-                     f"{t['ci95'][1]:+.3f}] | {t['p_value']:.4f} | {t['p_holm']:.4f} | {len(t['seeds'])} |")
+                     f"{t['ci95'][1]:+.3f}] | {t['p_holm']:.4f} | {', '.join(f'{v:+.3f}' for v in t['seed_deltas'])} "
+                     f"| {claim_word(t)} |")
     return lines
 
 
-def transfer_answer(tests: list[dict[str, Any]], primary: list[dict[str, Any]], low_resource: tuple[str, ...],
-                    tests_en: list[dict[str, Any]] = ()) -> list[str]:
-    """One sentence per method: its zero-shot Δ beside the two control readings, and what follows by a stated
-    rule (significant = Holm p < 0.05 in the reading's family). ``tests_en``: each method's English accuracy
-    test against its reference (per-language family); a zero-shot deficit is put down to the English task
-    learned less only when English is significantly lower too and neither control reading is significant."""
+def claim_word(t: dict[str, Any]) -> str:
+    """``higher`` / ``lower`` where the rule claims a direction, else ``no claim (reason)``."""
+    return {1: "higher", -1: "lower"}.get(t["claim"], f"no claim ({t['claim_reason']})")
+
+
+def transfer_answer(tests: list[dict[str, Any]]) -> list[str]:
+    """One line per method: both control readings and what the claim rule allows. Nothing is inferred from a
+    reading that does not pass it (no "accounted for by" from a null): a null says only that no change as large
+    as its smallest detectable effect was seen."""
     lines = []
     for method in dict.fromkeys(t["method"] for t in tests):
         gap = next((t for t in tests if t["method"] == method and t["family"] == "gap"), None)
         ret = next((t for t in tests if t["method"] == method and t["family"] == "retained"), None)
-        zs = next((t for t in primary if t["method"] == method and t["column"] == "zero-shot"), None)
         if gap is None:
             continue
-        sig = [t for t in (gap, ret) if t and t["p_holm"] < 0.05]
-        if not sig:
-            english = next((t for t in tests_en if t["method"] == method), None)
-            learned_less = (zs and zs["p_holm"] < 0.05 and zs["delta"] < 0 and english is not None
-                            and english["p_holm"] < 0.05 and english["delta"] < 0)
-            reading = ("neither reading is significant after Holm: "
-                       + (f"its zero-shot deficit goes with English accuracy lower by {-english['delta']:.3f} (significant), "
-                          "so it is accounted for by the English task learned less in the same steps; a transfer "
-                          "change within the CIs is not excluded" if learned_less else
-                          "no change in transfer is detected (one within the CIs is not excluded)"))
-        elif all(t["delta"] > 0 for t in sig):
-            reading = "it keeps more of its English accuracy in the other languages (better transfer)"
-        elif all(t["delta"] < 0 for t in sig):
-            reading = "it keeps less of its English accuracy in the other languages (worse transfer)"
+        claimed = [t for t in (gap, ret) if t and t["claim"]]
+        if not claimed:
+            reading = (f"no reading passes the rule (gap: {gap['claim_reason']}); a gap change smaller than "
+                       f"{gap['mde']:.3f} would go undetected, so transfer is neither shown to change nor to stay")
+        elif all(t["claim"] > 0 for t in claimed):
+            reading = "it keeps more of its English accuracy in the other languages (better transfer, by the rule)"
+        elif all(t["claim"] < 0 for t in claimed):
+            reading = "it keeps less of its English accuracy in the other languages (worse transfer, by the rule)"
         else:
-            reading = "the two readings disagree in sign, so no conclusion about transfer is drawn"
-        low = [t for t in tests if t["method"] == method and t["family"].startswith("gap-languages")
-               and t["column"].split(":")[-1] in low_resource]
-        low_words = "".join(f"; {t['column'].split(':')[-1]} gap {_fmt(t)}" for t in low)
-        ret_words = f", retained share {_fmt(ret)} ({ret['mean_a']:.2f} vs {ret['mean_b']:.2f})" if ret else ""
-        left = (f" (seeds {gap['seeds']}; collapsed seed(s) {gap['collapsed_seeds']} left out)"
-                if gap.get("collapsed_seeds") else "")
-        lines.append(f"  Transfer control, {method} − {gap['reference']}{left}: zero-shot gap {_fmt(gap)}{ret_words}"
-                     f"{low_words}: {reading}.")
+            reading = "the two readings disagree in sign: no claim"
+        ret_words = (f"; retained share above the majority rate {ret['chance']:.2f}: {_fmt(ret)} "
+                     f"({ret['mean_a']:.2f} vs {ret['mean_b']:.2f})" if ret else "")
+        left = f"; collapsed seed(s) {gap['collapsed_seeds']} left out" if gap.get("collapsed_seeds") else ""
+        lines.append(f"- {gap['task']} {method} − {gap['reference']} transfer control (seeds {gap['seeds']}{left}): gap {_fmt(gap)}{ret_words}: "
+                     f"{reading}.")
     return lines

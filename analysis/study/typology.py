@@ -21,6 +21,18 @@ ISO3 = {"ar": "arb", "bg": "bul", "de": "deu", "el": "ell", "en": "eng", "es": "
 FEATURE_SETS = {"syntax_knn": ("feature_predictions.npz", "predicted", "S_"), "fam": ("family_features.npz", "FAM", "")}
 
 
+def require_lang2vec() -> None:
+    """Raise the one-line :class:`~xalign.errors.DependencyError` when lang2vec (the study extra) is missing,
+    before anything is computed or written: RESULTS.md is never written without its distance analysis."""
+    import importlib.util
+
+    if importlib.util.find_spec("lang2vec") is None:
+        from xalign.errors import DependencyError
+
+        raise DependencyError("--rewrite-results: the typology (URIEL distance) analysis needs lang2vec, which is "
+                              "not installed: pip install 'xalign[study]'")
+
+
 def _database(feature_set: str) -> Any:
     import importlib.resources
 

@@ -112,6 +112,12 @@ def _corpora(design: Design, task: str, data_root: Path) -> dict:
     return probe_corpora(design, task, data_root)
 
 
+def _labels(kwargs: dict[str, Any]) -> dict[str, Any]:
+    from analysis.study.labels import unit_labels
+
+    return unit_labels(kwargs)
+
+
 @dataclasses.dataclass
 class Hooks:
     """The expensive steps, injectable (tests replace them; the study uses the defaults)."""
@@ -121,6 +127,7 @@ class Hooks:
     embed: Callable[[Any, dict], dict] = _embed
     prepare_data: Callable[[Design, str, Path, Path], dict] = _prepare
     probe_corpora: Callable[[Design, str, Path], dict] = _corpora
+    labels: Callable[[dict[str, Any]], dict[str, Any] | None] = _labels  # gold labels of the evaluation items
 
 
 def _reference(design: Design, task: str, corpora: dict, work: Path, hooks: Hooks, key: str) -> dict:
@@ -177,6 +184,9 @@ def run_unit(design: Design, task: str, method: str, seed: int | None, *, result
         for name in ("eval", "select", "steps", "train_runtime_s", "wall_time_s", "data"):
             if name in metrics:
                 record["train_" + name if name == "data" else name] = metrics[name]
+        labels = hooks.labels(kwargs)  # per-class recall and partial collapse need them (issue 25)
+        if labels:
+            record["labels"] = labels
         spec = str(run_dir / "encoder")
     t1 = time.time()
     reference = None if seed is None else _reference(design, task, corpora, work, hooks, key)

@@ -71,10 +71,14 @@ def test_accuracy_and_paired_tests_by_hand(results_dir):
     tests = {(t["column"]): t for t in agg.paired_tests(results, "xnli", n_boot=20000, seed=0)
              if t["method"] == "rs-rp"}
     sw = tests["test:sw"]
-    # per-item seed means differ by [.5, .5, 0, 0]: delta 0.25; exact bootstrap P(delta* <= 0) = 1/16
+    # seed-aware bootstrap: each seed's sw difference is one 1 among 4 items (seed 7 [1,0,0,0], seed 8
+    # [0,1,0,0]), so whichever seeds are drawn, delta* = (K1 + K2) / 8 with K1 + K2 ~ Bin(8, 1/4):
+    # P(delta* <= 0) = (3/4)^8 = 0.1001 -> p = 0.200; quantiles 0 and 5/8 (P(K <= 4) = 0.973 < 0.975)
     assert sw["delta"] == pytest.approx(0.25) and sw["n_seeds"] == 2 and sw["n_items"] == 4
-    assert sw["ci95"] == [0.0, 0.5]
-    assert sw["p_value"] == pytest.approx(0.125, abs=0.01)
+    assert sw["seed_deltas"] == [0.25, 0.25]
+    assert sw["ci95"] == [0.0, 0.625]
+    assert sw["p_value"] == pytest.approx(2 * 0.75 ** 8, abs=0.01)
+    assert (sw["claim"], sw["claim_reason"]) == (0, "2 seed(s), fewer than 3")  # the one rule needs 3 seeds
     assert tests["test:en"]["delta"] == 0.0 and tests["test:en"]["p_value"] == 1.0
     # Holm over the language family {en: 1.0, sw: p}: sw -> 2p, en -> max(2p, 1) = 1
     assert sw["p_holm"] == pytest.approx(min(1.0, 2 * sw["p_value"]))
@@ -87,6 +91,9 @@ def test_accuracy_and_paired_tests_by_hand(results_dir):
     assert tests["generalized:sw"]["delta"] == pytest.approx(0.25)
     assert tests["generalized:sw"]["family"] == "generalized-languages:rs-rp"
     assert tests["generalized:sw"]["p_holm"] == tests["generalized:sw"]["p_value"]  # a family of one
+    # mixed − same language: mixed cells are the sw strings, same cells all correct -> sw − 1; Δ = +0.25
+    assert tests["mixed-same"]["delta"] == pytest.approx(0.25)
+    assert tests["mixed-same"]["family"] == "generalized-control"
 
 
 def test_layer_rule_and_link_points_by_hand(results_dir):
@@ -122,7 +129,8 @@ def _hooks(calls: list) -> Hooks:
     return Hooks(train=train, load_encoder=lambda spec, device: spec,
                  embed=lambda enc, corpora: {"c": {"en": base, "sw": base + 0.01}},
                  prepare_data=lambda design, task, root, out: {"test": {"n": 4}},
-                 probe_corpora=lambda design, task, root: {"c": {"en": ["a"] * 6, "sw": ["b"] * 6}})
+                 probe_corpora=lambda design, task, root: {"c": {"en": ["a"] * 6, "sw": ["b"] * 6}},
+                 labels=lambda kwargs: {"label_names": ["a", "b"], "splits": {"test": {"labels": "0101"}}})
 
 
 def test_units_skip_finished_ones_and_never_retrain(tmp_path):
@@ -140,6 +148,7 @@ def test_units_skip_finished_ones_and_never_retrain(tmp_path):
     assert rec["eval"]["splits"]["test"]["correct"]["en"] == "1010" and rec["steps"] == 3
     assert rec["alignment"]["c"]["pairs"]["en-sw"]["p1_fwd"]["value"] == [1.0, 1.0]
     assert "model_cka" in rec["alignment"]["c"] and rec["train_config"]["seed"] == 7
+    assert rec["labels"]["splits"]["test"]["labels"] == "0101"  # new units store their items' gold labels
     run_all(design, **kw)  # a rerun finds every JSON: nothing trains
     assert len(calls) == n_units - 1
     unit_path(tmp_path / "results", "xnli", "adv", 7).unlink()
@@ -171,21 +180,25 @@ def test_rendering_with_missing_units_shows_the_banner(results_dir, tmp_path):
     design = _design(seeds=(7, 8))
     md, html = tmp_path / "RESULTS.md", tmp_path / "report.html"
     missing = rewrite(design, results_dir, md, html, n_boot=50)
-    text = md.read_text()
+    text, appendix = md.read_text(), (tmp_path / "RESULTS_appendix.md").read_text()
     assert "Incomplete" in text and "`xnli/adv/seed7`" in text and "`pawsx/pretrained/pretrained`" in text
-    assert "- **xnli** (finished units only): " in text and "read every statement above as provisional" in text
     assert len(missing) == len(design.units()) - 5
-    assert "| rs-rp − baseline | test:sw | +0.250" in text
-    assert "  - rs-rp − baseline: low-resource: sw +0.250 [" in text  # the answer names the low-resource change
-    assert "; generalized cells with sw +0.250 [" in text
+    verdict = text.split("## Verdict")[1].split("## ")[0]
+    numbered = [x for x in verdict.splitlines() if x[:1].isdigit()]
+    assert 1 <= len(numbered) <= 10 and "no robust method raises zero-shot accuracy" in verdict
+    # the method × task row: zero-shot, generalized and English Δ with seeds agreeing (2 of 2; en: no difference)
+    assert "| xnli | rs-rp − baseline | +0.250 [+0.000, +0.500] | +0.250 [" in text and "| 2/2 / 2/2 / 0/2 |" in text
+    assert "| rs-rp − baseline | test:sw | +0.250 [" in appendix  # the long tables live in the appendix
+    assert "no claim (2 seed(s), fewer than 3)" in appendix
     # transfer control: English is all correct here, so the gap is the sw accuracy minus 1 (0.75 - 1, 0.5 - 1)
-    assert "| rs-rp − baseline | transfer gap (xx − en, same items) | test:sw | -0.250 | -0.500 | +0.250 [" in text
-    assert "  Transfer control, rs-rp − baseline: zero-shot gap +0.250 [" in text
-    assert "plotly" in html.read_text().lower()
-    assert "transfer control" in html.read_text()  # the per-language Δgap figure
-    first = (md.read_text(), html.read_text())
+    assert "| rs-rp − baseline | transfer gap (xx − en, same items) | test:sw | -0.250 | -0.500 | +0.250 [" in appendix
+    assert "- xnli rs-rp − baseline transfer control (seeds [7, 8]): gap +0.250 [" in text
+    page = html.read_text()
+    assert '<script src="http' not in page and 'Content-Security-Policy" content="default-src' in page  # offline
+    assert "Placeholder: no SIB-200 unit is committed yet" in page
+    first = (text, appendix, page)
     rewrite(design, results_dir, md, html, n_boot=50)
-    assert (md.read_text(), html.read_text()) == first  # a rebuild from the same units is byte-identical
+    assert (md.read_text(), (tmp_path / "RESULTS_appendix.md").read_text(), html.read_text()) == first  # identical
 
 
 def test_units_of_another_design_are_refused_with_the_file_named(results_dir, tmp_path):
@@ -291,7 +304,7 @@ def test_alignment_vs_reference_leaves_out_collapsed_runs_and_reads_seed_agreeme
 
 
 def test_bar_check_reads_the_baseline_seeds():
-    from analysis.study.render import bar_check, selection_lines
+    from analysis.study.appendix import bar_check, selection_lines
 
     def row(method, seed, acc, curve=((5, 0.50), (10, None))):
         return {"method": method, "seed": seed, "curve": [(st, acc if v is None else v) for st, v in curve],
@@ -400,13 +413,26 @@ def test_within_run_link_removes_differences_between_methods():
 
 
 def test_link_reading_follows_the_ci():
-    from analysis.study.render import link_reading
+    from analysis.study.summary import link_reading
 
     assert link_reading([0.05, 0.40]).startswith("a positive link") and "Gaschi" in link_reading([0.05, 0.40])
     assert link_reading([-0.40, -0.05]).startswith("a negative link")
-    null = link_reading([-0.30, 0.20])
-    assert null.startswith("no detectable link") and "in line with Veitsman" in null
-    assert link_reading([0.0, 0.3]).startswith("no detectable link")  # a CI touching 0 holds it
+    # issue 25: a null whose CI spans -0.26 to +0.18 is not "in line with Veitsman et al.": inconclusive
+    wide = link_reading([-0.26, 0.18])
+    assert wide.startswith("inconclusive") and "in line with" not in wide
+    narrow = link_reading([-0.12, 0.15])  # the whole CI inside ±0.2: a null that says something
+    assert narrow.startswith("no link beyond ±0.2") and "in line with Veitsman" in narrow
+    assert link_reading([0.0, 0.3]).startswith("inconclusive")  # a CI touching 0 holds it
+
+
+def test_gains_growing_with_distance_are_not_tested_without_gains():
+    from analysis.study.summary import typology_reading
+
+    typ = {"ci95": [-0.2, 0.3], "n_groups": 14}
+    assert typology_reading(typ, gains=False).startswith("not tested: no method gains")
+    assert typology_reading(typ, gains=True).startswith("not supported")
+    assert typology_reading({"ci95": [0.1, 0.5], "n_groups": 14}, gains=True).startswith("the change in accuracy grows")
+    assert typology_reading({"ci95": [0.1, 0.5], "n_groups": 6}, gains=True).startswith("cannot be tested")
 
 
 def test_tuning_search_runs_once_and_is_reported_beside_the_baseline(results_dir, tmp_path):
@@ -456,7 +482,7 @@ def test_tuning_search_runs_once_and_is_reported_beside_the_baseline(results_dir
         _write(results_dir, rec)
     md, html = tmp_path / "RESULTS.md", tmp_path / "report.html"
     rewrite(design, results_dir, md, html, n_boot=20)
-    text = md.read_text()
+    text = (tmp_path / "RESULTS_appendix.md").read_text()
     assert "| mean-head (head=mean) | 7 | 10: 0.500, 20: 0.620 | 0.620 | 0.610 | +0.010 |" in text
     assert "Tuning search (English dev only" in text and "| mean-head (head=mean) | 7 |" in text
     assert "the tuning search below tried other settings on English dev" in text
@@ -502,7 +528,7 @@ def test_a_missing_reported_language_gives_no_zero_shot_score():
 
 
 def test_link_reading_draws_nothing_from_few_languages_or_an_undefined_ci():
-    from analysis.study.render import MIN_CLUSTERS, link_reading
+    from analysis.study.summary import MIN_CLUSTERS, link_reading
 
     assert link_reading([0.05, 0.40], n_groups=6).startswith("too few languages (6)")
     assert link_reading([0.05, 0.40], n_groups=MIN_CLUSTERS).startswith("a positive link")

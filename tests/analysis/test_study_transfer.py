@@ -86,26 +86,38 @@ def test_retained_share_is_skipped_when_english_is_at_chance():
     assert {t["reading"] for t in tests} == {"gap"}
 
 
-def _t(method, family, delta, p_holm, column="zero-shot", reading="gap"):
-    return {"method": method, "reference": "baseline", "family": family, "column": column, "reading": reading,
-            "delta": delta, "ci95": [delta - 0.01, delta + 0.01], "p_holm": p_holm, "mean_a": 0.8, "mean_b": 0.8}
+def _t(method, family, delta, p_holm, seed_deltas, column="zero-shot", reading="gap"):
+    from xalign.metrics.significance import seed_aware_claim
+
+    claim, reason = seed_aware_claim(p_holm, seed_deltas)
+    return {"task": "xnli", "method": method, "reference": "baseline", "family": family, "column": column,
+            "reading": reading, "delta": delta, "ci95": [delta - 0.01, delta + 0.01], "p_holm": p_holm,
+            "mean_a": 0.8, "mean_b": 0.8, "seeds": [7, 8, 9], "seed_deltas": seed_deltas, "claim": claim,
+            "claim_reason": reason, "mde": 0.03, "chance": 0.34}
 
 
-@pytest.mark.parametrize("gap_p, ret_delta, ret_p, zs_p, en_p, expected", [
-    (0.5, 0.01, 0.9, 0.01, 0.01, "English accuracy lower by 0.080 (significant), so it is accounted for by the English task"),
-    (0.5, 0.01, 0.9, 0.01, 0.30, "no change in transfer is detected"),  # English not significantly lower: no attribution
-    (0.5, 0.01, 0.9, 0.50, 0.01, "no change in transfer is detected"),
-    (0.01, 0.05, 0.02, 0.01, 0.01, "(better transfer)"),
-    (0.01, -0.05, 0.02, 0.01, 0.01, "disagree in sign"),
+UP, MIXED = [0.02, 0.01, 0.03], [0.02, -0.01, 0.03]
+
+
+@pytest.mark.parametrize("gap_p, gap_seeds, ret_delta, ret_p, expected", [
+    (0.5, UP, 0.01, 0.9, "no reading passes the rule (gap: not significant); a gap change smaller than 0.030"),
+    (0.01, MIXED, 0.01, 0.9, "no reading passes the rule (gap: seeds disagree in sign)"),  # significant, seeds split
+    (0.01, UP, 0.05, 0.02, "(better transfer, by the rule)"),
+    (0.01, UP, -0.05, 0.02, "disagree in sign: no claim"),
 ])
-def test_answer_follows_the_stated_rule(gap_p, ret_delta, ret_p, zs_p, en_p, expected):
-    tests = [_t("rs-da", "gap", 0.02, gap_p), _t("rs-da", "retained", ret_delta, ret_p, reading="retained"),
-             _t("rs-da", "gap-languages:rs-da", 0.03, 1.0, column="test:sw")]
-    primary = [{"method": "rs-da", "column": "zero-shot", "delta": -0.06, "p_holm": zs_p}]
-    english = [{"method": "rs-da", "column": "test:en", "delta": -0.08, "p_holm": en_p}]
-    (line,) = tr.transfer_answer(tests, primary, ("sw", "ur"), english)
-    assert expected in line and "sw gap +0.030" in line
-    assert ("neither reading is significant after Holm" in line) == (gap_p > 0.05 and ret_p > 0.05)
+def test_answer_follows_the_one_rule_and_never_attributes_a_null(gap_p, gap_seeds, ret_delta, ret_p, expected):
+    ret_seeds = [ret_delta] * 3
+    tests = [_t("rs-da", "gap", 0.02, gap_p, gap_seeds),
+             _t("rs-da", "retained", ret_delta, ret_p, ret_seeds, reading="retained")]
+    (line,) = tr.transfer_answer(tests)
+    assert expected in line and "accounted for" not in line
+    assert "retained share above the majority rate 0.34" in line
+
+
+def test_retained_share_uses_the_majority_class_rate():
+    labels = {"splits": {"test": {"labels": "0001"}, "dev": {"labels": "0110"}}}  # 5 of 8 are class 0
+    assert tr.majority_rate("pawsx", labels) == pytest.approx(5 / 8)
+    assert tr.majority_rate("pawsx", None) == 0.5  # unknown labels: 1 / number of labels
 
 
 def test_a_run_that_collapsed_to_one_class_is_left_out_of_the_control():
@@ -121,6 +133,6 @@ def test_a_run_that_collapsed_to_one_class_is_left_out_of_the_control():
     assert gap["seeds"] == [7] and gap["collapsed_seeds"] == [8]
     # seed 7 alone: method [0,0,-.5,-.5,0,0,0,0] − baseline [0,0,0,0,0,0,0,-.5]
     assert gap["delta"] == pytest.approx(-0.125 + 0.0625)
-    (line,) = tr.transfer_answer(tests, [], ("sw",))
-    assert "(seeds [7]; collapsed seed(s) [8] left out)" in line
+    (line,) = tr.transfer_answer(tests)
+    assert "(seeds [7]; collapsed seed(s) [8] left out)" in line and "1 seed(s), fewer than 3" in line
     assert link_points({}, "xnli", 0) == []

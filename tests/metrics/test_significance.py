@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from scipy.stats import rankdata
 
-from xalign.metrics.significance import holm, paired_item_seed_bootstrap, spearman_ci
+from xalign.metrics.significance import (
+    hierarchical_bootstrap,
+    holm,
+    minimum_detectable_effect,
+    paired_item_seed_bootstrap,
+    seed_aware_claim,
+    sign_flip_p,
+    spearman_ci,
+)
 
 # 4 items, 2 seeds. Seed-averaged correctness: a -> [1, .5, .5, 1] (0.75), b -> [.5, 0, .5, 1] (0.5);
 # per-item differences d = [.5, .5, 0, 0], so delta = 0.25 and a resample's delta is K/8, K ~ Bin(4, 1/2).
@@ -164,3 +172,90 @@ def test_spearman_within_runs_recentres_every_resample_against_a_naive_loop():
     assert spearman_ci(x, y, n_boot=5).rho > 0.7 > res.rho
     with pytest.raises(ValueError, match="centre: expected one label per unit"):
         spearman_ci(x, y, centre=runs[:5])
+
+
+# --------------------------------------------------------------------------- seed-aware (hierarchical) bootstrap
+def test_hierarchical_bootstrap_by_hand_when_only_the_seed_draw_matters():
+    # every item of seed 0 differs by 0.5, seed 1 by 0: a replicate's delta is the mean of its two drawn seeds'
+    # differences, so delta* = 0.5 (seeds {0,0}, prob 1/4), 0.25 ({0,1} either order, 1/2), 0 ({1,1}, 1/4)
+    a = np.array([[1.0, 0.5, 0.5], [0.2, 0.2, 0.2]])
+    b = np.array([[0.5, 0.0, 0.0], [0.2, 0.2, 0.2]])
+    res = hierarchical_bootstrap(a, b, n_boot=4000, seed=1)
+    assert res.delta == pytest.approx(0.25) and res.seed_deltas == pytest.approx((0.5, 0.0))
+    assert res.ci95 == (0.0, 0.5)
+    assert res.p_value == pytest.approx(2 * 0.25, abs=0.04)  # 2 * P(delta* <= 0)
+    assert res.seeds_agree is False  # a seed difference of exactly 0 has no sign
+    assert (res.mean_a, res.mean_b, res.n_seeds, res.n_items) == (pytest.approx(13 / 30), pytest.approx(11 / 60), 2, 3)
+
+
+def test_hierarchical_bootstrap_equals_a_naive_two_stage_loop_on_the_same_rng_stream():
+    rng = np.random.default_rng(2)
+    a, b = (rng.random((3, 20)) < 0.6).astype(float), (rng.random((3, 20)) < 0.5).astype(float)
+    res = hierarchical_bootstrap(a, b, n_boot=250, seed=9)
+    draw = np.random.default_rng(9)
+    deltas = []
+    for _ in range(250):  # per replicate: the seeds, then each drawn seed's items
+        seeds = draw.integers(0, 3, 3)
+        items = draw.integers(0, 20, (3, 20))
+        drawn = [a[s, i] - b[s, i] for k, s in enumerate(seeds) for i in items[k]]
+        deltas.append(np.mean(drawn))  # every seed has 20 items: the mean of the seeds' means
+    deltas = np.array(deltas)
+    assert res.delta == pytest.approx(a.mean() - b.mean())
+    assert res.ci95 == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])))
+    below, above = (np.sum(deltas <= 0) + 1) / 251, (np.sum(deltas >= 0) + 1) / 251
+    assert res.p_value == pytest.approx(min(1.0, 2 * min(below, above)))
+    assert res.std_error == pytest.approx(np.std(deltas, ddof=1))
+    assert res.seed_deltas == pytest.approx(tuple(a.mean(axis=1) - b.mean(axis=1)))
+
+
+def test_hierarchical_bootstrap_with_a_statistic_of_the_resampled_rows():
+    # rows [xx, en] per item; statistic: ratio of the means (a retained share with chance 0)
+    rng = np.random.default_rng(4)
+    a, b = rng.random((2, 15, 2)) + 0.1, rng.random((2, 15, 2)) + 0.1
+    ratio = lambda x: float(x[..., 0].mean() / x[..., 1].mean())  # noqa: E731
+    res = hierarchical_bootstrap(a, b, statistic=ratio, n_boot=120, seed=3)
+    draw = np.random.default_rng(3)
+    deltas = []
+    for _ in range(120):
+        seeds, items = draw.integers(0, 2, 2), draw.integers(0, 15, (2, 15))
+        ra = np.array([a[s, items[k]] for k, s in enumerate(seeds)])
+        rb = np.array([b[s, items[k]] for k, s in enumerate(seeds)])
+        deltas.append(ra[..., 0].mean() / ra[..., 1].mean() - rb[..., 0].mean() / rb[..., 1].mean())
+    assert res.delta == pytest.approx(ratio(a) - ratio(b))
+    assert res.ci95 == pytest.approx(tuple(np.quantile(deltas, [0.025, 0.975])))
+    assert res.seed_deltas == pytest.approx((ratio(a[:1]) - ratio(b[:1]), ratio(a[1:]) - ratio(b[1:])))
+
+
+def test_hierarchical_bootstrap_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="equal shapes"):
+        hierarchical_bootstrap(np.zeros((2, 3)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="equal shapes"):
+        hierarchical_bootstrap(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        hierarchical_bootstrap([[np.nan, 1.0]], [[0.0, 1.0]])
+
+
+def test_per_seed_tests_by_hand():
+    # sign flips of [1, 2, 3]: only all + and all − reach |mean| 2 -> 2/8
+    assert sign_flip_p([1, 2, 3]) == pytest.approx(0.25)
+    # [1, -1, 3]: the 8 signed sums are ±3, ±3, ±5, ±1 -> |sum| >= 3 in 6 of 8
+    assert sign_flip_p([1, -1, 3]) == pytest.approx(0.75)
+    # t-test of [1, 2, 3] (mean 2, sd 1, t = 2√3, 2 df): p = 1 − t / sqrt(t² + 2)
+    t = 2 * np.sqrt(3)
+    a = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
+    res = hierarchical_bootstrap(a, np.zeros_like(a), n_boot=50)
+    assert res.t_p_value == pytest.approx(1 - t / np.sqrt(t * t + 2))
+    assert res.sign_flip_p == pytest.approx(0.25) and res.seeds_agree is True
+    assert np.isnan(hierarchical_bootstrap(a[:1], np.zeros((1, 2)), n_boot=5).t_p_value)
+
+
+def test_the_claim_rule_and_the_smallest_detectable_effect():
+    assert seed_aware_claim(0.01, [0.02, 0.01, 0.03]) == (1, "significant, every seed agrees")
+    assert seed_aware_claim(0.01, [-0.02, -0.01, -0.03])[0] == -1
+    # the issue's example: Holm p 0.024 but per-seed deltas +0.005, −0.007, −0.022 -> no claim
+    assert seed_aware_claim(0.024, [0.005, -0.007, -0.022]) == (0, "seeds disagree in sign")
+    assert seed_aware_claim(0.2, [0.02, 0.01, 0.03]) == (0, "not significant")
+    assert seed_aware_claim(0.001, [0.02, 0.01]) == (0, "2 seed(s), fewer than 3")
+    # (z_0.975 + z_0.8) · SE = (1.959964 + 0.841621) · 0.01
+    assert minimum_detectable_effect(0.01) == pytest.approx(0.02801585, abs=1e-7)
+    assert minimum_detectable_effect(0.01, power=0.5) == pytest.approx(0.01959964, abs=1e-7)

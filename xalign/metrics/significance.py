@@ -1,4 +1,5 @@
-"""Significance for studies: paired bootstrap over items × seeds, Holm–Bonferroni, Spearman with a CI.
+"""Significance for studies: paired bootstrap over items × seeds, the seed-aware (hierarchical) bootstrap and
+per-seed tests, the claim rule, Holm–Bonferroni, Spearman with a CI, the smallest detectable effect.
 
 The paired item × seed bootstrap (one definition, used everywhere in xalign):
 
@@ -16,6 +17,11 @@ The paired item × seed bootstrap (one definition, used everywhere in xalign):
 
 This is :func:`xalign.metrics.stats.paired_bootstrap` applied to the seed-averaged per-item arrays, so the two
 share one resampling kernel. Wilson intervals live in :mod:`xalign.metrics.stats` (``wilson_interval``).
+
+The seed-aware test (:func:`hierarchical_bootstrap`, the one every claim of the study uses) covers training noise
+too: a resample first draws seeds, then items within each drawn seed (see its docstring for the exact RNG
+stream); it also reports the per-seed differences, their sign agreement, a one-sample t-test and an exact
+sign-flip test on them. :func:`seed_aware_claim` is the one rule that turns such a result into a claim.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from xalign.metrics.stats import paired_bootstrap
+from xalign.metrics.stats import bootstrap_p_value, paired_bootstrap
 
-__all__ = ["ItemSeedResult", "SpearmanResult", "holm", "paired_item_seed_bootstrap", "spearman_ci"]
+__all__ = ["ItemSeedResult", "SeedAwareResult", "SpearmanResult", "hierarchical_bootstrap", "holm",
+           "minimum_detectable_effect", "paired_item_seed_bootstrap", "seed_aware_claim", "sign_flip_p",
+           "spearman_ci"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,128 @@ def paired_item_seed_bootstrap(a: Any, b: Any, *, n_boot: int = 2000, seed: int 
     return ItemSeedResult(delta=res.delta, ci95=res.ci95, p_value=res.p_value, mean_a=float(ma.mean()),
                           mean_b=float(mb.mean()), n_items=int(xa.shape[1]), n_seeds=int(xa.shape[0]),
                           n_boot=int(n_boot), alpha=alpha)
+
+
+@dataclass(frozen=True)
+class SeedAwareResult:
+    """Seed-aware comparison of ``stat(a) − stat(b)`` (:func:`hierarchical_bootstrap`)."""
+
+    delta: float
+    ci95: tuple[float, float]
+    p_value: float  # two-sided, from the hierarchical bootstrap (seeds, then items)
+    std_error: float  # standard deviation of the bootstrap differences (ddof 1)
+    seed_deltas: tuple[float, ...]  # stat(a[s]) − stat(b[s]) per seed index s
+    seeds_agree: bool  # at least 2 seeds and every seed difference of one strict sign
+    t_p_value: float  # one-sample t-test of the seed differences against 0 (NaN: < 2 seeds or no spread)
+    sign_flip_p: float  # exact sign-flip test of the seed differences (:func:`sign_flip_p`)
+    mean_a: float
+    mean_b: float
+    n_items: int
+    n_seeds: int
+    n_boot: int
+    alpha: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (``ci95`` and ``seed_deltas`` as lists)."""
+        out = asdict(self)
+        out["ci95"], out["seed_deltas"] = list(self.ci95), list(self.seed_deltas)
+        return out
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean())
+
+
+def sign_flip_p(deltas: Sequence[float] | np.ndarray) -> float:
+    """Exact two-sided sign-flip (permutation) p-value of per-seed differences against 0: the share of the
+    ``2^S`` sign patterns ``e`` with ``|mean(e · d)| ≥ |mean(d)|`` (3 seeds of one sign: 2/8 = 0.25, the
+    smallest p three seeds can give). NaN without a seed."""
+    d = np.asarray(deltas, dtype=np.float64)
+    if d.size == 0:
+        return float("nan")
+    signs = np.array(np.meshgrid(*[[1.0, -1.0]] * d.size, indexing="ij")).reshape(d.size, -1).T
+    observed = abs(d.mean())
+    return float(np.mean(np.abs(signs @ d / d.size) >= observed - 1e-12))
+
+
+def _t_p(d: np.ndarray) -> float:
+    if d.size < 2 or np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):  # no spread: t undefined
+        return float("nan")
+    from scipy.stats import ttest_1samp
+
+    return float(ttest_1samp(d, 0.0).pvalue)
+
+
+def hierarchical_bootstrap(a: Any, b: Any, *, statistic: Any = None, n_boot: int = 1000, seed: int = 0,
+                           alpha: float = 0.05) -> SeedAwareResult:
+    """Paired two-stage bootstrap of ``statistic(a) − statistic(b)``: seeds, then items within each seed.
+
+    ``a`` and ``b`` are ``[n_seeds, n_items, ...]`` per-item values of two systems; seeds are matched by index
+    and items by position (the same evaluation items under every seed). ``statistic`` maps such an array to a
+    number (default: the mean of everything, i.e. the mean over seeds of each seed's mean). One replicate, with
+    ``rng = numpy.random.default_rng(seed)`` and the replicates drawn in turn: ``s = rng.integers(0, S, S)``
+    (seeds with replacement), then ``i = rng.integers(0, N, (S, N))`` (items with replacement, independently for
+    each drawn seed); both systems take the same rows ``a[s[k], i[k]]``. The interval is the percentile
+    interval of the replicate differences; the p-value is :func:`xalign.metrics.stats.bootstrap_p_value`.
+    With one seed it is the item bootstrap of that seed; with 3 seeds a seed draw has 10 distinct multisets,
+    so the interval is wide, which is the honest width of a 3-seed study.
+    """
+    xa, xb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if xa.ndim < 2 or xa.shape != xb.shape or min(xa.shape[:2]) < 1:
+        raise ValueError(f"a and b: expected equal shapes [n_seeds, n_items, ...] (seeds matched by index, same "
+                         f"items), got {xa.shape} and {xb.shape}")
+    if not (np.isfinite(xa).all() and np.isfinite(xb).all()):
+        raise ValueError("a and b: contain NaN or infinite values")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise ValueError(f"n_boot: expected an int >= 2, got {n_boot!r}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha: expected a value in (0, 1), got {alpha}")
+    stat = statistic or _mean
+    n_seeds, n_items = xa.shape[:2]
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    diff = xa - xb if statistic is None else None  # the mean of the paired differences: an exact 0 stays 0
+    for k in range(n_boot):
+        s = rng.integers(0, n_seeds, n_seeds)
+        i = rng.integers(0, n_items, (n_seeds, n_items))
+        reps[k] = diff[s[:, None], i].mean() if diff is not None else stat(xa[s[:, None], i]) - stat(xb[s[:, None], i])
+    per_seed = np.array([stat(xa[[s]]) - stat(xb[[s]]) for s in range(n_seeds)])
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    agree = bool(n_seeds >= 2 and (np.all(per_seed > 0) or np.all(per_seed < 0)))
+    return SeedAwareResult(delta=float(stat(xa) - stat(xb)), ci95=(float(lo), float(hi)),
+                           p_value=bootstrap_p_value(reps), std_error=float(reps.std(ddof=1)),
+                           seed_deltas=tuple(float(v) for v in per_seed), seeds_agree=agree, t_p_value=_t_p(per_seed),
+                           sign_flip_p=sign_flip_p(per_seed), mean_a=float(stat(xa)), mean_b=float(stat(xb)),
+                           n_items=int(n_items), n_seeds=int(n_seeds), n_boot=int(n_boot), alpha=alpha)
+
+
+MIN_SEEDS = 3  # a claim needs at least this many matched seeds (issue 25: "at least 3")
+
+
+def seed_aware_claim(p: float, seed_deltas: Sequence[float], *, level: float = 0.05,
+                     min_seeds: int = MIN_SEEDS) -> tuple[int, str]:
+    """The one rule for every accuracy and alignment claim: ``(direction, reason)`` with direction +1 / −1 when
+    the seed-aware p-value ``p`` (Holm-adjusted where a family applies) is below ``level``, at least
+    ``min_seeds`` seeds were compared and every seed's difference has the sign of their mean; else 0 and the
+    first rule that failed."""
+    d = [float(v) for v in seed_deltas]
+    if len(d) < min_seeds:
+        return 0, f"{len(d)} seed(s), fewer than {min_seeds}"
+    if not (p < level):
+        return 0, "not significant"
+    if not (all(v > 0 for v in d) or all(v < 0 for v in d)):
+        return 0, "seeds disagree in sign"
+    return (1 if d[0] > 0 else -1), "significant, every seed agrees"
+
+
+def minimum_detectable_effect(std_error: float, *, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true difference a two-sided test at ``alpha`` detects with probability ``power``, for an
+    estimate with standard error ``std_error`` (normal approximation): ``(z_{1−α/2} + z_power) · SE``
+    (2.80 SE at α = 0.05 and 80% power)."""
+    from statistics import NormalDist
+
+    z = NormalDist()
+    return float((z.inv_cdf(1 - alpha / 2) + z.inv_cdf(power)) * std_error)
 
 
 def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
