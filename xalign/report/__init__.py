@@ -3,12 +3,15 @@
 ``write_report(run_dir)`` reads the run directory (it recomputes no metric) and writes one HTML
 file with plotly.js embedded once: layer curves with CIs, CKA heatmaps, embedding maps with a
 layer slider, similarity distributions, word alignments, a summary of the run manifest; before/after
-views for comparisons; loss and accuracy views for training.
+views for comparisons; loss and accuracy views for training; for runs over many languages (the
+205 of SIB-200) the atlas: languages × layers, ranked languages, per-language Δ, accuracy vs alignment.
 
-Modules: :mod:`~xalign.report.loaders` (reading), :mod:`~xalign.report.projection` (2-D maps),
-:mod:`~xalign.report.figures` / ``figures_compare`` / ``figures_train`` / ``maps`` (one function
-per figure), :mod:`~xalign.report.tables`, :mod:`~xalign.report.page` (the page writer),
-:mod:`~xalign.report.build` (which sections a run gets), :mod:`~xalign.report.png` (optional PNGs).
+Modules: :mod:`~xalign.report.loaders` (reading typed results), :mod:`~xalign.report.projection`
+(2-D maps) and :mod:`~xalign.report.cache` (their cache), :mod:`~xalign.report.figures` /
+``figures_compare`` / ``figures_train`` / ``figures_atlas`` / ``maps`` (one function per figure),
+:mod:`~xalign.report.tables`, :mod:`~xalign.report.page` (the page writer), ``build`` /
+``build_compare`` / ``build_train`` / ``build_atlas`` (which sections a run gets),
+:mod:`~xalign.report.langmeta` (language names, scripts, families), :mod:`~xalign.report.png` (PNGs).
 """
 
 from __future__ import annotations
@@ -23,20 +26,27 @@ logger = logging.getLogger(__name__)
 __all__ = ["write_report", "render_report", "report_sections"]
 
 
-def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points: int = 1000,
-                    projection: str = "auto", seed: int | None = None) -> tuple[str, str, list[Any]]:
-    """``(title, subtitle, sections)`` of the report for ``run_dir`` (probe, compare or train)."""
-    from xalign.report.build import ReportOptions, compare_sections, probe_sections, train_sections
-    from xalign.report.loaders import detect_kind, load_compare_run, load_probe_run, load_train_run
+def _pairs_text(pairs: list[str]) -> str:
+    return ", ".join(pairs) if len(pairs) <= 6 else f"{len(pairs)} pairs ({', '.join(pairs[:3])} … {pairs[-1]})"
 
-    opts = ReportOptions(layer=layer, max_points=max_points, projection=projection, seed=seed)
+
+def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points: int = 1000,
+                    projection: str = "auto", seed: int | None = None, cache: bool = True
+                    ) -> tuple[str, str, list[Any]]:
+    """``(title, subtitle, sections)`` of the report for ``run_dir`` (probe, compare or train)."""
+    from xalign.report.build import probe_sections
+    from xalign.report.build_compare import compare_sections
+    from xalign.report.build_train import train_sections
+    from xalign.report.loaders import detect_kind, load_compare_run, load_probe_run, load_train_run
+    from xalign.report.options import ReportOptions
+
+    opts = ReportOptions(layer=layer, max_points=max_points, projection=projection, seed=seed, cache=cache)
     kind = detect_kind(run_dir)
     if kind == "compare":
         run = load_compare_run(run_dir)
-        labels = [str(m["label"]) for m in run.compare["models"]]
-        names = [str(m.get("name", m["label"])) for m in run.compare["models"]]
-        pairs = ", ".join(run.compare.get("pairs") or {})
-        return f"xalign compare: {' vs '.join(labels)}", f"{' / '.join(names)} · {pairs}", compare_sections(run, opts)
+        names = [str(m.get("name", m["label"])) for m in run.comparison.models]
+        return (f"xalign compare: {' vs '.join(run.labels)}",
+                f"{' / '.join(names)} · {_pairs_text(list(run.comparison.pairs))}", compare_sections(run, opts))
     if kind == "train":
         trun = load_train_run(run_dir)
         doc = trun.train
@@ -45,7 +55,7 @@ def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points
     prun = load_probe_run(run_dir)
     model = prun.manifest.get("model") if isinstance(prun.manifest.get("model"), dict) else {}
     subtitle = " · ".join(str(x) for x in (model.get("name"), prun.manifest.get("preset"),
-                                           ", ".join(prun.pairs), prun.manifest.get("created")) if x)
+                                           _pairs_text(list(prun.pairs)), prun.manifest.get("created")) if x)
     return f"xalign probe: {model.get('name', Path(run_dir).name)}", subtitle, probe_sections(prun, opts)
 
 
@@ -79,14 +89,15 @@ def _figures(sections: list[Any]) -> list[Any]:
 
 def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: int | None = None,
                  max_points: int = 1000, projection: str = "auto", seed: int | None = None,
-                 png: bool = False) -> Path:
+                 png: bool = False, cache: bool = True) -> Path:
     """Write the self-contained HTML report of a probe, compare or train run directory.
 
     ``out`` defaults to ``run_dir/report.html``. ``layer``: the layer sliders and tables show
     first (default: the best P@1 layer); ``max_points``: sentences per language in embedding
-    maps (a seeded subsample); ``projection``: "auto" (UMAP, PCA below 40 points or without
-    umap-learn), "umap" or "pca"; ``seed``: defaults to the run's seed. ``png=True`` also writes
-    each figure to ``<out stem>_png/`` (needs kaleido and Chrome/Chromium). Written atomically.
+    maps (a seeded subsample); ``projection``: "auto" (PCA, instant), "umap" (UMAP; PCA below 40
+    points) or "pca"; ``seed``: defaults to the run's seed. ``cache``: keep projections in
+    ``run_dir/report_cache/`` (keyed by a hash of their inputs) and reuse them. ``png=True`` also
+    writes each figure to ``<out stem>_png/`` (needs kaleido and Chrome/Chromium). Written atomically.
     """
     from xalign.report.page import render_page, write_page
 
@@ -94,7 +105,7 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: i
     root = Path(run_dir)
     target = Path(out) if out is not None else root / "report.html"
     title, subtitle, sections = report_sections(root, layer=layer, max_points=max_points,
-                                                projection=projection, seed=seed)
+                                                projection=projection, seed=seed, cache=cache)
     write_page(target, render_page(title, sections, subtitle=subtitle))
     logger.info("wrote %s (%.1f MB) in %.1fs", target, target.stat().st_size / 2**20, time.perf_counter() - t0)
     if png:
