@@ -101,17 +101,19 @@ def language_layer_heatmap(grids: list[AtlasGrid], *, layer: int, title: str = "
                      "args": [{"yaxis.categoryorder": "array", "yaxis.categoryarray": [plotly_text(c) for c in
                                                                                        orders[name]][::-1]}]}
                     for name in SORTS]
+    n = len(codes)
+    height, top, bottom = max(460, 12 * n + 230), 170, 30
+    above_ticks = 1 + 42 / (height - top - bottom)  # menus sit between the title and the layer ticks on top
     menus = [{"type": "buttons", "direction": "right", "buttons": sort_buttons, "x": 0, "xanchor": "left",
-              "y": 1.0, "yanchor": "bottom", "pad": {"b": 8}, "showactive": True, "active": 0}]
+              "y": above_ticks, "yanchor": "bottom", "showactive": True, "active": 0}]
     if len(grids) > 1:
         menus.append({"buttons": [{"label": plotly_text(g.metric), "method": "restyle",
                                    "args": [{"z": [np.round(g.values, 4).tolist()]}, [0]]} for g in grids],
-                      "x": 1.0, "xanchor": "right", "y": 1.0, "yanchor": "bottom", "pad": {"b": 8},
+                      "x": 1.0, "xanchor": "right", "y": above_ticks, "yanchor": "bottom",
                       "direction": "down", "active": 0})
-    n = len(codes)
     fig.update_layout(
-        template=TEMPLATE, title={"text": plotly_text(title)}, height=max(420, 12 * n + 190), updatemenus=menus,
-        margin={"t": 120, "l": 90}, meta={"sorts": list(SORTS), "orders": orders, "metrics": [g.metric for g in grids]},
+        template=TEMPLATE, title={"text": plotly_text(title), "y": 1 - 20 / height, "yanchor": "top"}, height=height,
+        updatemenus=menus, margin={"t": top, "b": bottom, "l": 90}, meta={"sorts": list(SORTS), "orders": orders, "metrics": [g.metric for g in grids]},
         xaxis={"title": {"text": "layer"}, "side": "top", "type": "category"},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": [plotly_text(c) for c in
                                                                              orders["score"]][::-1],
