@@ -20,7 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-points", type=int, default=1000, metavar="N",
                    help="sentences per language in embedding maps, a seeded subsample (default: 1000)")
     p.add_argument("--projection", choices=("auto", "umap", "pca"), default="auto",
-                   help="embedding-map projection: auto = UMAP, PCA for tiny sets (default: auto)")
+                   help="embedding-map projection: auto = PCA (instant), umap = UMAP (slower; cached in "
+                        "RUN_DIR/report_cache/) (default: auto)")
     p.add_argument("--seed", type=int, default=None, help="subsample/UMAP seed (default: the run's seed)")
     p.add_argument("--png", action="store_true",
                    help="also write each figure as PNG to <out>_png/ (needs kaleido>=1 and Chrome/Chromium)")
