@@ -252,15 +252,15 @@ _SCRIPTS = ("Latn", "Arab", "Cyrl", "Deva", "Ethi")
 
 
 def atlas_codes(n: int) -> list[str]:
-    """``n`` FLORES-200 codes: the packaged table's when xalign has it, else synthetic ``l000_Latn``-style codes."""
+    """``n`` FLORES-200 codes: the packaged table's (English left out) when xalign has it, then synthetic
+    ``l000_Latn``-style codes that no table knows."""
     try:
         from xalign.data.languages import atlas_languages
 
         codes = [info.code for info in atlas_languages() if info.code != "eng_Latn"]
     except ImportError:
         codes = []
-    if len(codes) < n:
-        codes = [f"l{i:03d}_{_SCRIPTS[i % len(_SCRIPTS)]}" for i in range(n)]
+    codes += [f"l{i:03d}_{_SCRIPTS[i % len(_SCRIPTS)]}" for i in range(max(0, n - len(codes)))]
     return codes[:n]
 
 
