@@ -158,3 +158,28 @@ def test_unknown_languages_degrade_to_what_the_code_says(monkeypatch):
         assert meta.describe() == "xyz_Cyrl · Cyrl" and meta.seen_label == "unknown"
     finally:
         lm.language_meta.cache_clear()
+
+
+def test_report_of_an_atlas_probe_with_a_separate_train_run(tmp_path, capsys):
+    from xalign.cli.main import main
+
+    probe = make_atlas_probe_run(tmp_path / "atlas", n_langs=9, n_layers=3)
+    train = make_train_run(tmp_path / "train")
+    doc = json.loads((train / "train_metrics.json").read_text(encoding="utf-8"))
+    codes = [p["tgt_lang"] for p in json.loads((probe / "metrics.json").read_text(encoding="utf-8"))["pairs"].values()]
+    doc["eval"] = {"accuracy": {c: 0.3 + 0.01 * i for i, c in enumerate(codes)}}
+    (train / "train_metrics.json").write_text(json.dumps(doc), encoding="utf-8")
+    _, _, sections = report_sections(probe, train=train)
+    assert [s.title for s in sections][:3] == ["Summary", "Languages × layers", "Accuracy against alignment"]
+    (fig,) = sections[2].blocks
+    assert sorted(x for t in fig.data for x in t.text) == sorted(codes)
+    assert fig.layout.shapes[0].y0 == pytest.approx(1 / 3)  # XNLI's three labels: the chance line
+    out = tmp_path / "r.html"
+    assert main(["-q", "report", str(probe), "--train", str(train), "--out", str(out)]) == 0
+    assert "accuracy against alignment per language" in out.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="is a train run, not a probe run"):
+        report_sections(train, train=train)
+    doc["eval"] = {}
+    (train / "train_metrics.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["-q", "report", str(probe), "--train", str(train), "--out", str(out)]) == 2
+    assert "expected eval.accuracy per language" in capsys.readouterr().err

@@ -23,6 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="embedding-map projection: auto = PCA (instant), umap = UMAP (slower; cached in "
                         "RUN_DIR/report_cache/) (default: auto)")
     p.add_argument("--seed", type=int, default=None, help="subsample/UMAP seed (default: the run's seed)")
+    p.add_argument("--train", default=None, metavar="TRAIN_RUN",
+                   help="a train run folder (e.g. --task sib200 --eval-langs all): its accuracy per language is "
+                        "drawn against this probe's alignment")
     p.add_argument("--png", action="store_true",
                    help="also write each figure as PNG to <out>_png/ (needs kaleido>=1 and Chrome/Chromium)")
     p.set_defaults(func=run)
@@ -35,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:  # a file xalign wrote, or none: never a folder, link, device or the user's file
         check_output(args.out, kind="file", files="xalign")
     path = write_report(args.run_dir, out=args.out, layer=args.layer, max_points=args.max_points,
-                        projection=args.projection, seed=args.seed, png=args.png)
+                        projection=args.projection, seed=args.seed, png=args.png, train=args.train)
     print(path)
     return 0

@@ -30,10 +30,24 @@ def _pairs_text(pairs: list[str]) -> str:
     return ", ".join(pairs) if len(pairs) <= 6 else f"{len(pairs)} pairs ({', '.join(pairs[:3])} … {pairs[-1]})"
 
 
+def _task_accuracy(train_dir: str | Path) -> Any:
+    from xalign.errors import DataError
+    from xalign.report.build_train import chance_level
+    from xalign.report.loaders import load_train_run
+    from xalign.report.options import TaskAccuracy
+
+    trun = load_train_run(train_dir, embeddings=False)
+    ev = trun.train.get("eval")
+    if not isinstance(ev, dict) or not isinstance(ev.get("accuracy"), dict):
+        raise DataError(f"{Path(train_dir) / 'train_metrics.json'}: expected eval.accuracy per language, found none")
+    return TaskAccuracy(eval=ev, chance=chance_level(trun.train), source=str(train_dir))
+
+
 def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points: int = 1000,
-                    projection: str = "auto", seed: int | None = None, cache: bool = True
-                    ) -> tuple[str, str, list[Any]]:
-    """``(title, subtitle, sections)`` of the report for ``run_dir`` (probe, compare or train)."""
+                    projection: str = "auto", seed: int | None = None, cache: bool = True,
+                    train: str | Path | None = None) -> tuple[str, str, list[Any]]:
+    """``(title, subtitle, sections)`` of the report for ``run_dir`` (probe, compare or train); ``train``: a
+    train run folder whose per-language accuracy a probe report draws against alignment."""
     from xalign.report.build import probe_sections
     from xalign.report.build_compare import compare_sections
     from xalign.report.build_train import train_sections
@@ -42,6 +56,12 @@ def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points
 
     opts = ReportOptions(layer=layer, max_points=max_points, projection=projection, seed=seed, cache=cache)
     kind = detect_kind(run_dir)
+    if train is not None and kind != "probe":
+        from xalign.errors import ConfigError
+
+        raise ConfigError(f"--train draws a train run's accuracy against a probe's alignment; {run_dir} is a "
+                          f"{kind} run, not a probe run")
+    task = _task_accuracy(train) if train is not None else None
     if kind == "compare":
         run = load_compare_run(run_dir)
         names = [str(m.get("name", m["label"])) for m in run.comparison.models]
@@ -56,7 +76,7 @@ def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points
     model = prun.manifest.get("model") if isinstance(prun.manifest.get("model"), dict) else {}
     subtitle = " · ".join(str(x) for x in (model.get("name"), prun.manifest.get("preset"),
                                            _pairs_text(list(prun.pairs)), prun.manifest.get("created")) if x)
-    return f"xalign probe: {model.get('name', Path(run_dir).name)}", subtitle, probe_sections(prun, opts)
+    return f"xalign probe: {model.get('name', Path(run_dir).name)}", subtitle, probe_sections(prun, opts, task=task)
 
 
 def render_report(run_dir: str | Path, **options: Any) -> str:
@@ -89,7 +109,7 @@ def _figures(sections: list[Any]) -> list[Any]:
 
 def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: int | None = None,
                  max_points: int = 1000, projection: str = "auto", seed: int | None = None,
-                 png: bool = False, cache: bool = True) -> Path:
+                 png: bool = False, cache: bool = True, train: str | Path | None = None) -> Path:
     """Write the self-contained HTML report of a probe, compare or train run directory.
 
     ``out`` defaults to ``run_dir/report.html``. ``layer``: the layer sliders and tables show
@@ -97,7 +117,9 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: i
     maps (a seeded subsample); ``projection``: "auto" (PCA, instant), "umap" (UMAP; PCA below 40
     points) or "pca"; ``seed``: defaults to the run's seed. ``cache``: keep projections in
     ``run_dir/report_cache/`` (keyed by a hash of their inputs) and reuse them. ``png=True`` also
-    writes each figure to ``<out stem>_png/`` (needs kaleido and Chrome/Chromium). Written atomically.
+    writes each figure to ``<out stem>_png/`` (needs kaleido and Chrome/Chromium). ``train``: a train run
+    (e.g. ``--task sib200 --eval-langs all``) whose per-language accuracy a probe report draws against its
+    alignment. Written atomically.
     """
     from xalign.report.page import render_page, write_page
 
@@ -105,7 +127,7 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None, layer: i
     root = Path(run_dir)
     target = Path(out) if out is not None else root / "report.html"
     title, subtitle, sections = report_sections(root, layer=layer, max_points=max_points,
-                                                projection=projection, seed=seed, cache=cache)
+                                                projection=projection, seed=seed, cache=cache, train=train)
     write_page(target, render_page(title, sections, subtitle=subtitle))
     logger.info("wrote %s (%.1f MB) in %.1fs", target, target.stat().st_size / 2**20, time.perf_counter() - t0)
     if png:

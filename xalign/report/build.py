@@ -15,17 +15,17 @@ from typing import Any
 
 from xalign.errors import ConfigError
 from xalign.report import figures, maps, tables
-from xalign.report.build_atlas import atlas_sections, is_atlas
+from xalign.report.build_atlas import accuracy_alignment_block, atlas_sections, is_atlas
 from xalign.report.cache import cached_projection
 from xalign.report.loaders import PairEmbeddings, ProbeRun
-from xalign.report.options import ReportOptions, check_layer, layers_of, run_seed, safe
+from xalign.report.options import ReportOptions, TaskAccuracy, check_layer, layers_of, run_seed, safe
 from xalign.report.page import Block, Section
 from xalign.results.registry import format_value, metric_label
 from xalign.results.types import PairMetrics
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ReportOptions", "probe_sections", "initial_layer", "headline_layer", "map_figures"]
+__all__ = ["ReportOptions", "probe_sections", "initial_layer", "headline_layer", "map_figures", "accuracy_section"]
 
 
 def _headline_keys(pair: PairMetrics) -> list[str]:
@@ -132,13 +132,26 @@ def _detail_sections(run: ProbeRun, start: dict[str, tuple[int, str]]) -> list[S
                                                           ("Word alignments", words)) if blocks]
 
 
-def probe_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = "Summary") -> list[Section]:
+def accuracy_section(run: ProbeRun, task: TaskAccuracy) -> Section:
+    """A train run's accuracy against this probe's alignment, one point per language both have."""
+    block = accuracy_alignment_block(run, task.eval, chance=task.chance)
+    if block is None:
+        block = tables.note(f"{task.source}: fewer than 3 of its evaluation languages are probed here, so accuracy "
+                            "cannot be drawn against alignment.", cls="warn")
+    return Section("Accuracy against alignment", [block])
+
+
+def probe_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = "Summary",
+                   task: TaskAccuracy | None = None) -> list[Section]:
     """Summary, layer curves, CKA heatmaps, embedding maps, similarity distributions, word alignments; a run
-    over many languages (the atlas) gets the atlas sections instead of one set of figures per pair."""
+    over many languages (the atlas) gets the atlas sections instead of one set of figures per pair; ``task``
+    adds a train run's accuracy against alignment."""
     pairs = run.pairs
     check_layer(opts.layer, [x for p in pairs.values() for x in layers_of(p)], str(run.path))
+    extra = [accuracy_section(run, task)] if task is not None and isinstance(task.eval.get("accuracy"), dict) else []
     if is_atlas(run.metrics):
-        return atlas_sections(run, opts, manifest_title=manifest_title)
+        sections = atlas_sections(run, opts, manifest_title=manifest_title)
+        return sections[:2] + extra + sections[2:]
     seed = run_seed(opts, run.manifest)
     start = {name: headline_layer(pair, opts.layer) for name, pair in pairs.items() if pair.layers}
     sections = [Section(manifest_title, _summary(run, start))]
@@ -146,7 +159,7 @@ def probe_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = 
         safe(f"layer curves {name}", figures.layer_curves, pair, title=f"{name}: alignment per layer")
         for name, pair in pairs.items()]))
     details = _detail_sections(run, start)
-    sections += [s for s in details if s.title == "CKA"]
+    sections += extra + [s for s in details if s.title == "CKA"]
     if run.embeddings:
         maps_blocks: list[Block] = []
         for name, emb in run.embeddings.items():

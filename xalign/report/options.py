@@ -14,7 +14,7 @@ from xalign.results.types import PairComparison, PairMetrics
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ReportOptions", "PROJECTIONS", "safe", "layers_of", "check_layer", "run_seed"]
+__all__ = ["ReportOptions", "TaskAccuracy", "PROJECTIONS", "safe", "layers_of", "check_layer", "run_seed"]
 
 PROJECTIONS = ("auto", "umap", "pca")
 
@@ -46,6 +46,15 @@ class ReportOptions:
             raise ConfigError(f"max_points must be >= 1, got {self.max_points}")
         if self.projection not in PROJECTIONS:
             raise ConfigError(f"projection must be one of {list(PROJECTIONS)}, got {self.projection!r}")
+
+
+@dataclass(frozen=True)
+class TaskAccuracy:
+    """A train run's per-language accuracy (its ``eval`` block) to draw against a probe's alignment."""
+
+    eval: dict[str, Any]
+    chance: float | None
+    source: str
 
 
 def safe(what: str, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Block:
