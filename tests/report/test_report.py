@@ -227,7 +227,7 @@ def test_compare_maps_are_one_joint_projection(compare_run, monkeypatch):
     _, _, sections = report_sections(compare_run, projection="pca", cache=False)
     assert calls == [2]  # one fit for both models
     row = sections[3].blocks[1]
-    assert all("one fit shared by the 2 models' maps" in f.layout.annotations[0].text for f in row.blocks)
+    assert all("one fit for the 2 models' maps" in f.layout.annotations[0].text for f in row.blocks)
 
 
 def test_the_summary_says_why_the_headline_layer_was_chosen(probe_run):

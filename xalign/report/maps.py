@@ -44,9 +44,10 @@ def _q(values: np.ndarray) -> list[float | None]:
 
 
 def _caption(method: str, n: int, joint: int) -> str:
-    shared = f", one fit shared by the {joint} models' maps" if joint > 1 else ""
-    hint = " (xalign report --projection umap: UMAP)" if method == "pca" else ""
-    return f"{method.upper()} of {n} pairs{shared}{hint}; hover a sentence to see its translation"
+    if joint > 1:  # side-by-side maps are narrow: the short form
+        return f"{method.upper()} of {n} pairs, one fit for the {joint} models' maps; hover: its translation"
+    hint = " (--projection umap: UMAP)" if method == "pca" else ""
+    return f"{method.upper()} of {n} pairs{hint}; hover a sentence to see its translation"
 
 
 def embedding_map(projection: PairProjection, src_texts: list[str], tgt_texts: list[str], *, src_lang: str,
