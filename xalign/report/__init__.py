@@ -51,7 +51,9 @@ def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points
     from xalign.report.build import probe_sections
     from xalign.report.build_compare import compare_sections
     from xalign.report.build_train import train_sections
-    from xalign.report.loaders import detect_kind, load_compare_run, load_probe_run, load_train_run
+    from xalign.report.build_atlas import is_atlas
+    from xalign.report.loaders import (detect_kind, load_compare_run, load_probe_run, load_run_embeddings,
+                                       load_train_run)
     from xalign.report.options import ReportOptions
 
     opts = ReportOptions(layer=layer, max_points=max_points, projection=projection, seed=seed, cache=cache)
@@ -63,16 +65,24 @@ def report_sections(run_dir: str | Path, *, layer: int | None = None, max_points
                           f"{kind} run, not a probe run")
     task = _task_accuracy(train) if train is not None else None
     if kind == "compare":
-        run = load_compare_run(run_dir)
+        run = load_compare_run(run_dir, embeddings=False)
+        if not is_atlas(run.comparison):  # an atlas draws no maps: its embeddings are never opened
+            for sub in run.models.values():
+                if sub is not None:
+                    sub.embeddings = load_run_embeddings(sub.path, sub.metrics)
         names = [str(m.get("name", m["label"])) for m in run.comparison.models]
         return (f"xalign compare: {' vs '.join(run.labels)}",
                 f"{' / '.join(names)} · {_pairs_text(list(run.comparison.pairs))}", compare_sections(run, opts))
     if kind == "train":
-        trun = load_train_run(run_dir)
+        trun = load_train_run(run_dir, embeddings=False)
+        if trun.probe is not None and not is_atlas(trun.probe.metrics):
+            trun.probe.embeddings = load_run_embeddings(trun.probe.path, trun.probe.metrics)
         doc = trun.train
         return (f"xalign train: {doc.get('method', '')} on {doc.get('task', '')}",
                 str(Path(run_dir).resolve().name), train_sections(trun, opts))
-    prun = load_probe_run(run_dir)
+    prun = load_probe_run(run_dir, embeddings=False)
+    if not is_atlas(prun.metrics):
+        prun.embeddings = load_run_embeddings(prun.path, prun.metrics)
     model = prun.manifest.get("model") if isinstance(prun.manifest.get("model"), dict) else {}
     subtitle = " · ".join(str(x) for x in (model.get("name"), prun.manifest.get("preset"),
                                            _pairs_text(list(prun.pairs)), prun.manifest.get("created")) if x)

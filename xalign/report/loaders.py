@@ -27,7 +27,7 @@ from xalign.results.types import Comparison, PairMetrics, ProbeMetrics
 logger = logging.getLogger(__name__)
 
 __all__ = ["PairEmbeddings", "ProbeRun", "CompareRun", "TrainRun", "detect_kind", "load_probe_run",
-           "load_compare_run", "load_train_run", "load_embeddings"]
+           "load_compare_run", "load_train_run", "load_embeddings", "load_run_embeddings"]
 
 
 @dataclass(frozen=True)
@@ -144,13 +144,18 @@ def load_probe_run(run_dir: str | Path, *, embeddings: bool = True) -> ProbeRun:
                 else dict(metrics.manifest))
     details_path = root / "details.json"
     details = _expect_dict(_read_json(details_path), str(details_path)) if details_path.is_file() else {}
-    embs: dict[str, PairEmbeddings] = {}
-    if embeddings:
-        for name, pair in metrics.pairs.items():
-            found = load_embeddings(root, name, [e.layer for e in pair.layers])
-            if found is not None:
-                embs[name] = found
+    embs = load_run_embeddings(root, metrics) if embeddings else {}
     return ProbeRun(path=root, manifest=manifest, metrics=metrics, details=details, embeddings=embs)
+
+
+def load_run_embeddings(run_dir: str | Path, metrics: ProbeMetrics) -> dict[str, PairEmbeddings]:
+    """The stored embeddings of every pair of ``metrics`` that has them (memory-mapped)."""
+    embs: dict[str, PairEmbeddings] = {}
+    for name, pair in metrics.pairs.items():
+        found = load_embeddings(run_dir, name, [e.layer for e in pair.layers])
+        if found is not None:
+            embs[name] = found
+    return embs
 
 
 def load_embeddings(run_dir: str | Path, pair: str, layers: list[int]) -> PairEmbeddings | None:
