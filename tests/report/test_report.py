@@ -261,3 +261,15 @@ def test_tiny_train_run_and_chance_level(tmp_path):
     spread = max(0.1, float(np.abs(z - 1 / 3).max()))
     assert heat.data[0].zmid == pytest.approx(1 / 3)
     assert (heat.data[0].zmin, heat.data[0].zmax) == pytest.approx((1 / 3 - spread, 1 / 3 + spread))
+
+
+def test_compare_models_of_different_widths_are_projected_one_by_one(compare_run):
+    folder = compare_run / "models" / "after" / "embeddings" / "en-sw"
+    for lang in ("en", "sw"):
+        arr = np.load(folder / f"{lang}.npy")
+        np.save(folder / f"{lang}.npy", np.ascontiguousarray(arr[:, :, :8]))  # 8 dims instead of 16
+    _, _, sections = report_sections(compare_run, projection="pca", cache=False)
+    blocks = sections[3].blocks
+    assert "differ in hidden size or layers" in blocks[1]
+    row = blocks[2]
+    assert len(row.blocks) == 2 and not any("one fit" in f.layout.annotations[0].text for f in row.blocks)
