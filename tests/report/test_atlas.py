@@ -183,3 +183,15 @@ def test_report_of_an_atlas_probe_with_a_separate_train_run(tmp_path, capsys):
     (train / "train_metrics.json").write_text(json.dumps(doc), encoding="utf-8")
     assert main(["-q", "report", str(probe), "--train", str(train), "--out", str(out)]) == 2
     assert "expected eval.accuracy per language" in capsys.readouterr().err
+
+
+def test_group_curves_are_the_means_of_seen_and_unseen_languages():
+    from xalign.report.figures_atlas import AtlasGrid, group_curves
+
+    langs = [_meta("a", None, None, True), _meta("b", None, None, False), _meta("c", None, None, True)]
+    v = np.array([[0.2, 0.6], [0.1, np.nan], [0.4, 0.8]])
+    fig = group_curves(AtlasGrid("m", langs, [0, 1], v, v, v))
+    means = {t.meta["seen"]: (list(t.x), list(t.y)) for t in fig.data if t.meta["key"] == "atlas.group_mean"}
+    assert means[True] == ([0, 1], [pytest.approx(0.3), pytest.approx(0.7)])
+    assert means[False] == ([0], [pytest.approx(0.1)])  # a layer without values is left out
+    assert "2 languages" in [t.name for t in fig.data if t.meta.get("seen") is True and t.name][0]

@@ -215,7 +215,9 @@ def atlas_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = 
         safe("atlas heatmap", figures_atlas.language_layer_heatmap, grids, layer=layer,
              title=f"{grids[0].metric} per language and layer (menu: other metrics; buttons: row order)"),
         safe("ranked languages", figures_atlas.ranked_languages, grids[0], layer=layer, chance=chance,
-             title=f"{grids[0].metric} at layer {layer}, best first (95% CI)")]
+             title=f"{grids[0].metric} at layer {layer}, best first (95% CI)"),
+        safe("group curves", figures_atlas.group_curves, grids[0],
+             title=f"{grids[0].metric} per layer: languages seen vs unseen in pre-training")]
     sections = [Section(manifest_title, summary), Section("Languages × layers", figs)]
     lang_cka = run.details.get("language_cka")
     if isinstance(lang_cka, dict):

@@ -5,6 +5,7 @@
   dropdown, and each language's name, script and family on hover;
 * :func:`ranked_languages`: one value per language at one layer with its 95% CI, best first, coloured by
   whether the language is in the encoder's pre-training data;
+* :func:`group_curves`: the mean per layer of languages seen and unseen in pre-training;
 * :func:`ranked_deltas`: compare's per-language Δ with CIs, coloured by Holm-adjusted significance;
 * :func:`accuracy_vs_alignment`: a train run's accuracy against a probe's alignment, one point per language.
 
@@ -24,7 +25,7 @@ from xalign.report.langmeta import LangMeta
 from xalign.report.style import TEMPLATE, format_ci, format_delta, format_p
 
 __all__ = ["AtlasGrid", "language_layer_heatmap", "ranked_languages", "ranked_deltas", "accuracy_vs_alignment",
-           "SORTS", "sort_orders"]
+           "group_curves", "SORTS", "sort_orders"]
 
 #: the row orders the heatmap offers, in button order
 SORTS = ("score", "family", "script", "pre-training", "code")
@@ -113,7 +114,13 @@ def language_layer_heatmap(grids: list[AtlasGrid], *, layer: int, title: str = "
                       "direction": "down", "active": 0})
     fig.update_layout(
         template=TEMPLATE, title={"text": plotly_text(title), "y": 1 - 20 / height, "yanchor": "top"}, height=height,
-        updatemenus=menus, margin={"t": top, "b": bottom, "l": 90}, meta={"sorts": list(SORTS), "orders": orders, "metrics": [g.metric for g in grids]},
+        updatemenus=menus, margin={"t": top, "b": bottom, "l": 90},
+        meta={"sorts": list(SORTS), "orders": orders, "metrics": [g.metric for g in grids]},
+        annotations=[{"text": plotly_text(f"rows: score = {g0.metric} at layer {layer}; groups (family, script, "
+                                          "pre-training) largest first, by score inside; hover a cell for the "
+                                          "language"), "xref": "paper", "yref": "paper", "x": 0,
+                      "y": above_ticks + 40 / (height - top - bottom), "yanchor": "bottom", "showarrow": False,
+                      "font": {"size": 11, "color": "#666"}, "align": "left"}],
         xaxis={"title": {"text": "layer"}, "side": "top", "type": "category"},
         yaxis={"type": "category", "categoryorder": "array", "categoryarray": [plotly_text(c) for c in
                                                                              orders["score"]][::-1],
@@ -158,6 +165,39 @@ def ranked_languages(grid: AtlasGrid, *, layer: int, chance: float | None = None
                              "tickfont": {"size": 7 if many else 11}, "tickangle": -90 if many else -45},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
                       meta={"order": codes})
+    return fig
+
+
+def group_curves(grid: AtlasGrid, *, title: str = "") -> go.Figure:
+    """Mean of ``grid`` per layer for languages seen / unseen in pre-training (and unknown), with the
+    interquartile range as a band: where in the network the long tail falls behind."""
+    fig = go.Figure()
+    for seen in (True, False, None):
+        idx = [i for i, m in enumerate(grid.langs) if m.seen is seen]
+        if not idx:
+            continue
+        v = grid.values[idx]
+        ok = np.isfinite(v).any(axis=0)
+        xs = [layer for layer, good in zip(grid.layers, ok) if good]
+        if not xs:
+            continue
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(v[:, ok], axis=0)
+            q1, q3 = np.nanpercentile(v[:, ok], 25, axis=0), np.nanpercentile(v[:, ok], 75, axis=0)
+        color = _SEEN_COLORS[seen]
+        name = f"{_SEEN_NAMES[seen]}: {len(idx)} languages"
+        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=q3.tolist() + q1[::-1].tolist(), fill="toself", mode="lines",
+                                 line={"width": 0, "color": color}, fillcolor=color, opacity=0.15, hoverinfo="skip",
+                                 showlegend=False, legendgroup=str(seen), meta={"key": "atlas.group_iqr", "seen": seen}))
+        fig.add_trace(go.Scatter(x=xs, y=mean.tolist(), mode="lines+markers", name=plotly_text(name),
+                                 legendgroup=str(seen), line={"color": color, "width": 2},
+                                 hovertemplate=f"{plotly_text(name)}<br>layer %{{x}}: mean %{{y:.3f}}<extra></extra>",
+                                 meta={"key": "atlas.group_mean", "seen": seen}))
+    if not fig.data:
+        raise ConfigError(f"atlas: no values of {grid.metric}")
+    fig.update_layout(template=TEMPLATE, title={"text": plotly_text(title)}, height=420,
+                      xaxis={"title": {"text": "layer (0 = embeddings)"}, "dtick": 1},
+                      yaxis={"title": {"text": plotly_text(f"{grid.metric}: mean, band = 25–75%")}})
     return fig
 
 
