@@ -195,3 +195,18 @@ def test_group_curves_are_the_means_of_seen_and_unseen_languages():
     assert means[True] == ([0, 1], [pytest.approx(0.3), pytest.approx(0.7)])
     assert means[False] == ([0], [pytest.approx(0.1)])  # a layer without values is left out
     assert "2 languages" in [t.name for t in fig.data if t.meta.get("seen") is True and t.name][0]
+
+
+def test_compare_atlas_lists_every_language_with_its_delta(tmp_path):
+    p = [0.001] + [0.5] * 8
+    d = [-0.00031] + [0.01 * i for i in range(8)]
+    root = make_atlas_compare_run(tmp_path / "cmp", n_langs=9, n_layers=3, p_values=p, deltas=d)
+    html = render_report(root, layer=1)
+    code = read_comparison(root / "compare.json").pairs
+    first = next(iter(code.values())).tgt_lang
+    # the one significant loss, with enough digits that its Δ is not "-0.000", and the Holm-adjusted p (0.009)
+    assert f"<td>loss</td><td>{first}</td>" in html and "-0.00031" in html and "p = 0.009" in html
+    assert "Δ for each of the 9 languages" in html
+    _, _, sections = report_sections(root)
+    keys = [t.meta.get("key") for s in sections for b in s.blocks for t in getattr(b, "data", [])]
+    assert "atlas.group_mean" in keys and "atlas.delta" in keys and "atlas.heatmap" in keys

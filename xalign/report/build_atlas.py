@@ -229,26 +229,39 @@ def atlas_sections(run: ProbeRun, opts: ReportOptions, *, manifest_title: str = 
     return sections
 
 
-def _significant_table(grid: AtlasGrid, layer: int, label: str) -> Block:
+def _delta_rows(grid: AtlasGrid, layer: int) -> list[tuple[str, ...]]:
+    """One row per language with a Δ at ``layer``, largest first: significance, code, name, family, CC-100, Δ,
+    its CI, p and Holm-adjusted p."""
     col = grid.column(layer)
     rows = []
     for i in np.argsort(-np.nan_to_num(grid.values[:, col], nan=-np.inf), kind="stable"):
-        ph = grid.p_holm[i, col] if grid.p_holm is not None else np.nan
-        sig = figures_atlas.significance(float(grid.values[i, col]), float(ph), ALPHA)
-        if sig != "n.s.":
-            m = grid.langs[i]
-            rows.append((sig, m.code, m.name or "", format_delta(float(grid.values[i, col])),
-                         format_ci((float(grid.lo[i, col]), float(grid.hi[i, col])), delta=True),
-                         format_p(float(grid.p[i, col])) if grid.p is not None else "", format_p(float(ph))))
-    gains = sum(r[0] == "gain" for r in rows)
-    tested = int(np.isfinite(grid.p[:, col]).sum()) if grid.p is not None else 0
+        if np.isnan(grid.values[i, col]):
+            continue
+        ph = float(grid.p_holm[i, col]) if grid.p_holm is not None else float("nan")
+        m = grid.langs[i]
+        rows.append((figures_atlas.significance(float(grid.values[i, col]), ph, ALPHA), m.code, m.name or "",
+                     m.family or "", {True: "yes", False: "no"}.get(m.seen, "?"),
+                     format_delta(float(grid.values[i, col])),
+                     format_ci((float(grid.lo[i, col]), float(grid.hi[i, col])), delta=True),
+                     format_p(float(grid.p[i, col])) if grid.p is not None else "", format_p(ph)))
+    return rows
+
+
+def _significant_table(grid: AtlasGrid, layer: int, label: str) -> Block:
+    """The count of languages that gained / lost significantly, those languages, and every language collapsed."""
+    rows = _delta_rows(grid, layer)
+    changed = [r for r in rows if r[0] != "n.s."]
+    gains = sum(r[0] == "gain" for r in changed)
+    tested = int(np.isfinite(grid.p[:, grid.column(layer)]).sum()) if grid.p is not None else 0
     text = (f"{label} vs the first model, {grid.metric} at layer {layer}: {gains} language(s) gained and "
-            f"{len(rows) - gains} lost significantly (Holm across the {tested} tested languages, α = {ALPHA}).")
-    if not rows:
-        return tables.note(text)
-    return tables.Html(tables.note(text) + tables.table(
-        ["", "code", "language", "Δ", "Δ 95% CI", "p", "Holm-adjusted p"], rows,
-        caption="languages that changed significantly", cls="summary"))
+            f"{len(changed) - gains} lost significantly (Holm across the {tested} tested languages, α = {ALPHA}).")
+    header = ["", "code", "language", "family", "in CC-100", "Δ", "Δ 95% CI", "p", "Holm-adjusted p"]
+    out = tables.note(text)
+    if changed:
+        out += tables.table(header, changed, caption="languages that changed significantly", cls="summary")
+    out += tables.collapsible(f"Δ for each of the {len(rows)} languages",
+                              tables.table(header, rows, caption=f"Δ {grid.metric} at layer {layer}", cls="summary"))
+    return tables.Html(out)
 
 
 def models_table(run: CompareRun) -> Block:
@@ -278,7 +291,9 @@ def compare_atlas_sections(run: CompareRun, opts: ReportOptions) -> list[Section
         figs += [safe("ranked deltas", figures_atlas.ranked_deltas, deltas[0], layer=layer, alpha=ALPHA,
                       title=f"{label}: Δ {deltas[0].metric} per language at layer {layer} (95% CI)"),
                  safe("delta heatmap", figures_atlas.language_layer_heatmap, deltas, layer=layer, diverging=True,
-                      title=f"{label}: Δ per language and layer (menu: other metrics; buttons: row order)")]
+                      title=f"{label}: Δ per language and layer (menu: other metrics; buttons: row order)"),
+                 safe("delta group curves", figures_atlas.group_curves, deltas[0],
+                      title=f"{label}: Δ {deltas[0].metric} per layer, languages seen vs unseen in pre-training")]
     sections = [Section("Summary", summary)]
     if figs:
         sections.append(Section("Languages × layers", figs))
