@@ -245,3 +245,90 @@ def compare_run(tmp_path: Path) -> Path:
 @pytest.fixture
 def train_run(tmp_path: Path) -> Path:
     return make_train_run(tmp_path / "train")
+
+
+# ----------------------------------------------------------------------------- atlas (many languages)
+_SCRIPTS = ("Latn", "Arab", "Cyrl", "Deva", "Ethi")
+
+
+def atlas_codes(n: int) -> list[str]:
+    """``n`` FLORES-200 codes: the packaged table's (English left out) when xalign has it, then synthetic
+    ``l000_Latn``-style codes that no table knows."""
+    try:
+        from xalign.data.languages import atlas_languages
+
+        codes = [info.code for info in atlas_languages() if info.code != "eng_Latn"]
+    except ImportError:
+        codes = []
+    codes += [f"l{i:03d}_{_SCRIPTS[i % len(_SCRIPTS)]}" for i in range(max(0, n - len(codes)))]
+    return codes[:n]
+
+
+def _atlas_pair(rng: np.random.Generator, pivot: str, lang: str, n_layers: int, n: int, quality: float):
+    from xalign.results.types import LayerValues, MetricValue, PairMetrics
+
+    layers = []
+    for layer in range(n_layers):
+        shape = np.sin(np.pi * (layer + 0.5) / n_layers)
+        entry = LayerValues(layer=layer)
+        for rule in ("cosine", "csls"):
+            for a, b in ((pivot, lang), (lang, pivot)):
+                p1 = float(np.clip(quality * shape + rng.normal(0, 0.02), 0, 1))
+                entry.values[f"retrieval.{rule}.{a}->{b}.p@1"] = MetricValue(
+                    round(p1, 4), (round(max(0.0, p1 - 0.06), 4), round(min(1.0, p1 + 0.06), 4)))
+        lin = float(np.clip(0.2 + 0.7 * quality * shape, 0, 1))
+        entry.values["cka.linear"] = MetricValue(round(lin, 4), (round(lin - 0.05, 4), round(lin + 0.05, 4)))
+        layers.append(entry)
+    return PairMetrics(pair=f"{pivot}-{lang}", src_lang=pivot, tgt_lang=lang, n=n, layers=layers,
+                       notes=["P@10 not reported: n is small"])
+
+
+def make_atlas_probe_run(root: Path, *, n_langs: int = 205, n_layers: int = 13, n: int = 204, seed: int = 0,
+                         pivot: str = "eng_Latn") -> Path:
+    """A probe over ``n_langs`` pairs ``pivot-xx`` in the long format the probe writes (no embeddings)."""
+    from xalign.results.json_io import probe_to_json
+    from xalign.results.types import ProbeMetrics
+
+    rng = np.random.default_rng(seed)
+    manifest = {"command": "probe", "model": {"name": "tiny-atlas", "revision": "r"}, "seed": seed,
+                "created": "2025-01-01T00:00:00+00:00"}
+    pairs = {}
+    for lang in atlas_codes(n_langs):
+        pm = _atlas_pair(rng, pivot, lang, n_layers, n, float(rng.uniform(0.05, 0.95)))
+        pairs[pm.pair] = pm
+    _write(root / "manifest.json", manifest)
+    _write(root / "metrics.json", probe_to_json(ProbeMetrics(manifest=manifest, pairs=pairs)))
+    return root
+
+
+def make_atlas_compare_run(root: Path, *, n_langs: int = 205, n_layers: int = 13, p_values: list[float] | None = None,
+                           deltas: list[float] | None = None) -> Path:
+    """A compare of two models over ``n_langs`` pairs: Δ and p-values per language (given or drawn)."""
+    from xalign.results.json_io import comparison_to_json
+    from xalign.results.types import Comparison, LayerComparison, MetricComparison, MetricValue, PairComparison
+
+    rng = np.random.default_rng(7)
+    before = make_atlas_probe_run(root / "models" / "before", n_langs=n_langs, n_layers=n_layers)
+    typed = json.loads((before / "metrics.json").read_text(encoding="utf-8"))
+    pairs = {}
+    for i, (name, block) in enumerate(typed["pairs"].items()):
+        layers = []
+        for e in block["layers"]:
+            metrics = {}
+            for key in (f"retrieval.csls.{block['src_lang']}->{block['tgt_lang']}.p@1", "cka.linear"):
+                section, *rest = key.split(".")
+                v0 = e[section]
+                for part in rest:
+                    v0 = v0[part]
+                d = deltas[i] if deltas is not None else float(rng.normal(0.01, 0.03))
+                p = p_values[i] if p_values is not None else float(rng.uniform(0, 1))
+                metrics[key] = MetricComparison(values={"before": v0, "after": v0 + d},
+                                                deltas={"after": MetricValue(d, (d - 0.02, d + 0.02), p)})
+            layers.append(LayerComparison(layer=e["layer"], metrics=metrics))
+        pairs[name] = PairComparison(pair=name, src_lang=block["src_lang"], tgt_lang=block["tgt_lang"], n=block["n"],
+                                     layers=layers)
+    doc = Comparison(manifest={"command": "compare", "seed": 0}, models=[
+        {"label": "before", "name": "model-before", "run_dir": "models/before"},
+        {"label": "after", "name": "model-after"}], pairs=pairs)
+    _write(root / "compare.json", comparison_to_json(doc))
+    return root

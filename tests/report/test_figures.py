@@ -9,6 +9,12 @@ import pytest
 
 from xalign.report.figures import (cka_layer_heatmaps, language_cka_heatmap, layer_curves, similarity_distributions,
                                    word_alignment_example)
+from xalign.results.json_io import probe_from_json
+
+
+def typed(block, name="en-sw"):
+    """A pair block of metrics.json as the typed result the figures take (read by the one JSON reader)."""
+    return probe_from_json({"pairs": {name: block}}).pairs[name]
 
 
 def _traces(fig, key, role=None):
@@ -27,7 +33,7 @@ def details(probe_run):
 
 def test_layer_curve_values_and_ci_band_equal_metrics_json(metrics):
     block = metrics["pairs"]["en-sw"]
-    fig = layer_curves(block, title="en-sw")
+    fig = layer_curves(typed(block), title="en-sw")
     for rule in ("cosine", "csls", "margin", "cosine_centered"):
         for direction in ("en->sw", "sw->en"):
             key = f"retrieval.{rule}.{direction}.p@1"
@@ -52,7 +58,7 @@ def test_layer_curve_values_and_ci_band_equal_metrics_json(metrics):
 
 def test_best_layers_are_starred_where_metrics_json_says(metrics):
     block = metrics["pairs"]["en-sw"]
-    fig = layer_curves(block)
+    fig = layer_curves(typed(block))
     stars = _traces(fig, "best")
     marked = {}
     for t in stars:
@@ -67,14 +73,14 @@ def test_missing_keys_are_skipped_gracefully():
     block = {"layers": [{"layer": 0, "retrieval": {"cosine": {"en->sw": {"p@1": 0.5}}}},
                         {"layer": 1, "retrieval": {"cosine": {"en->sw": {"p@1": 0.7, "p@1_ci95": [0.6, 0.8]}}}},
                         {"layer": 2}]}
-    fig = layer_curves(block)
+    fig = layer_curves(typed(block))
     (line,) = _traces(fig, "retrieval.cosine.en->sw.p@1", "value")
     assert list(line.y) == [0.5, 0.7, None]
     (band,) = _traces(fig, "retrieval.cosine.en->sw.p@1", "ci95")
     assert list(band.x) == [1, 1] and list(band.y) == [0.8, 0.6]
     assert not _traces(fig, "cka.linear")
     with pytest.raises(ValueError, match="no retrieval"):
-        layer_curves({"layers": [{"layer": 0}]})
+        layer_curves(typed({"layers": [{"layer": 0}]}))
 
 
 def test_cka_heatmap_z_equals_matrix(details):
@@ -139,7 +145,14 @@ def test_word_alignment_marks_follow_the_example():
 def test_a_run_with_only_margin_shows_margin():
     block = {"layers": [{"layer": i, "retrieval": {"margin": {"en->sw": {"p@1": 0.1 * i}}}} for i in range(3)],
              "best": {"retrieval.margin.en->sw.p@1": {"layer": 2, "value": 0.2}}}
-    fig = layer_curves(block)
+    fig = layer_curves(typed(block))
     (line,) = _traces(fig, "retrieval.margin.en->sw.p@1", "value")
     assert line.visible is True
     assert _traces(fig, "best")[0].meta["keys"] == ["retrieval.margin.en->sw.p@1"]
+
+
+def test_every_panel_has_layer_ticks(metrics):
+    """Issue 23 E: the upper panels of the shared-x figure lost their tick labels."""
+    fig = layer_curves(typed(metrics["pairs"]["en-sw"]))
+    axes = [fig.layout[name] for name in fig.layout if name.startswith("xaxis")]
+    assert len(axes) == 3 and all(ax.showticklabels is True for ax in axes)

@@ -26,7 +26,13 @@ def test_detect_kind(tmp_path):
 def test_load_probe_run_reads_files_as_written(probe_run):
     run = load_probe_run(probe_run)
     metrics = json.loads((probe_run / "metrics.json").read_text(encoding="utf-8"))
-    assert run.metrics == metrics
+    pair = run.pairs["en-sw"]  # typed, read by the one JSON reader
+    raw = metrics["pairs"]["en-sw"]["layers"][2]
+    assert pair.layer(2).values["retrieval.csls.en->sw.p@1"].value == raw["retrieval"]["csls"]["en->sw"]["p@1"]
+    assert pair.layer(2).values["retrieval.csls.en->sw.p@1"].ci95 == tuple(raw["retrieval"]["csls"]["en->sw"]["p@1_ci95"])
+    assert pair.layer(2).info["word_alignment.method"] == "itermax"
+    assert {k: (b.layer, b.value) for k, b in pair.best.items() if k in metrics["pairs"]["en-sw"]["best"]} == {
+        k: (b["layer"], b["value"]) for k, b in metrics["pairs"]["en-sw"]["best"].items()}
     assert run.manifest["model"]["name"] == "tiny-<b>model</b>"
     emb = run.embeddings["en-sw"]
     assert isinstance(emb.src, np.memmap)  # never loaded whole
@@ -72,7 +78,22 @@ def test_load_compare_run(compare_run):
     run = load_compare_run(compare_run)
     assert list(run.models) == ["before", "after"]
     assert run.models["after"].manifest["model"]["name"] == "model-after"
-    assert run.compare["pairs"]["en-sw"]["layers"][0]["layer"] == 0
+    assert run.comparison.pairs["en-sw"].layers[0].layer == 0
+    assert run.labels == ["before", "after"]
+
+
+def test_an_align_run_is_refused_in_one_clear_line(tmp_path):
+    """Issue 23 D: `report` on an align run said "expected a 'pairs' object, found NoneType"."""
+    from xalign.errors import DataError
+
+    root = tmp_path / "aligned"
+    root.mkdir()
+    (root / "alignments.txt").write_text("0-0\n", encoding="utf-8")
+    (root / "metrics.json").write_text(json.dumps({"manifest": {"command": "align"}, "layer": 8, "aer": 0.3,
+                                                   "n_pairs": 1}), encoding="utf-8")
+    with pytest.raises(DataError, match=r"is an `xalign align` run; `xalign report` draws probe, compare and train") as e:
+        load_probe_run(root)
+    assert "\n" not in str(e.value) and "NoneType" not in str(e.value)
 
 
 def test_compare_run_dir_outside_is_rejected(compare_run):

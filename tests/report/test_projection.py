@@ -106,3 +106,71 @@ def test_distance_matrix_matches_brute_force():
     ref = np.sqrt(((z[:, None, :] - z[None, :, :]) ** 2).sum(-1))
     np.testing.assert_allclose(_distances(z), ref, atol=1e-10)
     assert np.all(np.diag(_distances(z)) == 0)
+
+
+def test_joint_projection_is_one_fit_of_all_models_together():
+    """Compare's maps share coordinates: layer 0 equals a PCA of all models' points stacked (numpy SVD)."""
+    from xalign.report.projection import project_joint
+
+    rng = np.random.default_rng(5)
+    a_s, a_t, b_s, b_t = (rng.standard_normal((2, 30, 6)) for _ in range(4))
+    b_s += 3.0  # the second model sits elsewhere: separate fits would hide that, a joint fit shows it
+    pa, pb = project_joint([(a_s, a_t), (b_s, b_t)], [0, 1], max_points=None, method="pca")
+    rows = np.concatenate([a_s[0], a_t[0], b_s[0], b_t[0]])
+    z = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    z = z - z.mean(axis=0)
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    ref = z @ vt[:2].T
+    ref = ref - ref.mean(axis=0)
+    ref /= np.abs(ref).max()
+    got = np.concatenate([pa.src_xy[0], pa.tgt_xy[0], pb.src_xy[0], pb.tgt_xy[0]]).astype(np.float64)
+    for j in range(2):  # an axis is defined up to its sign
+        sign = np.sign(ref[:, j] @ got[:, j])
+        np.testing.assert_allclose(got[:, j], sign * ref[:, j], atol=1e-5)
+    assert np.linalg.norm(pb.src_xy[0].mean(0) - pa.src_xy[0].mean(0)) > 0.5  # the offset is visible
+    with pytest.raises(ValueError, match="same layers and sentences"):
+        project_joint([(a_s, a_t), (b_s[:, :10], b_t[:, :10])], [0, 1])
+
+
+def test_projection_cache_is_read_back_and_keyed_by_the_inputs(tmp_path, monkeypatch):
+    import xalign.report.cache as cache
+
+    rng = np.random.default_rng(2)
+    src, tgt = rng.standard_normal((3, 20, 5)), rng.standard_normal((3, 20, 5))
+    first = cache.cached_projection(tmp_path, [(src, tgt)], [0, 1, 2], max_points=15, seed=1, method="pca")[0]
+    files = list((tmp_path / cache.CACHE_DIR).glob("projection-*.npz"))
+    assert len(files) == 1
+
+    def boom(*args, **kwargs):
+        raise AssertionError("projected again")
+
+    monkeypatch.setattr(cache, "project_joint", boom)
+    again = cache.cached_projection(tmp_path, [(src, tgt)], [0, 1, 2], max_points=15, seed=1, method="pca")[0]
+    np.testing.assert_array_equal(again.src_xy, first.src_xy)
+    np.testing.assert_array_equal(again.index, first.index)
+    # another seed, another subsample size, changed embeddings: other keys, so they are projected
+    changed = src.copy()
+    changed[1, first.index[0], 0] += 1e-3
+    for args in ((src, 2, 15), (src, 1, 14), (changed, 1, 15)):
+        key = cache.projection_key([(args[0], tgt)], [0, 1, 2], max_points=args[2], seed=args[1], method="pca")
+        assert not (tmp_path / cache.CACHE_DIR / f"projection-{key[:32]}.npz").exists()
+    # a corrupt cache file is ignored and replaced
+    files[0].write_bytes(b"not a zip")
+    monkeypatch.undo()
+    fixed = cache.cached_projection(tmp_path, [(src, tgt)], [0, 1, 2], max_points=15, seed=1, method="pca")[0]
+    np.testing.assert_array_equal(fixed.src_xy, first.src_xy)
+    assert np.load(files[0])["src_0"].shape == (3, 15, 2)
+
+
+def test_an_unwritable_run_folder_only_costs_the_recomputation(tmp_path, monkeypatch, caplog):
+    import xalign.report.cache as cache
+    from xalign.errors import OutputError
+
+    def refuse(path, **kwargs):
+        raise OutputError(f"refusing to write {path}: read-only")
+
+    monkeypatch.setattr("xalign.io.atomic_path", refuse)
+    src = np.random.default_rng(0).standard_normal((2, 12, 4))
+    out = cache.cached_projection(tmp_path, [(src, src)], [0, 1], max_points=None, seed=0, method="pca")
+    assert out[0].src_xy.shape == (2, 12, 2)
+    assert any("could not cache" in r.message for r in caplog.records)

@@ -178,13 +178,14 @@ def test_map_subsample_respects_max_points(probe_run):
 
 
 @pytest.mark.slow  # numba compiles UMAP on first use
-def test_auto_projection_uses_umap_for_real_sized_maps(probe_run):
+def test_umap_projection_on_request(probe_run):
     pytest.importorskip("umap")
-    _, _, sections = report_sections(probe_run)  # 60 pairs = 120 points per layer
+    assert report_sections(probe_run)[2][3].blocks[0].layout.meta["method"] == "pca"  # auto: the fast default
+    _, _, sections = report_sections(probe_run, projection="umap", cache=False)  # 60 pairs = 120 points per layer
     fig = sections[3].blocks[0]
     assert fig.layout.meta["method"] == "umap"
     assert "UMAP of 60 pairs" in fig.layout.annotations[0].text
-    again = report_sections(probe_run)[2][3].blocks[0]
+    again = report_sections(probe_run, projection="umap", cache=False)[2][3].blocks[0]
     assert list(again.data[0].x) == list(fig.data[0].x)  # seeded: the same map every time
 
 
@@ -196,3 +197,79 @@ def test_compare_maps_show_the_same_layer_for_every_model(compare_run):
     assert [f.layout.sliders[0].active for f in row.blocks] == [best, best]
     _, _, sections = report_sections(compare_run, projection="pca", layer=4)
     assert [f.layout.sliders[0].active for f in sections[3].blocks[1].blocks] == [4, 4]
+
+
+def test_a_second_report_reads_the_cached_projection(probe_run, monkeypatch):
+    """Issue 23 E: `xalign report` recomputed the maps every time."""
+    import xalign.report.cache as cache
+
+    first = render_report(probe_run, projection="pca")
+    assert list((probe_run / "report_cache").glob("projection-*.npz"))
+
+    def boom(*args, **kwargs):
+        raise AssertionError("projected again")
+
+    monkeypatch.setattr(cache, "project_joint", boom)
+    assert render_report(probe_run, projection="pca") == first
+
+
+def test_compare_maps_are_one_joint_projection(compare_run, monkeypatch):
+    import xalign.report.cache as cache
+
+    calls = []
+    real = cache.project_joint
+
+    def spy(groups, *args, **kwargs):
+        calls.append(len(groups))
+        return real(groups, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "project_joint", spy)
+    _, _, sections = report_sections(compare_run, projection="pca", cache=False)
+    assert calls == [2]  # one fit for both models
+    row = sections[3].blocks[1]
+    assert all("one fit for the 2 models' maps" in f.layout.annotations[0].text for f in row.blocks)
+
+
+def test_the_summary_says_why_the_headline_layer_was_chosen(probe_run):
+    metrics = json.loads((probe_run / "metrics.json").read_text(encoding="utf-8"))
+    best = metrics["pairs"]["en-sw"]["best"]["retrieval.csls.en->sw.p@1"]
+    html = render_report(probe_run, projection="pca")
+    assert (f"Layer {best['layer']} is shown first: it has the highest CSLS P@1 en→sw ({best['value']:.3f}) "
+            "of the 5 layers probed") in html
+    assert "is shown first because it was asked for (--layer 1)" in render_report(probe_run, projection="pca", layer=1)
+
+
+def test_tiny_train_run_and_chance_level(tmp_path):
+    """Issue 23 E: one logged step drew a lone dot; the generalized heatmap's colours had no chance reference."""
+    from tests.report.conftest import make_train_run
+
+    root = make_train_run(tmp_path / "t")
+    doc = json.loads((root / "train_metrics.json").read_text(encoding="utf-8"))
+    doc["history"] = doc["history"][:1]
+    doc["config"]["logging_steps"], doc["steps"] = 50, 5
+    doc["config"]["label_names"] = ["entailment", "neutral", "contradiction"]
+    (root / "train_metrics.json").write_text(json.dumps(doc), encoding="utf-8")
+    _, _, sections = report_sections(root, projection="pca")
+    blocks = sections[1].blocks
+    assert "1 logged training loss value(s): the loss is logged every 50 steps and the run took 5" in blocks[0]
+    loss = next(t for b in blocks if hasattr(b, "data") for t in b.data if t.meta.get("key") == "history.loss")
+    assert loss.mode == "lines+markers" and loss.marker.size == 10
+    bars = next(b for b in blocks if hasattr(b, "data") and b.data[0].meta.get("key") == "eval.accuracy")
+    assert bars.layout.shapes[0].y0 == pytest.approx(1 / 3)
+    heat = next(b for b in blocks if hasattr(b, "data") and b.data[0].meta.get("key") == "eval.generalized")
+    z = np.asarray(doc["eval"]["generalized"]["matrix"])
+    spread = max(0.1, float(np.abs(z - 1 / 3).max()))
+    assert heat.data[0].zmid == pytest.approx(1 / 3)
+    assert (heat.data[0].zmin, heat.data[0].zmax) == pytest.approx((1 / 3 - spread, 1 / 3 + spread))
+
+
+def test_compare_models_of_different_widths_are_projected_one_by_one(compare_run):
+    folder = compare_run / "models" / "after" / "embeddings" / "en-sw"
+    for lang in ("en", "sw"):
+        arr = np.load(folder / f"{lang}.npy")
+        np.save(folder / f"{lang}.npy", np.ascontiguousarray(arr[:, :, :8]))  # 8 dims instead of 16
+    _, _, sections = report_sections(compare_run, projection="pca", cache=False)
+    blocks = sections[3].blocks
+    assert "differ in hidden size or layers" in blocks[1]
+    row = blocks[2]
+    assert len(row.blocks) == 2 and not any("one fit" in f.layout.annotations[0].text for f in row.blocks)

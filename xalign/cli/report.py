@@ -21,8 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-points", type=int, default=1000, metavar="N",
                    help="sentences per language in embedding maps, a seeded subsample (default: 1000)")
     p.add_argument("--projection", choices=("auto", "umap", "pca"), default="auto",
-                   help="embedding-map projection: auto = UMAP, PCA for tiny sets (default: auto)")
+                   help="embedding-map projection: auto = PCA (instant), umap = UMAP (slower; cached in "
+                        "RUN_DIR/report_cache/) (default: auto)")
     p.add_argument("--seed", type=int, default=None, help="subsample/UMAP seed (default: the run's seed)")
+    p.add_argument("--train", default=None, metavar="TRAIN_RUN",
+                   help="a train run folder (e.g. --task sib200 --eval-langs all): its accuracy per language is "
+                        "drawn against this probe's alignment")
     p.add_argument("--png", action="store_true",
                    help="also write each figure as PNG to <out>_png/ (needs kaleido>=1 and Chrome/Chromium)")
     p.set_defaults(func=run)
@@ -43,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out if args.out is not None else Path(args.run_dir) / "report.html", kind="file",
                  files="report")
     path = write_report(args.run_dir, out=args.out, layer=args.layer, max_points=args.max_points,
-                        projection=args.projection, seed=args.seed, png=args.png)
+                        projection=args.projection, seed=args.seed, png=args.png, train=args.train)
     print(path)
     return 0

@@ -1,4 +1,5 @@
-"""Probe figures: one small function per figure, plain dicts/lists in, ``plotly.graph_objects.Figure`` out.
+"""Probe figures: one small function per figure, typed results (:mod:`xalign.results`) or the plain
+``details.json`` lists in, ``plotly.graph_objects.Figure`` out.
 
 Values are drawn exactly as stored in ``metrics.json``/``details.json``; nothing is recomputed.
 Every trace carries ``meta={"key": ...}`` naming the metric it draws, so tests and readers can
@@ -13,10 +14,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from xalign.report.escaping import plotly_text
-from xalign.report.style import TEMPLATE, ci_pair, color_for, dig, finite
-
 from xalign.errors import ConfigError
+from xalign.report.escaping import plotly_text
+from xalign.report.style import TEMPLATE, color_for, finite
+from xalign.results.registry import metric_label
+from xalign.results.types import BestLayer, LayerValues, PairMetrics
+
 __all__ = ["layer_curves", "cka_layer_heatmaps", "language_cka_heatmap", "similarity_distributions",
            "word_alignment_example", "curve_series"]
 
@@ -34,85 +37,70 @@ def _band(x: list[int], lo: list[float], hi: list[float], *, name: str, color: s
                       name=name, legendgroup=group, showlegend=False, meta={"key": key, "role": "ci95"})
 
 
-def curve_series(layers: list[dict[str, Any]], path: tuple[str, ...],
-                 ci_leaf: str | None = None) -> tuple[list[int], list[float | None], dict[int, tuple[float, float]]]:
-    """Per-layer values at ``path`` (None where missing) and the ``{layer: (lo, hi)}`` CIs stored beside them."""
-    xs = [int(e["layer"]) for e in layers]
-    ys = [finite(dig(e, *path)) for e in layers]
-    cis: dict[int, tuple[float, float]] = {}
-    if ci_leaf is not None:
-        for e in layers:
-            ci = ci_pair(dig(e, *path[:-1], ci_leaf))
-            if ci is not None:
-                cis[int(e["layer"])] = ci
-    return xs, ys, cis
+def curve_series(layers: list[LayerValues], key: str
+                 ) -> tuple[list[int], list[float | None], dict[int, tuple[float, float]]]:
+    """Per-layer values of metric ``key`` (None where missing) and the ``{layer: (lo, hi)}`` CIs stored with them."""
+    xs = [e.layer for e in layers]
+    ys = [finite(e.value(key)) for e in layers]
+    cis = {e.layer: e.values[key].ci95 for e in layers if key in e.values and e.values[key].ci95 is not None}
+    return xs, ys, cis  # type: ignore[return-value]
 
 
-def _add_curve(fig: go.Figure, layers: list[dict[str, Any]], path: tuple[str, ...], *, name: str, color: str,
-               dash: str, row: int, ci_leaf: str | None = None, visible: bool | str = True) -> bool:
-    xs, ys, cis = curve_series(layers, path, ci_leaf)
+def _add_curve(fig: go.Figure, layers: list[LayerValues], key: str, *, name: str, color: str,
+               dash: str, row: int, visible: bool | str = True) -> bool:
+    xs, ys, cis = curve_series(layers, key)
     if all(v is None for v in ys):
         return False
-    key = ".".join(path)
-    group = key
     if cis:
         cx = sorted(cis)
         fig.add_trace(_band(cx, [cis[c][0] for c in cx], [cis[c][1] for c in cx], name=f"{name} 95% CI",
-                            color=color, group=group, key=key).update(visible=visible), row=row, col=1)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=group, visible=visible,
+                            color=color, group=key, key=key).update(visible=visible), row=row, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=key, visible=visible,
                              line={"color": color, "dash": dash, "width": 2}, marker={"size": 5},
                              hovertemplate=f"{name}: %{{y:.3f}}<extra></extra>", meta={"key": key, "role": "value"}),
                   row=row, col=1)
     return True
 
 
-def _retrieval_rules(layers: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+def _keys(layers: list[LayerValues]) -> list[str]:
+    """Metric keys in order of first appearance across layers."""
+    seen: dict[str, None] = {}
+    for e in layers:
+        seen.update(dict.fromkeys(e.values))
+    return list(seen)
+
+
+def _retrieval_rules(keys: list[str]) -> tuple[list[str], list[str]]:
+    """Scoring rules and directions with a P@1 (``retrieval.<rule>.<direction>.p@1``), in order of appearance."""
     rules: list[str] = []
     directions: list[str] = []
-    for e in layers:
-        for rule, by_dir in (e.get("retrieval") or {}).items():
-            if not isinstance(by_dir, dict):
-                continue
-            for direction, vals in by_dir.items():
-                if isinstance(vals, dict) and "p@1" in vals:
-                    if rule not in rules:
-                        rules.append(rule)
-                    if direction not in directions:
-                        directions.append(direction)
+    for key in keys:
+        parts = key.split(".")
+        if len(parts) == 4 and parts[0] == "retrieval" and parts[3] == "p@1":
+            rules += [parts[1]] if parts[1] not in rules else []
+            directions += [parts[2]] if parts[2] not in directions else []
     return rules, directions
 
 
-def _numeric_leaves(layers: list[dict[str, Any]], section: str) -> list[str]:
-    keys: list[str] = []
-    for e in layers:
-        for k, v in (e.get(section) or {}).items():
-            if finite(v) is not None and not k.endswith("_ci95") and k not in keys:
-                keys.append(k)
-    return keys
+def _word_keys(keys: list[str]) -> list[str]:
+    """BLI P@1 per scoring rule, then word-alignment F1 and AER."""
+    bli = [k for k in keys if k.startswith("bli.") and k.endswith(".p@1")]
+    return bli + [k for k in ("word_alignment.f1", "word_alignment.aer") if k in keys]
 
 
-def layer_curves(pair_block: dict[str, Any], *, title: str = "") -> go.Figure:
+def layer_curves(pair: PairMetrics, *, title: str = "") -> go.Figure:
     """P@1 per layer for every scoring rule and direction with 95% CI bands; cross-lingual CKA per
     layer in a second panel; BLI / word alignment in a third when present; best layers starred."""
-    layers = sorted(pair_block.get("layers") or [], key=lambda e: e["layer"])
-    rules, directions = _retrieval_rules(layers)
-    cka_keys = _numeric_leaves(layers, "cka")
-    word_paths: list[tuple[tuple[str, ...], str, str | None]] = []
-    for e in layers:
-        for method, vals in (e.get("bli") or {}).items():
-            if isinstance(vals, dict) and finite(vals.get("p@1")) is not None:
-                item = (("bli", method, "p@1"), f"BLI {method} P@1", None)
-                if item not in word_paths:
-                    word_paths.append(item)
-    for leaf, label in (("f1", "alignment F1"), ("aer", "AER")):
-        if any(finite(dig(e, "word_alignment", leaf)) is not None for e in layers):
-            word_paths.append((("word_alignment", leaf), label, f"{leaf}_ci95"))
-    panels = [p for p, present in (("retrieval", bool(rules)), ("cka", bool(cka_keys)), ("word", bool(word_paths)))
+    layers = sorted(pair.layers, key=lambda e: e.layer)
+    keys = _keys(layers)
+    rules, directions = _retrieval_rules(keys)
+    cka_keys = [k for k in keys if k.startswith("cka.")]
+    word_keys = _word_keys(keys)
+    panels = [p for p, present in (("retrieval", bool(rules)), ("cka", bool(cka_keys)), ("word", bool(word_keys)))
               if present]
     if not panels:
         raise ConfigError(f"{title or 'pair'}: no retrieval, CKA or word-level values in any layer")
-    subtitles = {"retrieval": "sentence retrieval P@1 (95% CI)", "cka": "cross-lingual CKA",
-                 "word": "word level"}
+    subtitles = {"retrieval": "sentence retrieval P@1 (95% CI)", "cka": "cross-lingual CKA", "word": "word level"}
     fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[subtitles[p] for p in panels])
     row_of = {p: i + 1 for i, p in enumerate(panels)}
@@ -120,43 +108,43 @@ def layer_curves(pair_block: dict[str, Any], *, title: str = "") -> go.Figure:
     first = [r for r in rules if r in _SHOWN_RULES] or rules  # a run with only other rules shows those
     for ri, rule in enumerate(rules):
         for di, direction in enumerate(directions):
-            path = ("retrieval", rule, direction, "p@1")
-            shown = rule in first
-            if _add_curve(fig, layers, path, name=plotly_text(f"{rule} {direction}"), color=color_for(rule, ri),
-                          dash=_DASHES[di % len(_DASHES)], row=row_of["retrieval"], ci_leaf="p@1_ci95",
+            key, shown = f"retrieval.{rule}.{direction}.p@1", rule in first
+            if _add_curve(fig, layers, key, name=plotly_text(metric_label(key)), color=color_for(rule, ri),
+                          dash=_DASHES[di % len(_DASHES)], row=row_of["retrieval"],
                           visible=True if shown else "legendonly") and shown:
-                drawn[".".join(path)] = row_of["retrieval"]  # stars only on curves shown at first
+                drawn[key] = row_of["retrieval"]  # stars only on curves shown at first
     for ci, key in enumerate(cka_keys):
-        path = ("cka", key)
-        if _add_curve(fig, layers, path, name=plotly_text(f"CKA {key}"), color=color_for(key, ci + 4),
-                      dash="solid" if key == "linear" else "dash", row=row_of["cka"], ci_leaf=f"{key}_ci95"):
-            drawn[".".join(path)] = row_of["cka"]
-    for path, label, ci_leaf in word_paths:
-        color = _WORD_COLORS.get(path[1] if path[0] == "bli" else path[-1], "#7f7f7f")
-        if _add_curve(fig, layers, path, name=plotly_text(label), color=color,
-                      dash="dot" if path[0] == "bli" else "solid", row=row_of["word"], ci_leaf=ci_leaf):
-            drawn[".".join(path)] = row_of["word"]
-    _mark_best(fig, pair_block.get("best") or {}, drawn)
+        leaf = key.split(".")[-1]
+        if _add_curve(fig, layers, key, name=plotly_text(metric_label(key)), color=color_for(leaf, ci + 4),
+                      dash="solid" if leaf == "linear" else "dash", row=row_of["cka"]):
+            drawn[key] = row_of["cka"]
+    for key in word_keys:
+        parts = key.split(".")
+        color = _WORD_COLORS.get(parts[1] if parts[0] == "bli" else parts[-1], "#7f7f7f")
+        if _add_curve(fig, layers, key, name=plotly_text(metric_label(key)), color=color,
+                      dash="dot" if parts[0] == "bli" else "solid", row=row_of["word"]):
+            drawn[key] = row_of["word"]
+    _mark_best(fig, pair.best, drawn)
     if "retrieval" in row_of:
         fig.update_yaxes(range=[0, 1.02], title_text="P@1", row=row_of["retrieval"], col=1)
-    fig.update_xaxes(title_text="layer (0 = embeddings)", dtick=1, row=len(panels), col=1)
+    fig.update_xaxes(dtick=1, showticklabels=True)  # every panel keeps its layer ticks
+    fig.update_xaxes(title_text="layer (0 = embeddings)", row=len(panels), col=1)
     fig.update_layout(template=TEMPLATE, title={"text": plotly_text(title)}, height=320 * len(panels) + 80,
                       hovermode="x unified", legend={"groupclick": "togglegroup"})
     return fig
 
 
-def _mark_best(fig: go.Figure, best: dict[str, Any], drawn: dict[str, int]) -> None:
+def _mark_best(fig: go.Figure, best: dict[str, BestLayer], drawn: dict[str, int]) -> None:
     by_row: dict[int, list[tuple[int, float, str]]] = {}
     for key, spec in best.items():
-        layer, value = dig(spec, "layer"), finite(dig(spec, "value"))
-        if key in drawn and isinstance(layer, int) and value is not None:
-            by_row.setdefault(drawn[key], []).append((layer, value, key))
+        if key in drawn and finite(spec.value) is not None:
+            by_row.setdefault(drawn[key], []).append((spec.layer, spec.value, key))
     for i, (row, points) in enumerate(sorted(by_row.items())):
         fig.add_trace(go.Scatter(
             x=[p[0] for p in points], y=[p[1] for p in points], mode="markers", name="best layer",
             legendgroup="best", showlegend=i == 0,
             marker={"symbol": "star", "size": 13, "color": "gold", "line": {"color": "black", "width": 1}},
-            customdata=[plotly_text(p[2]) for p in points],
+            customdata=[plotly_text(metric_label(p[2])) for p in points],
             hovertemplate="best %{customdata}: layer %{x}, %{y:.3f}<extra></extra>",
             meta={"key": "best", "role": "best", "keys": [p[2] for p in points]}), row=row, col=1)
 

@@ -40,7 +40,9 @@ def loss_curve(history: list[dict[str, Any]], *, select_curve: list[dict[str, An
         if xs:
             drawn = True
             key = "select.curve" if name == "value" else f"history.{name}"
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode=mode, name=label, line={"color": color, "dash": dash},
+            few = len(xs) < 3  # a tiny run: points big enough to see, not a lone dot on an empty axis
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if few else mode, name=label,
+                                     line={"color": color, "dash": dash}, marker={"size": 10 if few else 6},
                                      meta={"key": key}), secondary_y=secondary)
     if not drawn:
         raise ConfigError("history: no loss, lr or accuracy values with a step")
@@ -73,9 +75,9 @@ def wilson_from_correct(correct: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
-def accuracy_bars(eval_block: dict[str, Any], *, title: str = "") -> go.Figure:
+def accuracy_bars(eval_block: dict[str, Any], *, chance: float | None = None, title: str = "") -> go.Figure:
     """Accuracy per evaluation language (``eval.accuracy``) with 95% Wilson intervals from the per-item
-    results (``eval.correct``), beside ``eval.smoothed_accuracy`` when present."""
+    results (``eval.correct``), beside ``eval.smoothed_accuracy`` when present; a dashed line at ``chance``."""
     groups = [(name, _lang_values(eval_block.get(key))) for key, name in
               (("accuracy", "accuracy"), ("smoothed_accuracy", "smoothed (majority-vote) accuracy"))]
     groups = [(name, vals) for name, vals in groups if vals]
@@ -98,20 +100,35 @@ def accuracy_bars(eval_block: dict[str, Any], *, title: str = "") -> go.Figure:
                              marker={"color": PALETTE[gi]}, text=[f"{y:.3f}" if y is not None else "" for y in ys],
                              textposition="outside", meta={"key": f"eval.{name}"},
                              hovertemplate=f"{name} %{{x}}: %{{y:.4f}}<extra></extra>"))
+    if chance is not None:
+        fig.add_hline(y=chance, line={"color": "#444", "dash": "dash", "width": 1},
+                      annotation_text=f"chance {chance:.3f}", annotation_position="top right")
+    many = len(langs) > 30
+    fig.update_traces(textposition="none" if many else "outside")
     fig.update_layout(template=TEMPLATE, barmode="group", height=380, title={"text": plotly_text(title)},
-                      yaxis={"range": [0, 1.08], "title": {"text": "accuracy"}}, xaxis={"title": {"text": "language"}})
+                      yaxis={"range": [0, 1.08], "title": {"text": "accuracy"}},
+                      xaxis={"title": {"text": "language"}, "tickfont": {"size": 8 if many else 12}})
     return fig
 
 
-def generalized_heatmap(generalized: dict[str, Any], *, title: str = "") -> go.Figure:
-    """Generalized cross-lingual accuracy: rows = language of the first segment (l1), columns = l2."""
+def generalized_heatmap(generalized: dict[str, Any], *, chance: float | None = None, title: str = "") -> go.Figure:
+    """Generalized cross-lingual accuracy: rows = language of the first segment (l1), columns = l2.
+
+    With ``chance`` known the colours are centred on it (a diverging scale: white = chance, blue above,
+    red below, at least ±0.1 wide) so that noise around chance does not look like signal."""
     langs = [str(x) for x in generalized.get("languages") or []]
     z = np.asarray(generalized.get("matrix"), dtype=np.float64)
     if z.ndim != 2 or z.shape != (len(langs), len(langs)) or not langs:
         raise ConfigError(f"eval.generalized: {len(langs)} languages for a matrix of shape {z.shape}")
     labels = [plotly_text(x) for x in langs]
+    scale: dict[str, Any] = {"colorscale": "Viridis", "zmin": 0.0, "zmax": 1.0}
+    if chance is not None:
+        spread = max(0.1, float(np.nanmax(np.abs(z - chance))) if z.size else 0.1)
+        scale = {"colorscale": "RdBu", "zmid": chance, "zmin": chance - spread, "zmax": chance + spread,
+                 "colorbar": {"tickvals": [chance - spread, chance, chance + spread],
+                              "ticktext": [f"{chance - spread:.2f}", f"chance {chance:.2f}", f"{chance + spread:.2f}"]}}
     fig = go.Figure(go.Heatmap(
-        z=z.astype(np.float32), x=list(range(len(langs))), y=list(range(len(langs))), colorscale="Viridis",
+        z=z.astype(np.float32), x=list(range(len(langs))), y=list(range(len(langs))), **scale,
         text=np.vectorize(lambda v: f"{v:.3f}")(z), texttemplate="%{text}", meta={"key": "eval.generalized"},
         customdata=[[f"{a} / {b}" for b in labels] for a in labels],
         hovertemplate="l1 / l2 = %{customdata}: %{z:.4f}<extra></extra>"))

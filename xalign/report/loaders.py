@@ -1,4 +1,5 @@
-"""Reading a run directory into plain dicts and arrays: the report's only I/O besides the final write.
+"""Reading a run directory into typed results (:mod:`xalign.results`) and arrays: the report's only I/O
+besides the final write (and the projection cache, :mod:`xalign.report.cache`).
 
 Three kinds of run directory exist (see :func:`detect_kind`):
 
@@ -6,7 +7,9 @@ Three kinds of run directory exist (see :func:`detect_kind`):
 * compare: ``compare.json`` and ``models/<label>/`` (each a probe run directory);
 * train: ``train_metrics.json`` (optionally next to a probe run's files).
 
-Nothing here computes a metric; missing optional files load as empty values.
+Nothing here computes a metric; missing optional files load as empty values. Probe and compare results
+are read by :mod:`xalign.results.json_io` (so every ``metrics.json``/``compare.json`` ever written reads the
+same way); ``train_metrics.json`` stays a dict until train results are typed.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from xalign.errors import DataError, MissingFileError
+from xalign.results.types import Comparison, PairMetrics, ProbeMetrics
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["PairEmbeddings", "ProbeRun", "CompareRun", "TrainRun", "detect_kind", "load_probe_run",
-           "load_compare_run", "load_train_run", "load_embeddings"]
+           "load_compare_run", "load_train_run", "load_embeddings", "load_run_embeddings"]
 
 
 @dataclass(frozen=True)
@@ -46,28 +50,33 @@ class PairEmbeddings:
 
 @dataclass
 class ProbeRun:
-    """A probe run directory: ``metrics`` and ``details`` are the parsed JSON documents."""
+    """A probe run directory: ``metrics`` is the typed ``metrics.json``; ``details`` the parsed ``details.json``
+    (figure data that is not a metric: similarity samples, layer CKA grids, word-alignment examples)."""
 
     path: Path
     manifest: dict[str, Any]
-    metrics: dict[str, Any]
+    metrics: ProbeMetrics
     details: dict[str, Any]
     embeddings: dict[str, PairEmbeddings]
-    typed: Any = None  # xalign.results.ProbeMetrics
 
     @property
-    def pairs(self) -> dict[str, Any]:
-        return self.metrics["pairs"]
+    def pairs(self) -> dict[str, PairMetrics]:
+        return self.metrics.pairs
 
 
 @dataclass
 class CompareRun:
-    """A compare run directory: ``compare`` is ``compare.json``; ``models`` maps label → probe run (or None)."""
+    """A compare run directory: ``comparison`` is the typed ``compare.json``; ``models`` maps label → probe
+    run (or None)."""
 
     path: Path
     manifest: dict[str, Any]
-    compare: dict[str, Any]
+    comparison: Comparison
     models: dict[str, ProbeRun | None]
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(m["label"]) for m in self.comparison.models]
 
 
 @dataclass
@@ -108,26 +117,45 @@ def detect_kind(run_dir: str | Path) -> str:
         f"or train_metrics.json (train), found {sorted(p.name for p in root.iterdir())[:10]}")
 
 
+#: commands whose run folder has a ``metrics.json`` that is not a probe's, and what to open instead
+_NOT_REPORTED = {"align": "its alignments.txt and metrics.json hold the result (no report is drawn for align)",
+                 "embed": "run `xalign probe` on the same inputs for a report"}
+
+
+def _refuse_other_commands(doc: Any, path: Path) -> None:
+    """One clear line when ``metrics.json`` was written by a command that has no report (e.g. ``align``)."""
+    manifest = doc.get("manifest") if isinstance(doc, dict) else None
+    command = manifest.get("command") if isinstance(manifest, dict) else None
+    if isinstance(doc, dict) and "pairs" not in doc and command in _NOT_REPORTED:
+        raise DataError(f"{path.parent} is an `xalign {command}` run; `xalign report` draws probe, compare and "
+                        f"train runs: {_NOT_REPORTED[command]}")
+
+
 def load_probe_run(run_dir: str | Path, *, embeddings: bool = True) -> ProbeRun:
     """Read ``metrics.json`` (required), ``manifest.json``, ``details.json`` and the embeddings (optional)."""
     root = Path(run_dir)
     from xalign.results.json_io import probe_from_json
 
-    metrics = _expect_dict(_read_json(root / "metrics.json"), str(root / "metrics.json"))
-    typed = probe_from_json(metrics, str(root / "metrics.json"))  # validates every field, names the bad one
-    pairs = metrics["pairs"]
+    doc = _read_json(root / "metrics.json")
+    _refuse_other_commands(doc, root / "metrics.json")
+    metrics = probe_from_json(doc, str(root / "metrics.json"))  # validates every field, names the bad one
     manifest_path = root / "manifest.json"
     manifest = (_expect_dict(_read_json(manifest_path), str(manifest_path)) if manifest_path.is_file()
-                else dict(metrics.get("manifest") or {}))
+                else dict(metrics.manifest))
     details_path = root / "details.json"
     details = _expect_dict(_read_json(details_path), str(details_path)) if details_path.is_file() else {}
+    embs = load_run_embeddings(root, metrics) if embeddings else {}
+    return ProbeRun(path=root, manifest=manifest, metrics=metrics, details=details, embeddings=embs)
+
+
+def load_run_embeddings(run_dir: str | Path, metrics: ProbeMetrics) -> dict[str, PairEmbeddings]:
+    """The stored embeddings of every pair of ``metrics`` that has them (memory-mapped)."""
     embs: dict[str, PairEmbeddings] = {}
-    if embeddings:
-        for pair, block in pairs.items():
-            found = load_embeddings(root, pair, [e["layer"] for e in block["layers"]])
-            if found is not None:
-                embs[pair] = found
-    return ProbeRun(path=root, manifest=manifest, metrics=metrics, details=details, embeddings=embs, typed=typed)
+    for name, pair in metrics.pairs.items():
+        found = load_embeddings(run_dir, name, [e.layer for e in pair.layers])
+        if found is not None:
+            embs[name] = found
+    return embs
 
 
 def load_embeddings(run_dir: str | Path, pair: str, layers: list[int]) -> PairEmbeddings | None:
@@ -177,11 +205,9 @@ def load_compare_run(run_dir: str | Path, *, embeddings: bool = True) -> Compare
     path = root / "compare.json"
     from xalign.results.json_io import comparison_from_json
 
-    doc = _expect_dict(_read_json(path), str(path))
-    comparison_from_json(doc, str(path))  # validates every field, names the bad one
-    models = doc["models"]
+    comparison = comparison_from_json(_read_json(path), str(path))  # validates every field, names the bad one
     runs: dict[str, ProbeRun | None] = {}
-    for m in models:
+    for m in comparison.models:
         label = str(m["label"])
         sub = root / str(m.get("run_dir") or f"models/{label}")
         try:
@@ -189,7 +215,7 @@ def load_compare_run(run_dir: str | Path, *, embeddings: bool = True) -> Compare
         except ValueError:
             raise DataError(f"{path}: model {label!r} run_dir {m.get('run_dir')!r} points outside {root}") from None
         runs[label] = load_probe_run(sub, embeddings=embeddings) if (sub / "metrics.json").is_file() else None
-    return CompareRun(path=root, manifest=dict(doc.get("manifest") or {}), compare=doc, models=runs)
+    return CompareRun(path=root, manifest=dict(comparison.manifest), comparison=comparison, models=runs)
 
 
 def load_train_run(run_dir: str | Path, *, embeddings: bool = True) -> TrainRun:

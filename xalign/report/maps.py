@@ -43,13 +43,21 @@ def _q(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in rounded.tolist()]
 
 
+def _caption(method: str, n: int, joint: int) -> str:
+    if joint > 1:  # side-by-side maps are narrow: the short form
+        return f"{method.upper()} of {n} pairs, one fit for the {joint} models' maps; hover: its translation"
+    hint = " (--projection umap: UMAP)" if method == "pca" else ""
+    return f"{method.upper()} of {n} pairs{hint}; hover a sentence to see its translation"
+
+
 def embedding_map(projection: PairProjection, src_texts: list[str], tgt_texts: list[str], *, src_lang: str,
                   tgt_lang: str, initial_layer: int | None = None, title: str = "",
-                  height: int = 560) -> go.Figure:
+                  height: int = 560, joint: int = 1) -> go.Figure:
     """Scatter of the projected sentences of both languages with a layer slider.
 
     ``src_texts``/``tgt_texts`` are the full corpus sides; ``projection.index`` selects the shown
-    sentences. ``customdata`` of each point is its sentence index in the corpus.
+    sentences. ``customdata`` of each point is its sentence index in the corpus. ``joint``: how many
+    models' maps share this projection (said in the caption).
     """
     index = np.asarray(projection.index)
     if len(src_texts) != len(tgt_texts):
@@ -103,8 +111,7 @@ def embedding_map(projection: PairProjection, src_texts: list[str], tgt_texts: l
         sliders=[{"active": active, "steps": steps, "currentvalue": {"prefix": "layer "}, "pad": {"t": 30}}],
         meta={"role": MAP_ROLE, "src_trace": _SRC, "tgt_trace": _TGT, "highlight_trace": _HIGHLIGHT,
               "method": projection.method, "layers": layers},
-        annotations=[{"text": f"{projection.method.upper()} of {len(index)} pairs; hover a sentence to see its "
-                              "translation", "xref": "paper", "yref": "paper", "x": 0, "y": -0.02,
+        annotations=[{"text": _caption(projection.method, len(index), joint), "xref": "paper", "yref": "paper", "x": 0, "y": -0.02,
                       "showarrow": False, "font": {"size": 11, "color": "#666"}, "yanchor": "top"}],
     )
     return fig

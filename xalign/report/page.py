@@ -104,6 +104,7 @@ _BOOT = """
       document.body.setAttribute("data-figures-rendered", String(done));
       await pause();
     }
+    document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
     document.body.setAttribute("data-report-ready", "1");
   }
   render();

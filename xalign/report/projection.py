@@ -1,4 +1,6 @@
-"""2-D projections of sentence embeddings for display (UMAP with a fixed seed; PCA for tiny sets).
+"""2-D projections of sentence embeddings for display: PCA by default (instant), UMAP on request (a fixed
+seed; about 1 s per layer of 2,000 points after a ~10 s numba start, hence cached by
+:mod:`xalign.report.cache`).
 
 This is drawing, not measuring: nothing here feeds a metric. Each layer is projected on its own;
 consecutive layers are rotated/reflected onto each other (orthogonal Procrustes) and scaled into
@@ -19,7 +21,8 @@ from xalign.errors import ConfigError, DependencyError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PairProjection", "subsample", "project_2d", "project_pair_layers", "MIN_UMAP_POINTS"]
+__all__ = ["PairProjection", "subsample", "project_2d", "project_pair_layers", "project_joint", "resolve_method",
+           "MIN_UMAP_POINTS"]
 
 #: below this many points (both languages together) "auto" uses PCA: UMAP's neighbourhood graph is meaningless.
 MIN_UMAP_POINTS = 40
@@ -125,30 +128,30 @@ def _umap_2d(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def resolve_method(method: str, n_points: int) -> str:
-    """``"umap"`` or ``"pca"`` for ``method`` in auto/umap/pca and ``n_points`` to project."""
+    """``"umap"`` or ``"pca"`` for ``method`` in auto/umap/pca and ``n_points`` to project.
+
+    "auto" is PCA: a report is drawn at the end of every probe, and UMAP's numba start alone (~10 s)
+    would exceed its time budget (≤ 15% of a default probe); "umap" asks for it (PCA below
+    :data:`MIN_UMAP_POINTS` points, where UMAP's neighbourhood graph is meaningless)."""
     if method not in _METHODS:
         raise ConfigError(f"projection method must be one of {list(_METHODS)}, got {method!r}")
-    if method == "pca":
+    if method in ("pca", "auto"):
         return "pca"
     if n_points < MIN_UMAP_POINTS:
-        if method == "umap":
-            logger.info("only %d points: PCA instead of UMAP", n_points)
+        logger.info("only %d points: PCA instead of UMAP", n_points)
         return "pca"
     try:
         import umap  # noqa: F401
     except ImportError:
-        if method == "umap":
-            raise DependencyError("projection 'umap' needs umap-learn (pip install umap-learn)") from None
-        logger.warning("umap-learn is not installed: embedding maps use PCA")
-        return "pca"
+        raise DependencyError("projection 'umap' needs umap-learn (pip install umap-learn)") from None
     return "umap"
 
 
 def project_2d(x: np.ndarray, *, seed: int = 0, method: str = "auto") -> tuple[np.ndarray, str]:
     """Project the rows of ``x`` [n, d] to 2-D after L2 normalisation (cosine geometry).
 
-    Returns ``(coords [n, 2] float64, method used)``; PCA when ``n`` < :data:`MIN_UMAP_POINTS`,
-    when ``method="pca"`` or when umap-learn is missing under ``"auto"``.
+    Returns ``(coords [n, 2] float64, method used)``: PCA for "auto" and "pca", and for "umap" when
+    ``n`` < :data:`MIN_UMAP_POINTS`.
     """
     x = np.asarray(x)
     if x.ndim != 2:
@@ -183,24 +186,47 @@ def project_pair_layers(src: np.ndarray, tgt: np.ndarray, layers: list[int], *, 
     kept (drawn with ``seed``); coordinates of each layer are aligned to the previous layer and
     scaled into [-1, 1].
     """
-    if src.ndim != 3 or src.shape != tgt.shape:
-        raise ConfigError(f"expected two [layers, n, hidden] arrays of one shape, got {src.shape} and {tgt.shape}")
-    if len(layers) != src.shape[0]:
-        raise ConfigError(f"{len(layers)} layer numbers for {src.shape[0]} stored layers")
-    index = subsample(src.shape[1], max_points, seed)
-    m = len(index)
-    used = resolve_method(method, 2 * m)
-    src_xy = np.zeros((len(layers), m, 2), dtype=np.float32)
-    tgt_xy = np.zeros((len(layers), m, 2), dtype=np.float32)
+    return project_joint([(src, tgt)], layers, max_points=max_points, seed=seed, method=method)[0]
+
+
+def _check_groups(groups: list[tuple[np.ndarray, np.ndarray]], layers: list[int]) -> None:
+    if not groups:
+        raise ConfigError("nothing to project: no (src, tgt) arrays")
+    for src, tgt in groups:
+        if src.ndim != 3 or src.shape != tgt.shape:
+            raise ConfigError(f"expected two [layers, n, hidden] arrays of one shape, got {src.shape} and {tgt.shape}")
+        if len(layers) != src.shape[0]:
+            raise ConfigError(f"{len(layers)} layer numbers for {src.shape[0]} stored layers")
+        if src.shape[:2] != groups[0][0].shape[:2]:
+            raise ConfigError(f"joint projection needs the same layers and sentences in every model, got "
+                              f"{groups[0][0].shape[:2]} and {src.shape[:2]}")
+
+
+def project_joint(groups: list[tuple[np.ndarray, np.ndarray]], layers: list[int], *, max_points: int | None = 1000,
+                  seed: int = 0, method: str = "auto") -> list[PairProjection]:
+    """Project several models' embeddings of the same sentence pairs with ONE fit per layer, so their maps
+    share coordinates and can be compared point by point (compare's side-by-side maps).
+
+    ``groups`` holds one ``(src, tgt)`` pair of [n_layers, n, hidden] arrays per model (one hidden size);
+    the same subsample of ``max_points`` sentences (drawn with ``seed``) is used for every model and layer.
+    Each layer is rotated onto the previous one (orthogonal Procrustes) and scaled into [-1, 1] as a whole.
+    """
+    _check_groups(groups, layers)
+    index = subsample(groups[0][0].shape[1], max_points, seed)
+    m, g = len(index), len(groups)
+    used = resolve_method(method, 2 * m * g)
+    out = [(np.zeros((len(layers), m, 2), dtype=np.float32), np.zeros((len(layers), m, 2), dtype=np.float32))
+           for _ in groups]
     previous: np.ndarray | None = None
     for li in range(len(layers)):
-        joint = np.concatenate([np.asarray(src[li][index]), np.asarray(tgt[li][index])], axis=0)
-        xy, _ = project_2d(joint, seed=seed, method=used)
+        parts = [np.asarray(side[li][index]) for src, tgt in groups for side in (src, tgt)]
+        xy, _ = project_2d(np.concatenate(parts, axis=0), seed=seed, method=used)
         xy = xy - xy.mean(axis=0, keepdims=True)
         if previous is not None and m > 0:
             xy = _procrustes_onto(xy, previous)
         xy = _fit_box(xy)
         previous = xy
-        src_xy[li], tgt_xy[li] = xy[:m], xy[m:]
-    logger.info("projected %d layers x %d pairs with %s", len(layers), m, used)
-    return PairProjection(index=index, layers=list(layers), src_xy=src_xy, tgt_xy=tgt_xy, method=used)
+        for gi, (src_xy, tgt_xy) in enumerate(out):
+            src_xy[li], tgt_xy[li] = xy[2 * gi * m:(2 * gi + 1) * m], xy[(2 * gi + 1) * m:(2 * gi + 2) * m]
+    logger.info("projected %d layers x %d pairs x %d model(s) with %s", len(layers), m, g, used)
+    return [PairProjection(index=index, layers=list(layers), src_xy=s, tgt_xy=t, method=used) for s, t in out]

@@ -9,10 +9,12 @@ import json
 from typing import Any, Iterable
 
 from xalign.report.escaping import html_text
-from xalign.report.style import ci_pair, dig, finite
+from xalign.report.style import finite, format_ci, format_delta, format_p
+from xalign.results.registry import RULE_LABELS, format_value, metric_label
+from xalign.results.types import PairComparison, PairMetrics
 
 __all__ = ["Html", "table", "manifest_table", "best_table", "layer_table", "compare_table", "note", "collapsible",
-           "is_headline", "notes_list"]
+           "is_headline", "notes_list", "bli_table"]
 
 
 class Html(str):
@@ -43,14 +45,9 @@ def note(text: str, *, cls: str = "note") -> Html:
     return Html(f'<p class="{html_text(cls)}">{html_text(text)}</p>')
 
 
-def _fmt_pct(value: Any) -> str:
+def _fmt(value: float | None) -> str:
     v = finite(value)
     return "" if v is None else f"{v:.3f}"
-
-
-def _fmt_ci(value: Any) -> str:
-    ci = ci_pair(value)
-    return "" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def manifest_table(manifest: dict[str, Any]) -> Html:
@@ -106,25 +103,20 @@ def _data_cell(item: dict[str, Any]) -> Html:
     return Html("<br>".join(parts))
 
 
-def best_table(pairs: dict[str, Any], *, headline_only: bool = False, caption: str = "best layer per metric") -> Html:
+def best_table(pairs: dict[str, PairMetrics], *, headline_only: bool = False,
+               caption: str = "best layer per metric") -> Html:
     """For each pair, each ``best`` metric with its human label, layer and rounded value (registry)."""
-    from xalign.results.registry import format_value, metric_label
-
     rows = []
-    for pair, block in pairs.items():
-        best = block.get("best") or {}
-        n = block.get("n", "")
-        for key, spec in best.items():
+    for name, pair in pairs.items():
+        for key, best in pair.best.items():
             if not headline_only or is_headline(key):
-                rows.append((pair, n, metric_label(key), dig(spec, "layer"), format_value(key, finite(dig(spec, "value")))))
+                rows.append((name, pair.n, metric_label(key), best.layer, format_value(key, finite(best.value))))
     return table(["pair", "n", "metric", "best layer", "value"], rows, caption=caption, cls="summary")
 
 
-def notes_list(pairs: dict[str, Any]) -> Html:
+def notes_list(pairs: dict[str, PairMetrics]) -> Html:
     """Caveats recorded with the results (e.g. P@k not reported because k ≥ n), one paragraph each."""
-    items = [f"{pair}: {note}" for pair, block in pairs.items() for note in (block.get("notes") or [])
-             if isinstance(note, str)]
-    return Html("".join(note(text, cls="warn") for text in items))
+    return Html("".join(note(f"{name}: {text}", cls="warn") for name, pair in pairs.items() for text in pair.notes))
 
 
 def collapsible(summary: str, content: Html) -> Html:
@@ -132,47 +124,60 @@ def collapsible(summary: str, content: Html) -> Html:
     return Html(f"<details><summary>{html_text(summary)}</summary>{content}</details>")
 
 
-def layer_table(pair_block: dict[str, Any], layer: int, *, pair: str = "") -> Html:
-    """Every retrieval rule and direction at one layer: P@1 (CI), P@5, P@10, MRR, hubness."""
-    entry = next((e for e in pair_block.get("layers") or [] if e.get("layer") == layer), None)
+def layer_table(pair: PairMetrics, layer: int, *, name: str = "") -> Html:
+    """Every retrieval rule and direction at one layer: P@1 (CI), P@5, P@10, MRR, hubness (retrieval only)."""
+    entry = pair.layer(layer)
     if entry is None:
         return note(f"layer {layer} is not in this run")
     rows = []
-    for rule, by_dir in (entry.get("retrieval") or {}).items():
-        for direction, vals in (by_dir or {}).items():
-            if isinstance(vals, dict) and "p@1" in vals:
-                rows.append((rule, direction, _fmt_pct(vals.get("p@1")), _fmt_ci(vals.get("p@1_ci95")),
-                             _fmt_pct(vals.get("p@5")), _fmt_pct(vals.get("p@10")), _fmt_pct(vals.get("mrr")),
-                             _fmt_pct(vals.get("hubness"))))
-    cka = entry.get("cka") or {}
-    if cka:
-        rows.append(("CKA linear", "", _fmt_pct(cka.get("linear")), _fmt_ci(cka.get("linear_ci95")), "", "", "",
-                     ""))
+    for key, mv in entry.values.items():
+        parts = key.split(".")
+        if len(parts) != 4 or parts[0] != "retrieval" or parts[3] != "p@1":
+            continue
+        base = ".".join(parts[:3])
+        rows.append((RULE_LABELS.get(parts[1], parts[1]), parts[2].replace("->", "→"), _fmt(mv.value),
+                     format_ci(mv.ci95), *(_fmt(entry.value(f"{base}.{leaf}")) for leaf in ("p@5", "p@10", "mrr")),
+                     format_value(f"{base}.hubness", entry.value(f"{base}.hubness"))))
     return table(["rule", "direction", "P@1", "P@1 95% CI", "P@5", "P@10", "MRR", "hubness"], rows,
-                 caption=f"{pair + ': ' if pair else ''}retrieval at layer {layer}", cls="summary")
+                 caption=f"{name + ': ' if name else ''}retrieval at layer {layer}", cls="summary")
 
 
-def compare_table(pair_block: dict[str, Any], labels: list[str], layer: int, keys: list[str]) -> Html:
+def bli_table(facts: dict[str, Any], *, caption: str) -> Html:
+    """``details.bli`` as readable rows: the dictionary, vocabulary sizes, and the static input-embedding
+    scores one per row with their registry labels (never a raw JSON object)."""
+    labels = {"dictionary": "dictionary", "src_vocabulary": "source words found in the corpus",
+              "tgt_vocabulary": "target words found in the corpus"}
+    rows: list[tuple[str, Any]] = []
+    for key, value in facts.items():
+        if key == "static_input_embeddings" and isinstance(value, dict):
+            for sub, v in value.items():
+                rows.append((f"{metric_label('bli.' + sub)}, static input embeddings",
+                             format_value("bli." + sub, finite(v))))
+        elif isinstance(value, dict):
+            rows += [(f"{labels.get(key, key)}: {k}", v) for k, v in value.items()]
+        else:
+            rows.append((labels.get(key, key), value))
+    return table(["BLI", "value"], rows, caption=caption)
+
+
+def compare_table(pair: PairComparison, labels: list[str], layer: int, keys: list[str]) -> Html:
     """Selected metrics at one layer: each model's value, and delta / CI / p-value of each after-model."""
-    entry = next((e for e in pair_block.get("layers") or [] if e.get("layer") == layer), None)
+    entry = next((e for e in pair.layers if e.layer == layer), None)
     if entry is None:
         return note(f"layer {layer} is not in this comparison")
-    from xalign.results.registry import format_value, metric_label
-
     before, afters = labels[0], labels[1:]
     header = ["metric", *labels]
     for label in afters:
-        header += [f"Δ {label}", "95% CI", "p"]
+        header += [f"Δ {label}", "Δ 95% CI", "p (paired)"]
     rows = []
     for key in keys:
-        m = dig(entry, "metrics", key)
-        if not isinstance(m, dict):
+        m = entry.metrics.get(key)
+        if m is None:
             continue
-        row: list[Any] = [metric_label(key)] + [format_value(key, finite(m.get(label))) for label in labels]
+        row: list[Any] = [metric_label(key)] + [format_value(key, finite(m.values.get(label))) for label in labels]
         for label in afters:
-            d = finite(dig(m, "delta", label))
-            p = finite(dig(m, "p_value", label))
-            row += ["" if d is None else f"{d:+.3f}", _fmt_ci(dig(m, "ci95", label)),
-                    "" if p is None else f"{p:.3g}"]
+            d = m.deltas.get(label)
+            row += ["", "", ""] if d is None else [format_delta(d.value), format_ci(d.ci95, delta=True),
+                                                   format_p(d.p_value)]
         rows.append(row)
     return table(header, rows, caption=f"{before} vs {', '.join(afters)} at layer {layer}", cls="summary")
