@@ -24,9 +24,9 @@ def labels_path(results_dir: Path, task: str) -> Path:
 
 def labels_block(splits: Any) -> dict[str, Any]:
     """``{"label_names", "splits": {split: {"labels": "0121…", "item_ids_sha256": {lang: hex}}}, "generalized":
-    {...}}`` from a run's :class:`~xalign.data.task_splits.TaskSplits`; labels are one digit per item (the class
+    {...}}`` from a run's :class:`~xalign.data.tasks.splits.TaskSplits`; labels are one digit per item (the class
     index), the same in every language (the data are item-aligned; a language whose labels differ is an error)."""
-    from xalign.data.task_splits import ids_sha256
+    from xalign.data.tasks.splits import ids_sha256
 
     def one(by_lang: dict[str, Any], where: str) -> tuple[str, dict[str, str], list[str]]:
         labs = {lang: "".join(str(int(x)) for x in ds["label"]) for lang, ds in by_lang.items()}

@@ -138,9 +138,9 @@ class SibUnit:
 
 def sib200_available() -> bool:
     """Whether this xalign knows the sib200 task (another helper is adding it)."""
-    from xalign.data.task_types import TASKS
+    from xalign.data.tasks import task_names
 
-    return "sib200" in TASKS
+    return "sib200" in task_names()
 
 
 def sib200_units(design: Design) -> list[SibUnit]:

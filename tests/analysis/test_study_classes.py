@@ -67,7 +67,7 @@ def test_a_labels_file_is_used_only_for_units_whose_items_it_describes():
 
 def test_labels_block_from_item_aligned_datasets():
     datasets = pytest.importorskip("datasets")
-    from xalign.data.task_splits import GeneralizedSet, ids_sha256
+    from xalign.data.tasks.splits import GeneralizedSet, ids_sha256
 
     feat = datasets.Features({"item_id": datasets.Value("string"),
                               "label": datasets.ClassLabel(names=["no", "yes"])})
