@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xalign.errors import ConfigError
+from xalign.errors import ConfigError, XalignError
 from xalign.pipelines.probe import ProbeConfig, ProbeResult, probe
+from xalign.pipelines.probe.steps import PairOutcome, metric_for_key
 from xalign.results.json_io import COMPARE_RESERVED, comparison_to_json
-from xalign.results.registry import metric_spec
 from xalign.results.types import Comparison, LayerComparison, MetricComparison, MetricValue, PairComparison
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,52 +80,52 @@ class CompareResult:
         return comparison_to_json(self.comparison)
 
 
-def _paired_cka(b_src, b_tgt, a_src, a_tgt, n_boot: int, seed: int) -> MetricValue:
-    from xalign.metrics.cka_bootstrap import paired_cka_difference
-
-    delta, ci, p = paired_cka_difference(a_src, a_tgt, b_src, b_tgt, n_boot=n_boot, seed=seed)
-    return MetricValue(delta, (ci[0], ci[1]), p)
+def metric_deltas(key: str, li: int, outcomes: dict[str, PairOutcome], values: dict[str, float | None],
+                  labels: list[str], config: ProbeConfig) -> MetricComparison:
+    """One metric at layer position ``li``: every model's value and each after-model's difference to the first,
+    tested the way the metric that owns ``key`` says (:meth:`~xalign.pipelines.probe.steps.Metric.paired_delta`:
+    a paired bootstrap over the per-query correctness by default, a paired CKA bootstrap for CKA)."""
+    before = labels[0]
+    mc = MetricComparison(values=values)
+    metric = metric_for_key(key)
+    for lab in labels[1:]:
+        vb, va = values[before], values[lab]
+        if va is None or vb is None:
+            continue
+        if metric is None:
+            mc.deltas[lab] = MetricValue(va - vb)
+        else:
+            mc.deltas[lab] = metric.paired_delta(key, li, outcomes[before], outcomes[lab], config, (vb, va))
+    return mc
 
 
 def compare_pair_typed(pair: str, probes: dict[str, ProbeResult], labels: list[str],
                        config: ProbeConfig) -> PairComparison:
     """Per-layer values of every model and deltas of each after-model vs the first model."""
-    from xalign.metrics.cka import cka_grid
-    from xalign.metrics.stats import paired_bootstrap
-
-    before, afters = labels[0], labels[1:]
     res = {lab: probes[lab].pairs[pair] for lab in labels}
-    b = res[before]
-    device = probes[before].manifest.get("model", {}).get("device") if isinstance(
-        probes[before].manifest.get("model"), dict) else None
+    b = res[labels[0]]
+    outcomes = {lab: PairOutcome(r.src_vectors, r.tgt_vectors, r.correct) for lab, r in res.items()}
     layers_out = []
     for li, entry in enumerate(b.layers):
-        metrics: dict[str, MetricComparison] = {}
-        for key in entry.values:
-            values = {lab: res[lab].layers[li].value(key) for lab in labels}
-            mc = MetricComparison(values=values)
-            spec = metric_spec(key)
-            for lab in afters:
-                if values[lab] is None or values[before] is None:
-                    continue
-                if spec.paired and key in b.correct and config.n_boot:
-                    test = paired_bootstrap(res[lab].correct[key][li], b.correct[key][li], n_boot=config.n_boot,
-                                            seed=config.seed)  # delta = after - before
-                    mc.deltas[lab] = MetricValue(test.delta, test.ci95, test.p_value)
-                elif spec.paired and key == "cka.linear" and config.n_boot_cka:
-                    mc.deltas[lab] = _paired_cka(b.src_vectors[li], b.tgt_vectors[li], res[lab].src_vectors[li],
-                                                 res[lab].tgt_vectors[li], config.n_boot_cka, config.seed)
-                else:
-                    mc.deltas[lab] = MetricValue(values[lab] - values[before])
-            metrics[key] = mc
+        metrics = {key: metric_deltas(key, li, outcomes, {lab: res[lab].layers[li].value(key) for lab in labels},
+                                      labels, config) for key in entry.values}
         layers_out.append(LayerComparison(layer=entry.layer, metrics=metrics))
-    model_cka = {}
-    both_b = np.concatenate([b.src_vectors, b.tgt_vectors], axis=1)
-    for lab in afters:
-        both_a = np.concatenate([res[lab].src_vectors, res[lab].tgt_vectors], axis=1)
-        model_cka[lab] = np.round(cka_grid(both_b, both_a, device=device), 5).tolist()
+    device = probes[labels[0]].manifest.get("model", {}).get("device") if isinstance(
+        probes[labels[0]].manifest.get("model"), dict) else None
     return PairComparison(pair=pair, src_lang=b.src_lang, tgt_lang=b.tgt_lang, n=b.n, layers=layers_out,
-                          model_cka=model_cka)
+                          model_cka=model_cka(outcomes, labels, device))
+
+
+def model_cka(outcomes: dict[str, PairOutcome], labels: list[str], device: Any) -> dict[str, list[list[float]]]:
+    """Layer × layer linear CKA of each after-model with the first (both sides' sentences stacked)."""
+    from xalign.metrics.cka import cka_grid
+
+    both_b = np.concatenate([outcomes[labels[0]].src, outcomes[labels[0]].tgt], axis=1)
+    out = {}
+    for lab in labels[1:]:
+        both_a = np.concatenate([outcomes[lab].src, outcomes[lab].tgt], axis=1)
+        out[lab] = np.round(cka_grid(both_b, both_a, device=device), 5).tolist()
+    return out
 
 
 def compare_pair(pair: str, probes: dict[str, ProbeResult], labels: list[str], config: ProbeConfig) -> dict[str, Any]:
@@ -134,25 +134,55 @@ def compare_pair(pair: str, probes: dict[str, ProbeResult], labels: list[str], c
     return comparison_to_json(Comparison(manifest={}, models=[], pairs={pair: typed}))["pairs"][pair]
 
 
-def compare(config: CompareConfig, *, out_dir: str | Path | None = None,
-            corpora: list["ParallelCorpus"] | None = None) -> CompareResult:
-    """Probe each model on the same inputs and compare; with ``out_dir`` write the run directory."""
-    from xalign.encoders import load_encoder
-    from xalign.io import base_manifest
-    from xalign.pipelines.probe_inputs import inputs_for, load_probe_inputs
-    from xalign.pipelines.probe_io import check_output
+def check_models(config: CompareConfig) -> None:
+    """Every model of ``config`` found (local folder with weights, cached or reachable hub id) before any loads."""
+    from xalign.encoders.loading import check_weights, resolve_model_path
 
     pconf = config.probe
-    if out_dir is not None:
-        check_output(out_dir, "compare")
+    for label, spec in config.models:
+        flag = "--before" if spec == config.before and label == (config.labels or [""])[0] else "--after"
+        try:
+            location = resolve_model_path(spec, revision=pconf.revision)
+        except XalignError as exc:
+            raise type(exc)(f"{flag} {spec}: {exc}") from None
+        check_weights(location, spec, allow_pickle=pconf.allow_pickle)
+
+
+def compare(config: CompareConfig, *, out_dir: str | Path | None = None,
+            corpora: list["ParallelCorpus"] | None = None) -> CompareResult:
+    """Probe each model on the same inputs and compare; with ``out_dir`` write the run directory.
+
+    The output folder is locked and every input (data, and each model's files) checked before any model
+    loads. ``--pair xx-all`` compares language by language (:func:`xalign.pipelines.compare_many.compare_many`).
+    """
+    from xalign.io import claim_output_dir
+
+    if config.probe.many:
+        from xalign.pipelines.compare_many import compare_many
+
+        return compare_many(config, out_dir=out_dir)
+    if out_dir is None:
+        return _compare_run(config, corpora, None)
+    with claim_output_dir(out_dir, "compare", overwrite=True) as stage:
+        return _compare_run(config, corpora, stage)
+
+
+def _compare_run(config: CompareConfig, corpora: list["ParallelCorpus"] | None, stage: Path | None) -> CompareResult:
+    from xalign.encoders import load_encoder
+    from xalign.io import base_manifest
+    from xalign.pipelines.probe.inputs import inputs_for, load_probe_inputs
+
+    pconf = config.probe
     inputs = load_probe_inputs(pconf) if corpora is None else inputs_for(corpora, pconf)
+    check_models(config)
     t0 = time.perf_counter()
     probes: dict[str, ProbeResult] = {}
     models = []
     for label, spec in config.models:
         logger.info("probing %s = %s", label, spec)
         encoder = load_encoder(spec, device=pconf.device, dtype=pconf.dtype, revision=pconf.revision,
-                               trust_remote_code=pconf.trust_remote_code, allow_pickle_weights=pconf.allow_pickle)
+                               trust_remote_code=pconf.trust_remote_code, allow_pickle_weights=pconf.allow_pickle,
+                               require_fast_tokenizer=False)
         probes[label] = probe(pconf, encoder=encoder, inputs=inputs)
         models.append({"label": label, "name": encoder.name, "spec": spec, "revision": encoder.revision,
                        "run_dir": f"models/{label}"})
@@ -164,27 +194,34 @@ def compare(config: CompareConfig, *, out_dir: str | Path | None = None,
     manifest = base_manifest(command="compare", config=config.to_dict(), models=models,
                              preset=pconf.preset, seed=pconf.seed, seconds=round(time.perf_counter() - t0, 2))
     result = CompareResult(comparison=Comparison(manifest=manifest, models=models, pairs=pairs), probes=probes)
-    if out_dir is not None:
-        write_compare_run(result, out_dir, report=pconf.report)
+    if stage is not None:
+        write_compare_files(result, stage, report=pconf.report)
     return result
 
 
 def write_compare_run(result: CompareResult, out_dir: str | Path, *, report: bool = True) -> Path:
-    from xalign.io import claim_output_dir, write_json
-    from xalign.pipelines.probe_io import write_probe_files
-    from xalign.results.json_io import write_comparison
+    from xalign.io import claim_output_dir
 
     target = Path(out_dir)
     with claim_output_dir(target, "compare", overwrite=True) as tmp:
-        for model in result.models:
-            write_probe_files(result.probes[model["label"]], tmp / model["run_dir"], report=False)
-        write_json(tmp / "manifest.json", result.manifest)
-        write_comparison(tmp, result.comparison)
-        if report:
-            try:
-                from xalign.report import write_report
-
-                write_report(tmp)
-            except ImportError as exc:
-                logger.warning("report skipped: %s", exc)
+        write_compare_files(result, tmp, report=report)
     return target
+
+
+def write_compare_files(result: CompareResult, tmp: Path, *, report: bool = True) -> None:
+    from xalign.io import write_json
+    from xalign.pipelines.probe.run_dir import write_probe_files
+    from xalign.results.json_io import write_comparison
+
+    for model in result.models:
+        if model["label"] in result.probes:
+            write_probe_files(result.probes[model["label"]], tmp / model["run_dir"], report=False)
+    write_json(tmp / "manifest.json", result.manifest)
+    write_comparison(tmp, result.comparison)
+    if report:
+        try:
+            from xalign.report import write_report
+
+            write_report(tmp)
+        except ImportError as exc:
+            logger.warning("report skipped: %s", exc)

@@ -4,6 +4,7 @@ checks on ``--out`` made before any model loads."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from xalign.io import claim_output_dir, write_json
 from xalign.results.json_io import write_probe_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xalign.pipelines.probe import ProbeResult
+    from xalign.pipelines.probe.result import ProbeResult
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ def write_probe_files(result: "ProbeResult", tmp: Path, *, report: bool = True) 
     tmp.mkdir(parents=True, exist_ok=True)
     write_json(tmp / "manifest.json", result.manifest)
     for pair, res in result.pairs.items():
+        if not res.src_vectors.size:  # a many-language probe keeps no vectors
+            continue
         emb = tmp / "embeddings" / pair
         emb.mkdir(parents=True)
         np.save(emb / f"{res.src_lang}.npy", res.src_vectors.astype(np.float32))
@@ -51,9 +54,13 @@ def write_probe_files(result: "ProbeResult", tmp: Path, *, report: bool = True) 
     write_json(tmp / "details.json", result.details())
     write_probe_metrics(tmp, result.typed)
     if report:
+        t0 = time.perf_counter()
         try:
             from xalign.report import write_report
 
             write_report(tmp)
         except ImportError as exc:  # plotly or umap missing: the numbers are still written
             logger.warning("report skipped: %s", exc)
+        if isinstance(result.manifest.get("stage_seconds"), dict):
+            result.manifest["stage_seconds"]["report"] = round(time.perf_counter() - t0, 2)
+            write_json(tmp / "manifest.json", result.manifest)

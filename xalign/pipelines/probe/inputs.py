@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING
 
 from xalign.errors import ConfigError, DataError, MissingFileError
 
+from xalign.pipelines.probe.config import ProbeConfig
+
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data.corpus import ParallelCorpus
     from xalign.data.gold import GoldAlignment
-    from xalign.pipelines.probe import ProbeConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PairInputs", "ProbeInputs", "inputs_for", "load_probe_inputs", "parse_layers"]
+__all__ = ["PairInputs", "ProbeInputs", "inputs_for", "load_probe_inputs"]
 
 
 @dataclass
@@ -45,32 +46,12 @@ class ProbeInputs:
         return [p.corpus for p in self.pairs]
 
 
-def parse_layers(layers: str | list[int]) -> str | list[int]:
-    """``"all"`` or a list of distinct non-negative/negative ints; a repeated layer is refused."""
-    if isinstance(layers, str):
-        if layers.strip() == "all":
-            return "all"
-        try:
-            values = [int(x) for x in layers.split(",") if x.strip()]
-        except ValueError:
-            raise ConfigError(f"--layers: expected 'all' or comma-separated integers such as 0,4,8, got {layers!r}") \
-                from None
-    else:
-        values = [int(x) for x in layers]
-    if not values:
-        raise ConfigError(f"--layers: selects nothing ({layers!r})")
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise ConfigError(f"--layers: layer {repeated[0]} is given twice in {layers!r}; give each layer once")
-    return values
-
-
 def _existing(path: str | None, what: str) -> None:
     if path is not None and not Path(path).is_file():
         raise MissingFileError(f"{what} not found: {path}")
 
 
-def _gold_languages(config: "ProbeConfig") -> tuple[str, str] | None:
+def _gold_languages(config: ProbeConfig) -> tuple[str, str] | None:
     """Languages the gold files name by their suffixes (``x.eng.txt`` + ``x.deu.txt`` → en, de), if any."""
     from xalign.data.corpus import _lang_from_filename
 
@@ -81,7 +62,7 @@ def _gold_languages(config: "ProbeConfig") -> tuple[str, str] | None:
     return None
 
 
-def load_probe_inputs(config: "ProbeConfig") -> ProbeInputs:
+def load_probe_inputs(config: ProbeConfig) -> ProbeInputs:
     """Load and check every input of ``config`` (no model involved): bad data fails in seconds."""
     from xalign.data.parallel import load_corpora
 
@@ -90,11 +71,11 @@ def load_probe_inputs(config: "ProbeConfig") -> ProbeInputs:
                        (config.dictionary, "dictionary file")):
         _existing(path, what)
     corpora = load_corpora(config.pairs, src_file=config.src_file, tgt_file=config.tgt_file, data=config.data,
-                           split=config.split, strict=config.strict, limit=config.limit)
+                           split=config.splits, strict=config.strict, limit=config.limit)
     return inputs_for(corpora, config)
 
 
-def inputs_for(corpora: list["ParallelCorpus"], config: "ProbeConfig") -> ProbeInputs:
+def inputs_for(corpora: list["ParallelCorpus"], config: ProbeConfig) -> ProbeInputs:
     """Dictionaries and gold of ``config`` attached to already loaded corpora (gold to its own pair only)."""
     from xalign.data.demo import demo_dictionary
     from xalign.data.dictionaries import dictionary_for_pair, read_dictionary
