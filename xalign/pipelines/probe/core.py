@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xalign.errors import ConfigError
-import xalign.pipelines.probe.builtin  # noqa: F401  (registers the built-in metrics)
 from xalign.pipelines.probe.builtin import similarity_details
-from xalign.pipelines.probe.config import ProbeConfig, parse_layers
+from xalign.pipelines.probe.config import ProbeConfig
 from xalign.pipelines.probe.inputs import PairInputs, ProbeInputs, inputs_for, load_probe_inputs
+from xalign.pipelines.probe.measure import chosen_layers, load_probe_encoder, measure_pair, word_level_note
 from xalign.pipelines.probe.result import PairResult, ProbeResult
-from xalign.pipelines.probe.steps import PairContext, StepOutput, metrics_for
-from xalign.results.types import LayerValues, PairMetrics
+from xalign.pipelines.probe.steps import PairContext
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data.corpus import ParallelCorpus
@@ -33,49 +32,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_corpora", "measure_pair", "probe", "probe_pair", "word_level_note"]
+__all__ = ["load_corpora", "probe", "probe_pair"]
 
 
 def load_corpora(config: ProbeConfig) -> list["ParallelCorpus"]:
     """The corpora of ``config`` (see :func:`xalign.data.parallel.load_corpora`)."""
     return load_probe_inputs(config).corpora
-
-
-def chosen_layers(encoder: "Encoder", config: ProbeConfig) -> list[int]:
-    from xalign.embed.extract import resolve_layers
-
-    try:
-        return resolve_layers(parse_layers(config.layers), encoder.num_layers)
-    except ValueError as exc:
-        raise ConfigError(f"--layers: {exc}") from None
-
-
-def word_level_note(encoder: "Encoder") -> str | None:
-    """Why word-level metrics are left out for ``encoder`` (a slow tokenizer has no ``word_ids()``), or None."""
-    if getattr(encoder.tokenizer, "is_fast", False):
-        return None
-    return (f"word-level metrics (BLI, word alignment) left out: {type(encoder.tokenizer).__name__} is a slow "
-            "tokenizer without word_ids(); sentence-level metrics (retrieval, CKA) are complete")
-
-
-def measure_pair(ctx: PairContext, *, sentence_level: bool = False) -> tuple[PairMetrics, StepOutput]:
-    """Every registered metric that applies to ``ctx``, merged into one pair's typed metrics; the merged
-    :class:`StepOutput` carries the correctness, details and notes."""
-    entries = [LayerValues(layer=layer) for layer in ctx.layers]
-    merged = StepOutput(layers=[])
-    for metric in metrics_for(ctx, sentence_level=sentence_level):
-        out = metric.compute(ctx)
-        if len(out.layers) != len(entries):
-            raise RuntimeError(f"metric {metric.name!r} returned {len(out.layers)} layers for {len(entries)}")
-        for entry, values, info in zip(entries, out.layers, out.info or [{}] * len(entries)):
-            entry.values.update(values)
-            entry.info.update(info)
-        merged.correct.update(out.correct)
-        merged.details.update(out.details)
-        merged.notes += [n for n in out.notes if n not in merged.notes]
-    metrics = PairMetrics(pair=f"{ctx.src_lang}-{ctx.tgt_lang}", src_lang=ctx.src_lang, tgt_lang=ctx.tgt_lang,
-                          n=ctx.n, layers=entries, notes=merged.notes)
-    return metrics, merged
 
 
 def _wants_words(inputs: PairInputs, encoder: "Encoder") -> bool:
@@ -142,14 +104,6 @@ def _language_cka(results: dict[str, PairResult], layer_pos: int, device: Any) -
     langs = list(spaces)
     matrix = [[linear_cka(spaces[a], spaces[b], device=device) for b in langs] for a in langs]
     return {"layer": items[0].layers[layer_pos].layer, "languages": langs, "matrix": np.round(matrix, 5).tolist()}
-
-
-def load_probe_encoder(config: ProbeConfig) -> "Encoder":
-    from xalign.encoders import load_encoder
-
-    return load_encoder(config.model, device=config.device, dtype=config.dtype, revision=config.revision,
-                        trust_remote_code=config.trust_remote_code, allow_pickle_weights=config.allow_pickle,
-                        require_fast_tokenizer=False)
 
 
 def probe(config: ProbeConfig, *, encoder: "Encoder | None" = None, out_dir: str | Path | None = None,
