@@ -24,7 +24,7 @@ __all__ = ["CSV_FIELDS", "COMPARE_RESERVED", "probe_to_json", "probe_from_json",
 
 CSV_FIELDS = ["pair", "layer", "metric", "value", "ci95_lo", "ci95_hi"]
 #: keys of a compare metric entry that are not model labels
-COMPARE_RESERVED = ("delta", "ci95", "p_value")
+COMPARE_RESERVED = ("delta", "ci95", "p_value", "p_holm")
 
 
 def rounded(x: float, digits: int = 6) -> float:
@@ -153,15 +153,21 @@ def comparison_to_json(result: Comparison) -> dict[str, Any]:
                 item["delta"] = {lab: d.value for lab, d in mc.deltas.items()}
                 cis = {lab: [d.ci95[0], d.ci95[1]] for lab, d in mc.deltas.items() if d.ci95}
                 ps = {lab: d.p_value for lab, d in mc.deltas.items() if d.p_value is not None}
+                holm = {lab: d.p_holm for lab, d in mc.deltas.items() if d.p_holm is not None}
                 if cis:
                     item["ci95"] = cis
                 if ps:
                     item["p_value"] = ps
+                if holm:
+                    item["p_holm"] = holm
                 metrics[key] = item
             layers.append({"layer": entry.layer, "metrics": metrics})
         pairs[name] = {"src_lang": p.src_lang, "tgt_lang": p.tgt_lang, "n": p.n, "layers": layers,
                        "model_cka": p.model_cka}
-    return {"manifest": result.manifest, "models": result.models, "pairs": pairs}
+    out = {"manifest": result.manifest, "models": result.models, "pairs": pairs}
+    if result.languages is not None:
+        out["languages"] = result.languages
+    return out
 
 
 def comparison_from_json(doc: Any, where: str = "compare.json") -> Comparison:
@@ -193,15 +199,19 @@ def comparison_from_json(doc: Any, where: str = "compare.json") -> Comparison:
                     if _is_number(d):
                         ci = item.get("ci95", {}).get(lab)
                         p = item.get("p_value", {}).get(lab)
+                        ph = item.get("p_holm", {}).get(lab)
                         deltas[lab] = MetricValue(float(d), _ci(ci, f"{at}.{key}.ci95") if ci is not None else None,
-                                                  float(p) if _is_number(p) else None)
+                                                  float(p) if _is_number(p) else None,
+                                                  float(ph) if _is_number(ph) else None)
                 metrics[key] = MetricComparison(values=values, deltas=deltas)
             layers.append(LayerComparison(layer=int(e["layer"]), metrics=metrics))
         model_cka = block.get("model_cka") or {}
         pairs[name] = PairComparison(pair=name, src_lang=str(block.get("src_lang", "")),
                                      tgt_lang=str(block.get("tgt_lang", "")), n=int(block.get("n", 0) or 0),
                                      layers=layers, model_cka=model_cka if isinstance(model_cka, dict) else {})
-    return Comparison(manifest=dict(doc.get("manifest") or {}), models=models, pairs=pairs)
+    languages = doc.get("languages")
+    return Comparison(manifest=dict(doc.get("manifest") or {}), models=models, pairs=pairs,
+                      languages=languages if isinstance(languages, dict) else None)
 
 
 # ----------------------------------------------------------------------------- files
