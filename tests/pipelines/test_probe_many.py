@@ -176,3 +176,22 @@ def test_many_needs_a_sib_folder_and_checks_before_the_model_loads(tmp_path):
     with pytest.raises(ConfigError, match="--langs"):
         ProbeConfig(pairs=["en-sw"], langs="x.txt")
     random.seed(0)
+
+
+def test_cli_probe_and_compare_en_all(sib_dir, _tiny_dirs, tmp_path, capsys):
+    from xalign.cli.main import main
+
+    model = str(_tiny_dirs["bert"])
+    code = main(["-q", "probe", "--model", model, "--pair", "en-all", "--data", f"sib200:{sib_dir}", "--split", "test",
+                 "--n-boot", "10", "--n-boot-cka", "0", "--no-report", "--no-progress", "--out", str(tmp_path / "p")])
+    out = capsys.readouterr().out
+    assert code == 0 and "en-ace_Arab" in out and "languages.csv" in out
+    assert len(list(csv.DictReader((tmp_path / "p" / "languages.csv").open()))) == 4
+    code = main(["-q", "compare", "--before", model, "--after", model, "--pair", "en-all", "--data",
+                 f"sib200:{sib_dir}", "--split", "test", "--n-boot", "10", "--n-boot-cka", "0", "--no-report",
+                 "--no-progress", "--out", str(tmp_path / "c")])
+    out = capsys.readouterr().out
+    assert code == 0 and "Holm across 4 languages" in out and "after gained (0)" in out
+    with pytest.raises(SystemExit) as info:
+        main(["-q", "probe", "--pair", "en-all", "--data", f"sib200:{sib_dir}", "--split", "nope"])
+    assert info.value.code == 2
