@@ -195,3 +195,39 @@ def test_cli_probe_and_compare_en_all(sib_dir, _tiny_dirs, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["-q", "probe", "--pair", "en-all", "--data", f"sib200:{sib_dir}", "--split", "nope"])
     assert info.value.code == 2
+
+
+def test_locked_output_is_refused_before_the_model_loads(tmp_path, monkeypatch):
+    """Issue 23: a second probe into a folder another process writes finds out at the start."""
+    import xalign.encoders as encoders
+    from xalign.errors import OutputError
+    from xalign.io import output_lock
+
+    loads = []
+    monkeypatch.setattr(encoders, "load_encoder", lambda *a, **k: loads.append(a))
+    with output_lock(tmp_path / "busy"):
+        with pytest.raises(OutputError, match="being written by another xalign process"):
+            probe(ProbeConfig(pairs=["en-sw"], limit=5, report=False), out_dir=tmp_path / "busy")
+    assert loads == []
+
+
+def test_compare_checks_every_model_before_loading_any(tiny_bert_dir, tmp_path, monkeypatch):
+    """Issue 23: a missing --after fails before --before is loaded and probed."""
+    import xalign.encoders as encoders
+    from xalign.errors import MissingFileError
+    from xalign.pipelines.compare import CompareConfig, compare
+
+    loads = []
+    monkeypatch.setattr(encoders, "load_encoder", lambda *a, **k: loads.append(a))
+    config = CompareConfig(before=str(tiny_bert_dir), after=[str(tmp_path / "missing")],
+                           probe=ProbeConfig(pairs=["en-sw"], limit=5, report=False))
+    with pytest.raises(MissingFileError, match=r"--after .*missing: model directory .* does not exist"):
+        compare(config, out_dir=tmp_path / "c")
+    assert loads == [] and not (tmp_path / "c").exists()
+
+
+def test_manifest_records_seconds_per_stage(tiny_bert_dir, tmp_path):
+    probe(ProbeConfig(model=str(tiny_bert_dir), pairs=["en-sw"], limit=6, n_boot=5, n_boot_cka=0, bli=False,
+                      report=True), out_dir=tmp_path / "p")
+    stages = json.loads((tmp_path / "p" / "manifest.json").read_text())["stage_seconds"]
+    assert set(stages) == {"load", "extraction", "metrics", "report"} and all(v >= 0 for v in stages.values())
