@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from xalign.embed.layers import parse_layers
 from xalign.errors import ConfigError
 from xalign.results.registry import RETRIEVAL_RULES
 
@@ -121,23 +122,3 @@ class ProbeConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "resolved_pooling": self.resolved_pooling}
-
-
-def parse_layers(layers: str | list[int]) -> str | list[int]:
-    """``"all"`` or a list of distinct non-negative/negative ints; a repeated layer is refused."""
-    if isinstance(layers, str):
-        if layers.strip() == "all":
-            return "all"
-        try:
-            values = [int(x) for x in layers.split(",") if x.strip()]
-        except ValueError:
-            raise ConfigError(f"--layers: expected 'all' or comma-separated integers such as 0,4,8, got {layers!r}") \
-                from None
-    else:
-        values = [int(x) for x in layers]
-    if not values:
-        raise ConfigError(f"--layers: selects nothing ({layers!r})")
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise ConfigError(f"--layers: layer {repeated[0]} is given twice in {layers!r}; give each layer once")
-    return values

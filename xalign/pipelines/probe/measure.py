@@ -7,8 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import xalign.pipelines.probe.builtin  # noqa: F401  (registers the built-in metrics)
-from xalign.errors import ConfigError
-from xalign.pipelines.probe.config import ProbeConfig, parse_layers
+from xalign.pipelines.probe.config import ProbeConfig
 from xalign.pipelines.probe.steps import PairContext, StepOutput, metrics_for
 from xalign.results.types import LayerValues, PairMetrics
 
@@ -19,12 +18,10 @@ __all__ = ["chosen_layers", "load_probe_encoder", "measure_pair", "word_level_no
 
 
 def chosen_layers(encoder: "Encoder", config: ProbeConfig) -> list[int]:
-    from xalign.embed.extract import resolve_layers
+    """The hidden-state indices ``config.layers`` selects on ``encoder`` (:func:`xalign.embed.layers.resolve_layers`)."""
+    from xalign.embed.layers import resolve_layers
 
-    try:
-        return resolve_layers(parse_layers(config.layers), encoder.num_layers)
-    except ValueError as exc:
-        raise ConfigError(f"--layers: {exc}") from None
+    return resolve_layers(config.layers, encoder.num_layers)
 
 
 def word_level_note(encoder: "Encoder") -> str | None:
