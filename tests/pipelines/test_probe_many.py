@@ -231,3 +231,12 @@ def test_manifest_records_seconds_per_stage(tiny_bert_dir, tmp_path):
                       report=True), out_dir=tmp_path / "p")
     stages = json.loads((tmp_path / "p" / "manifest.json").read_text())["stage_seconds"]
     assert set(stages) == {"load", "extraction", "metrics", "report"} and all(v >= 0 for v in stages.values())
+
+
+def test_xlm_family_draws_the_atlas(sib_dir, tiny_xlm_dir, tmp_path):
+    """A slow tokenizer (no word_ids()) gets every sentence-level metric in the many-language probe."""
+    result = probe(_config(sib_dir, model=str(tiny_xlm_dir), n_boot=5, n_boot_cka=0), out_dir=tmp_path / "x")
+    layer = result.pairs["en-yor_Latn"].layers[-1].values
+    assert {"retrieval.csls.en->yor_Latn.p@1", "retrieval.margin.yor_Latn->en.p@1", "cka.linear"} <= set(layer)
+    assert not any(k.startswith(("bli.", "word_alignment.")) for k in layer)
+    assert any("word-level metrics" in n for n in result.manifest["data"]["notes"])

@@ -28,7 +28,7 @@ def _folder_langs(names: Iterable[str]) -> str:
 
 
 def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], present: Any, root: Path) -> list[str]:
-    if split is None:
+    if split is None or split == "all":
         chosen = [s for s in known if present(s)]
         if not chosen:
             raise MissingFileError(f"{root} holds none of the splits {', '.join(known)}")
@@ -36,7 +36,7 @@ def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], pres
     chosen = [split] if isinstance(split, str) else list(split)
     bad = [s for s in chosen if s not in known]
     if bad:
-        raise DataError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or None for all)")
+        raise DataError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or 'all')")
     return [s for s in known if s in chosen]
 
 
