@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xalign.errors import ConfigError
-from xalign.pipelines.compare_core import (CompareConfig, CompareResult, check_models, compare_pair,
-                                           compare_pair_typed, compare_results, metric_deltas, write_compare_files,
-                                           write_compare_run)
+from xalign.pipelines.compare_core import (CompareConfig, CompareResult, check_models, compare_pair_typed,
+                                           compare_results, metric_deltas, write_compare_files)
 from xalign.pipelines.probe import ProbeResult, probe
 from xalign.results.types import Comparison
 
@@ -27,8 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CompareConfig", "CompareResult", "check_models", "compare", "compare_pair", "compare_pair_typed",
-           "compare_results", "metric_deltas", "write_compare_files", "write_compare_run"]
+__all__ = ["CompareConfig", "CompareResult", "check_models", "compare", "compare_pair_typed", "compare_results",
+           "metric_deltas", "write_compare_files"]
 
 
 def compare(config: CompareConfig, *, out_dir: str | Path | None = None,

@@ -124,12 +124,6 @@ def model_cka(outcomes: dict[str, PairOutcome], labels: list[str], device: Any) 
     return out
 
 
-def compare_pair(pair: str, probes: dict[str, ProbeResult], labels: list[str], config: ProbeConfig) -> dict[str, Any]:
-    """:func:`compare_pair_typed` as its ``compare.json`` block."""
-    typed = compare_pair_typed(pair, probes, labels, config)
-    return comparison_to_json(Comparison(manifest={}, models=[], pairs={pair: typed}))["pairs"][pair]
-
-
 def check_models(config: CompareConfig) -> None:
     """Every model of ``config`` found (local folder with weights, cached or reachable hub id) before any loads."""
     from xalign.encoders.loading import check_weights, resolve_model_path
@@ -142,15 +136,6 @@ def check_models(config: CompareConfig) -> None:
         except XalignError as exc:
             raise type(exc)(f"{flag} {spec}: {exc}") from None
         check_weights(location, spec, allow_pickle=pconf.allow_pickle)
-
-
-def write_compare_run(result: CompareResult, out_dir: str | Path, *, report: bool = True) -> Path:
-    from xalign.io import claim_output_dir
-
-    target = Path(out_dir)
-    with claim_output_dir(target, "compare", overwrite=True) as tmp:
-        write_compare_files(result, tmp, report=report)
-    return target
 
 
 def write_compare_files(result: CompareResult, tmp: Path, *, report: bool = True) -> None:

@@ -1,5 +1,6 @@
-"""Writing a probe run directory (all at once: a failed run leaves no half-written directory), and the
-checks on ``--out`` made before any model loads."""
+"""Writing a probe run folder's files (into the staging folder :func:`xalign.io.claim_output_dir` gives the
+probe, locked from the start and swapped in at the end: a failed run leaves no half-written folder), and the
+checks on ``--out``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from xalign.io import claim_output_dir, write_json
+from xalign.io import write_json
 from xalign.results.json_io import write_probe_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,15 +27,6 @@ def check_output(out_dir: str | Path, command: str = "probe") -> Path:
     from xalign.io import check_output as _check
 
     return _check(out_dir, kind="dir", command=command)
-
-
-def write_probe_run(result: "ProbeResult", out_dir: str | Path, *, report: bool = True) -> Path:
-    """Write the run folder ``out_dir`` at once (:func:`xalign.io.claim_output_dir`: locked, built beside it
-    and swapped in at the end, replacing only an earlier probe run; what a killed run left is cleaned)."""
-    target = Path(out_dir)
-    with claim_output_dir(target, "probe", overwrite=True) as tmp:
-        write_probe_files(result, tmp, report=report)
-    return target
 
 
 def write_probe_files(result: "ProbeResult", tmp: Path, *, report: bool = True) -> None:
