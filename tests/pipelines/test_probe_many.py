@@ -240,3 +240,14 @@ def test_xlm_family_draws_the_atlas(sib_dir, tiny_xlm_dir, tmp_path):
     assert {"retrieval.csls.en->yor_Latn.p@1", "retrieval.margin.yor_Latn->en.p@1", "cka.linear"} <= set(layer)
     assert not any(k.startswith(("bli.", "word_alignment.")) for k in layer)
     assert any("word-level metrics" in n for n in result.manifest["data"]["notes"])
+
+
+def test_a_bad_language_file_is_found_before_the_model_loads(sib_dir, tmp_path, monkeypatch):
+    import xalign.encoders as encoders
+
+    (sib_dir / "yor_Latn" / "test.tsv").write_text("id\ttext\n1\tx\n", encoding="utf-8")
+    loads = []
+    monkeypatch.setattr(encoders, "load_encoder", lambda *a, **k: loads.append(a))
+    with pytest.raises(DataError, match=r"yor_Latn/test\.tsv:1: expected a header with index_id and text"):
+        probe(_config(sib_dir), out_dir=tmp_path / "o")
+    assert loads == []

@@ -40,14 +40,28 @@ def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], pres
     return [s for s in known if s in chosen]
 
 
+def _id_header(f: LineFile, head: str) -> list[str]:
+    names = head.split("\t")
+    if "index_id" not in names or "text" not in names:
+        raise DataError(f"{f.path}:1: expected a header with index_id and text columns, found {names}")
+    return names
+
+
+def check_sib_header(path: PathLike) -> None:
+    """Refuse, from its first line alone, a SIB-200 file without ``index_id`` and ``text`` columns."""
+    f = LineFile(path, what="SIB-200 file")
+    for _, head in f:
+        _id_header(f, head)
+        return
+    _id_header(f, "")
+
+
 def _read_id_rows(f: LineFile) -> list[tuple[str, str, str]]:
     """Rows ``(index_id, text, "file:line")`` of a SIB-200 ``index_id<TAB>category<TAB>text`` file."""
     rows, seen = [], set()
     it = iter(f)
     _, head = next(it, (1, ""))
-    names = head.split("\t")
-    if "index_id" not in names or "text" not in names:
-        raise DataError(f"{f.path}:1: expected a header with index_id and text columns, found {names}")
+    names = _id_header(f, head)
     ci, ct = names.index("index_id"), names.index("text")
     for lineno, line in it:
         parts = line.split("\t")

@@ -126,7 +126,18 @@ def plan_many(config: ProbeConfig) -> ManyPlan:
             targets.append((code, folder))
     if not targets:
         raise DataError(f"{root}: no language besides the pivot {pivot!r} holds split {config.split or 'all'}")
+    _check_headers(root, [pivot_folder, *(folder for _, folder in targets)], config.splits)
     return ManyPlan(root=root, split=config.splits, pivot=pivot, pivot_folder=pivot_folder, targets=targets)
+
+
+def _check_headers(root: Path, folders: list[str], split: str | None) -> None:
+    """Every file the run will read exists and has the SIB-200 header (first lines only), before any model loads."""
+    from xalign.data.folders import check_sib_header
+
+    splits = [split] if split else [p.stem for p in sorted((root / folders[0]).glob("*.tsv"))]
+    for folder in folders:
+        for s in splits:
+            check_sib_header(root / folder / f"{s}.tsv")
 
 
 def read_pivot(plan: ManyPlan, limit: int | None) -> "IdTexts":
