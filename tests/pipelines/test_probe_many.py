@@ -251,3 +251,18 @@ def test_a_bad_language_file_is_found_before_the_model_loads(sib_dir, tmp_path, 
     with pytest.raises(DataError, match=r"yor_Latn/test\.tsv:1: expected a header with index_id and text"):
         probe(_config(sib_dir), out_dir=tmp_path / "o")
     assert loads == []
+
+
+@pytest.mark.parametrize("n_pairs", [0, 1, 3])
+def test_streamed_metrics_json_is_the_whole_document(n_pairs):
+    """metrics.json is written pair by pair (flat memory at 205 languages) yet equals json.dumps of the whole."""
+    from xalign.io import to_jsonable
+    from xalign.results.json_io import iter_probe_json, probe_to_json
+    from xalign.results.types import LayerValues, MetricValue, PairMetrics, ProbeMetrics
+
+    pairs = {f"en-x{i}": PairMetrics(pair=f"en-x{i}", src_lang="en", tgt_lang=f"x{i}", n=3, notes=["a\nb", "ü"],
+                                     layers=[LayerValues(layer=j, values={"cka.linear": MetricValue(0.1 * j, (0, 1))})
+                                             for j in range(2)]) for i in range(n_pairs)}
+    result = ProbeMetrics(manifest={"command": "probe", "nested": {"x": [1, 2]}, "empty": {}}, pairs=pairs)
+    want = json.dumps(to_jsonable(probe_to_json(result)), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    assert "".join(iter_probe_json(result)) == want

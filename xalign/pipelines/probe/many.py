@@ -248,7 +248,7 @@ def _keep(partial: Path | None, folder: str, record: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------- the run
-def _languages(plan: ManyPlan, pivot: "IdTexts", config: ProbeConfig) -> Iterator[tuple[str, str]]:
+def _languages(plan: ManyPlan, config: ProbeConfig) -> Iterator[tuple[str, str]]:
     from tqdm.auto import tqdm
 
     bar = tqdm(plan.targets, desc=f"{plan.pivot}-all", unit="lang", disable=not config.progress)
@@ -269,7 +269,7 @@ def _probe_all(config: ProbeConfig, encoder: "Encoder", plan: ManyPlan, partial:
     pivot_vecs: np.ndarray | None = None
     results: dict[str, PairResult] = {}
     resumed = 0
-    for name, folder in _languages(plan, pivot, config):
+    for name, folder in _languages(plan, config):
         kept = _kept(partial, folder, fingerprint)
         if kept is None:
             t0 = time.perf_counter()
