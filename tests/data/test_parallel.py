@@ -288,3 +288,25 @@ def test_shared_ntrex_has_1997_rows_without_carriage_returns(lang: str) -> None:
     raw = (root / "newstest2019-src.eng.txt").read_bytes().decode("utf-8").split("\r\n")
     assert c.src == raw[:1997] and raw[1997:] == [""]
     assert c.sources[0]["sha256"] == hashlib.sha256((root / "newstest2019-src.eng.txt").read_bytes()).hexdigest()
+
+
+def test_sib_language_reader_and_shuffled_rows(tmp_path: Path) -> None:
+    """One language at a time, by index_id: a shuffled file joins to the same rows; 'all' reads every split."""
+    from xalign.data.folders import read_sib_language, sib_folder, sib_languages
+
+    _sib(tmp_path, "eng_Latn", "train", [("5", "five"), ("2", "two"), ("7", "seven")])
+    _sib(tmp_path, "ace_Arab", "train", [("7", "tujoh"), ("5", "limong"), ("2", "dua")])  # shuffled
+    _sib(tmp_path, "eng_Latn", "dev", [("8", "eight")])
+    _sib(tmp_path, "ace_Arab", "dev", [("8", "lapan")])
+    assert sib_languages(tmp_path) == ["ace_Arab", "eng_Latn"]
+    assert sib_folder(tmp_path, "en", sib_languages(tmp_path)) == "eng_Latn"
+    with pytest.raises(ValueError, match=r"language 'de' has no folder in .* 2 languages there"):
+        sib_folder(tmp_path, "de", sib_languages(tmp_path))
+    ace = read_sib_language(tmp_path, "ace_Arab", split="all")
+    assert dict(zip(ace.ids, ace.texts)) == {"7": "tujoh", "5": "limong", "2": "dua", "8": "lapan"}
+    assert len(ace.sources) == 2
+    shuffled = load_parallel(data=f"sib200:{tmp_path}", pair="en-ace_Arab", split="all")
+    assert shuffled.src == ["five", "two", "seven", "eight"] and shuffled.tgt == ["limong", "dua", "tujoh", "lapan"]
+    _sib(tmp_path, "ace_Arab", "test", [("5", "x"), ("5", "y")])
+    with pytest.raises(ValueError, match=r"ace_Arab/test\.tsv:3: duplicate index_id '5'"):
+        read_sib_language(tmp_path, "ace_Arab", split="test")

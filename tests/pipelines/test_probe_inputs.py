@@ -10,8 +10,8 @@ import pytest
 
 from xalign.errors import ConfigError, DataError, MissingFileError, OutputError
 from xalign.pipelines.probe import ProbeConfig, probe
-from xalign.pipelines.probe_inputs import load_probe_inputs
-from xalign.pipelines.probe_steps import bli_for_layers, usable_ks
+from xalign.pipelines.probe.inputs import load_probe_inputs
+from xalign.pipelines.probe.builtin import bli_for_layers, usable_ks
 
 DEMO = resources.files("xalign.data.demo")
 GOLD = dict(gold=str(DEMO / "simalign_sample.eng-deu.gold.txt"), gold_src_file=str(DEMO / "simalign_sample.eng.txt"),

@@ -7,10 +7,10 @@ import argparse
 from xalign.cli.common import add_config_args, config_kwargs
 
 MODEL_FIELDS = ["model", "device", "dtype", "revision", "trust_remote_code", "allow_pickle"]
-DATA_FIELDS = ["pairs", "src_file", "tgt_file", "data", "split", "limit", "strict"]
+DATA_FIELDS = ["pairs", "langs", "src_file", "tgt_file", "data", "split", "limit", "strict"]
 PROBE_FIELDS = ["layers", "preset", "pooling", "prefix", "dictionary", "bli", "gold", "gold_pair", "gold_bitext",
                 "gold_src_file", "gold_tgt_file", "gold_one_indexed", "align_method", "n_boot", "n_boot_cka", "seed",
-                "batch_size", "report"]
+                "batch_size", "report", "progress"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "margin, centred cosine; both directions; P@1/5/10, MRR, hubness), cross-lingual CKA (linear, "
                     "debiased), bilingual lexicon induction when a dictionary for the pair is known, and word "
                     "alignment when gold is given. Writes metrics.json, metrics.csv, details.json, embeddings/ "
-                    "and report.html into --out. With no data arguments the bundled FLORES-200 demo set is used.")
+                    "and report.html into --out. With no data arguments the bundled FLORES-200 demo set is used. "
+                    "--pair en-all --data sib200:DIR probes English against every other language of a SIB-200 "
+                    "folder (sentence-level metrics; English embedded once; a killed run resumes) and adds "
+                    "languages.csv (best layer, P@1 there and at the last layer).")
     add_config_args(p, ProbeConfig, MODEL_FIELDS, title="model")
     add_config_args(p, ProbeConfig, DATA_FIELDS, title="data")
     add_config_args(p, ProbeConfig, PROBE_FIELDS, title="probe")
@@ -53,6 +56,20 @@ def format_summary(result) -> list[str]:
     return lines
 
 
+def format_languages(result) -> list[str]:
+    """One line per language of a many-language probe: P@1 at the best and at the last layer."""
+    from xalign.results.summary import language_summaries
+
+    rows = language_summaries(result)
+    if not rows:
+        return []
+    lines = [f"{rows[0].metric.split('.')[1]} P@1, {rows[0].src_lang} → language  (best layer / last layer)"]
+    for s in sorted(rows, key=lambda r: -r.best_value):
+        lines.append(f"  {s.pair:<20} n={s.n:<5} layer {s.best_layer:>2} {s.best_value:.3f}   layer {s.last_layer:>2} "
+                     f"{s.last_value:.3f}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     from xalign.cli.common import quiet_transformers
     from xalign.pipelines.probe import probe
@@ -60,8 +77,15 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     quiet_transformers(args)
     result = probe(config, out_dir=args.out)
-    print("\n".join(format_summary(result.typed)))
-    written = "manifest.json, metrics.json, metrics.csv, details.json, embeddings/" + (
-        ", report.html" if config.report else "")
+    if config.many:
+        print("\n".join(format_languages(result.typed)))
+        for note in result.manifest.get("data", {}).get("notes", []):
+            print(f"note: {note}")
+        written = "manifest.json, metrics.json, metrics.csv, languages.csv, details.json" + (
+            ", report.html" if config.report else "")
+    else:
+        print("\n".join(format_summary(result.typed)))
+        written = "manifest.json, metrics.json, metrics.csv, details.json, embeddings/" + (
+            ", report.html" if config.report else "")
     print(f"wrote {args.out}/ ({written}); preset: {config.preset}, pooling: {config.resolved_pooling}")
     return 0

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ def _folder_langs(names: Iterable[str]) -> str:
 
 
 def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], present: Any, root: Path) -> list[str]:
-    if split is None:
+    if split is None or split == "all":
         chosen = [s for s in known if present(s)]
         if not chosen:
             raise MissingFileError(f"{root} holds none of the splits {', '.join(known)}")
@@ -35,8 +36,25 @@ def _pick_splits(split: str | Sequence[str] | None, known: tuple[str, ...], pres
     chosen = [split] if isinstance(split, str) else list(split)
     bad = [s for s in chosen if s not in known]
     if bad:
-        raise DataError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or None for all)")
+        raise DataError(f"unknown split {bad[0]!r} for {root}: expected one of {', '.join(known)} (or 'all')")
     return [s for s in known if s in chosen]
+
+
+def _id_header(f: LineFile, head: str, columns: tuple[str, ...] = ("text",)) -> list[str]:
+    names = head.split("	")
+    if "index_id" not in names or any(c not in names for c in columns):
+        raise DataError(f"{f.path}:1: expected a header with index_id and {' and '.join(columns)} columns, "
+                        f"found {names}")
+    return names
+
+
+def check_sib_header(path: PathLike) -> None:
+    """Refuse, from its first line alone, a SIB-200 file without ``index_id`` and ``text`` columns."""
+    f = LineFile(path, what="SIB-200 file")
+    for _, head in f:
+        _id_header(f, head)
+        return
+    _id_header(f, "")
 
 
 def _read_id_rows(f: LineFile, columns: tuple[str, ...] = ("text",)) -> list[tuple[str, ...]]:
@@ -45,10 +63,7 @@ def _read_id_rows(f: LineFile, columns: tuple[str, ...] = ("text",)) -> list[tup
     rows, seen = [], set()
     it = iter(f)
     _, head = next(it, (1, ""))
-    names = head.split("\t")
-    if "index_id" not in names or any(c not in names for c in columns):
-        raise DataError(f"{f.path}:1: expected a header with index_id and {' and '.join(columns)} columns, "
-                        f"found {names}")
+    names = _id_header(f, head, columns)
     ci, cols = names.index("index_id"), [names.index(c) for c in columns]
     for lineno, line in it:
         parts = line.split("\t")
@@ -114,6 +129,65 @@ def read_flores(root: PathLike, src_lang: str, tgt_lang: str, *, split: str | Se
         logger.warning("FLORES %s-%s: skipped %d row(s) present in only one language (first: %s)", src_lang,
                        tgt_lang, unmatched, first_unmatched)
     return out.finish(src_lang, tgt_lang, sources, ids=True)
+
+
+@dataclass
+class IdTexts:
+    """One language's sentences of a SIB-200 folder: ``texts[i]`` has row id ``ids[i]`` (``index_id``), in file
+    order over the chosen splits; ``sources`` the files read (path and sha256)."""
+
+    lang: str
+    ids: list[str]
+    texts: list[str]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+def sib_languages(root: PathLike, *, split: str | Sequence[str] | None = None) -> list[str]:
+    """The language folders (FLORES-200 codes such as ``ace_Arab``) of a SIB-200 folder that hold every chosen
+    split, sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise MissingFileError(f"SIB-200 folder not found: {root}")
+    splits = _pick_splits(split, _SIB_SPLITS, lambda s: any(root.glob(f"*/{s}.tsv")), root)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and all((p / f"{s}.tsv").is_file() for s in splits))
+
+
+def sib_folder(root: PathLike, lang: str, languages: Sequence[str]) -> str:
+    """The folder of ``lang`` among ``languages`` (a folder name as is, else through
+    :func:`~xalign.data.languages.flores_code`: ``en`` → ``eng_Latn``); one error line naming the choices."""
+    if lang in languages:
+        return lang
+    try:
+        code = flores_code(lang)
+    except ValueError:
+        code = None
+    if code in languages:
+        return code
+    raise DataError(f"language {lang!r} has no folder in {root} (expected a FLORES-200 code such as "
+                    f"{', '.join(list(languages)[:3])}, …; {len(languages)} languages there)")
+
+
+def read_sib_language(root: PathLike, folder: str, *, split: str | Sequence[str] | None = None,
+                      lang: str | None = None) -> IdTexts:
+    """The sentences of one language folder of a SIB-200 folder (``<root>/<folder>/<split>.tsv``), each with its
+    ``index_id``; a row id repeated across the chosen splits is refused."""
+    root = Path(root)
+    splits = _pick_splits(split, _SIB_SPLITS, lambda s: (root / folder / f"{s}.tsv").is_file(), root)
+    out = IdTexts(lang=lang or folder, ids=[], texts=[])
+    seen: dict[str, str] = {}
+    for s in splits:
+        path = root / folder / f"{s}.tsv"
+        if not path.is_file():
+            raise MissingFileError(f"{path} not found: no SIB-200 {s} file for {folder!r} in {root}")
+        f = LineFile(path, what="SIB-200 file")
+        for row_id, text, loc in _read_id_rows(f):
+            if row_id in seen:
+                raise DataError(f"{loc}: index_id {row_id!r} also at {seen[row_id]}")
+            seen[row_id] = loc
+            out.ids.append(row_id)
+            out.texts.append(text)
+        out.sources.append(f.source())
+    return out
 
 
 def read_ntrex(root: PathLike, src_lang: str, tgt_lang: str, *, strict: bool = False) -> ParallelCorpus:

@@ -261,6 +261,7 @@ def load_encoder(
     revision: str | None = None,
     trust_remote_code: bool = False,
     allow_pickle_weights: bool = False,
+    require_fast_tokenizer: bool = True,
 ) -> Encoder:
     """Load an encoder for inference.
 
@@ -273,6 +274,8 @@ def load_encoder(
         trust_remote_code: forwarded to transformers; off unless you ask.
         allow_pickle_weights: also accept ``pytorch_model.bin`` (pickle) when no safetensors exist
             (the CLI's ``--allow-pickle``); off by default because unpickling can run code.
+        require_fast_tokenizer: refuse a slow (Python) tokenizer, which has no word offsets; sentence-level
+            work (the probe's retrieval and CKA) passes False.
     """
     from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerFast
 
@@ -293,7 +296,7 @@ def load_encoder(
     with model_errors(spec, allow_pickle=allow_pickle_weights), _no_weights_bar(Path(location).is_dir()):
         model = AutoModel.from_pretrained(location, config=config, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(location, **common)
-    if not isinstance(tokenizer, PreTrainedTokenizerFast):
+    if require_fast_tokenizer and not isinstance(tokenizer, PreTrainedTokenizerFast):
         raise ModelError(f"{spec}: xalign needs a fast (Rust) tokenizer for word offsets; got {type(tokenizer).__name__}")
     check_vocabulary(tokenizer, model, spec)
     model.eval().to(dev)

@@ -10,7 +10,9 @@ each pair block also has ``"best"`` (``{key: {"layer", "value"}}``) and ``"notes
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,13 @@ from xalign.results.types import (Comparison, LayerComparison, LayerValues, Metr
                                   PairComparison, PairMetrics, ProbeMetrics)
 
 __all__ = ["CSV_FIELDS", "COMPARE_RESERVED", "probe_to_json", "probe_from_json", "comparison_to_json",
-           "comparison_from_json", "layer_to_json", "layer_from_json", "metrics_rows", "read_document",
-           "read_probe_metrics", "read_comparison", "write_probe_metrics", "write_comparison", "rounded"]
+           "comparison_from_json", "iter_metrics_rows", "iter_probe_json", "pair_to_json", "layer_to_json",
+           "layer_from_json", "metrics_rows", "read_document", "read_probe_metrics", "read_comparison",
+           "write_probe_metrics", "write_comparison", "rounded"]
 
 CSV_FIELDS = ["pair", "layer", "metric", "value", "ci95_lo", "ci95_hi"]
 #: keys of a compare metric entry that are not model labels
-COMPARE_RESERVED = ("delta", "ci95", "p_value")
+COMPARE_RESERVED = ("delta", "ci95", "p_value", "p_holm")
 
 
 def rounded(x: float, digits: int = 6) -> float:
@@ -88,15 +91,35 @@ def layer_from_json(obj: Any, where: str) -> LayerValues:
     return entry
 
 
+def pair_to_json(p: PairMetrics) -> dict[str, Any]:
+    """One pair's block of ``metrics.json``."""
+    return {"src_lang": p.src_lang, "tgt_lang": p.tgt_lang, "n": p.n, "layers": [layer_to_json(e) for e in p.layers],
+            "best": {k: {"layer": b.layer, "value": rounded(b.value)} for k, b in p.best.items()},
+            "notes": list(p.notes)}
+
+
 def probe_to_json(result: ProbeMetrics) -> dict[str, Any]:
     """The ``metrics.json`` document."""
-    pairs = {}
-    for name, p in result.pairs.items():
-        pairs[name] = {"src_lang": p.src_lang, "tgt_lang": p.tgt_lang, "n": p.n,
-                       "layers": [layer_to_json(e) for e in p.layers],
-                       "best": {k: {"layer": b.layer, "value": rounded(b.value)} for k, b in p.best.items()},
-                       "notes": list(p.notes)}
-    return {"manifest": result.manifest, "pairs": pairs}
+    return {"manifest": result.manifest, "pairs": {name: pair_to_json(p) for name, p in result.pairs.items()}}
+
+
+def _dumps(obj: Any, indent: int) -> str:
+    """``obj`` as in an ``indent=2`` document, nested ``indent`` spaces deep."""
+    from xalign.io import to_jsonable
+
+    text = json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+def iter_probe_json(result: ProbeMetrics) -> Iterator[str]:
+    """The text of ``metrics.json`` (exactly ``json.dumps(probe_to_json(result), indent=2)``), one pair at a time,
+    so a 205-language run never holds the whole document."""
+    yield '{\n  "manifest": ' + _dumps(result.manifest, 2) + ',\n  "pairs": '
+    if not result.pairs:
+        yield "{}"
+    for i, (name, p) in enumerate(result.pairs.items()):
+        yield ("{" if i == 0 else ",") + "\n    " + json.dumps(name, ensure_ascii=False) + ": " + _dumps(pair_to_json(p), 4)
+    yield ("\n  }" if result.pairs else "") + "\n}\n"
 
 
 def probe_from_json(doc: Any, where: str = "metrics.json") -> ProbeMetrics:
@@ -127,17 +150,19 @@ def probe_from_json(doc: Any, where: str = "metrics.json") -> ProbeMetrics:
     return ProbeMetrics(manifest=manifest, pairs=pairs)
 
 
-def metrics_rows(result: ProbeMetrics) -> list[dict[str, Any]]:
+def iter_metrics_rows(result: ProbeMetrics) -> Iterator[dict[str, Any]]:
     """Long-format rows for ``metrics.csv``: one per (pair, layer, metric), the CI beside the value."""
-    rows = []
     for name, p in result.pairs.items():
         for entry in p.layers:
             for key, mv in entry.values.items():
                 lo, hi = mv.ci95 if mv.ci95 is not None else (None, None)
-                rows.append({"pair": name, "layer": entry.layer, "metric": key, "value": rounded(mv.value),
-                             "ci95_lo": None if lo is None else rounded(lo),
-                             "ci95_hi": None if hi is None else rounded(hi)})
-    return rows
+                yield {"pair": name, "layer": entry.layer, "metric": key, "value": rounded(mv.value),
+                       "ci95_lo": None if lo is None else rounded(lo), "ci95_hi": None if hi is None else rounded(hi)}
+
+
+def metrics_rows(result: ProbeMetrics) -> list[dict[str, Any]]:
+    """:func:`iter_metrics_rows` as a list."""
+    return list(iter_metrics_rows(result))
 
 
 # ----------------------------------------------------------------------------- compare
@@ -153,15 +178,21 @@ def comparison_to_json(result: Comparison) -> dict[str, Any]:
                 item["delta"] = {lab: d.value for lab, d in mc.deltas.items()}
                 cis = {lab: [d.ci95[0], d.ci95[1]] for lab, d in mc.deltas.items() if d.ci95}
                 ps = {lab: d.p_value for lab, d in mc.deltas.items() if d.p_value is not None}
+                holm = {lab: d.p_holm for lab, d in mc.deltas.items() if d.p_holm is not None}
                 if cis:
                     item["ci95"] = cis
                 if ps:
                     item["p_value"] = ps
+                if holm:
+                    item["p_holm"] = holm
                 metrics[key] = item
             layers.append({"layer": entry.layer, "metrics": metrics})
         pairs[name] = {"src_lang": p.src_lang, "tgt_lang": p.tgt_lang, "n": p.n, "layers": layers,
                        "model_cka": p.model_cka}
-    return {"manifest": result.manifest, "models": result.models, "pairs": pairs}
+    out = {"manifest": result.manifest, "models": result.models, "pairs": pairs}
+    if result.languages is not None:
+        out["languages"] = result.languages
+    return out
 
 
 def comparison_from_json(doc: Any, where: str = "compare.json") -> Comparison:
@@ -193,15 +224,19 @@ def comparison_from_json(doc: Any, where: str = "compare.json") -> Comparison:
                     if _is_number(d):
                         ci = item.get("ci95", {}).get(lab)
                         p = item.get("p_value", {}).get(lab)
+                        ph = item.get("p_holm", {}).get(lab)
                         deltas[lab] = MetricValue(float(d), _ci(ci, f"{at}.{key}.ci95") if ci is not None else None,
-                                                  float(p) if _is_number(p) else None)
+                                                  float(p) if _is_number(p) else None,
+                                                  float(ph) if _is_number(ph) else None)
                 metrics[key] = MetricComparison(values=values, deltas=deltas)
             layers.append(LayerComparison(layer=int(e["layer"]), metrics=metrics))
         model_cka = block.get("model_cka") or {}
         pairs[name] = PairComparison(pair=name, src_lang=str(block.get("src_lang", "")),
                                      tgt_lang=str(block.get("tgt_lang", "")), n=int(block.get("n", 0) or 0),
                                      layers=layers, model_cka=model_cka if isinstance(model_cka, dict) else {})
-    return Comparison(manifest=dict(doc.get("manifest") or {}), models=models, pairs=pairs)
+    languages = doc.get("languages")
+    return Comparison(manifest=dict(doc.get("manifest") or {}), models=models, pairs=pairs,
+                      languages=languages if isinstance(languages, dict) else None)
 
 
 # ----------------------------------------------------------------------------- files
@@ -222,11 +257,13 @@ def read_comparison(path: str | Path) -> Comparison:
 
 
 def write_probe_metrics(folder: str | Path, result: ProbeMetrics) -> None:
-    """``metrics.json`` and ``metrics.csv`` into ``folder`` (each written atomically)."""
-    from xalign.io import write_csv, write_json
+    """``metrics.json`` and ``metrics.csv`` into ``folder`` (each written atomically, streamed pair by pair)."""
+    from xalign.io import atomic_path, write_csv
 
-    write_csv(Path(folder) / "metrics.csv", metrics_rows(result), CSV_FIELDS)
-    write_json(Path(folder) / "metrics.json", probe_to_json(result))
+    write_csv(Path(folder) / "metrics.csv", iter_metrics_rows(result), CSV_FIELDS)
+    with atomic_path(Path(folder) / "metrics.json", kind="file") as tmp:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(iter_probe_json(result))
 
 
 def write_comparison(folder: str | Path, result: Comparison) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MetricSpec", "REGISTRY", "metric_spec", "metric_label", "is_headline", "format_value",
+__all__ = ["MetricSpec", "REGISTRY", "metric_spec", "register_spec", "unregister_spec", "metric_label", "is_headline", "format_value",
            "HEADLINE_RULES", "RETRIEVAL_RULES", "RULE_LABELS"]
 
 #: retrieval scoring rules in display order, and their human names
@@ -66,6 +66,21 @@ REGISTRY: tuple[MetricSpec, ...] = (
     MetricSpec("mteb", "f1", "MTEB F1", best=True),
 )
 _BY_KEY = {(s.section, s.leaf): s for s in REGISTRY}
+
+
+def register_spec(spec: MetricSpec) -> None:
+    """Make ``spec`` known (done by :func:`xalign.pipelines.probe.steps.register_metric` for each spec a metric
+    declares); a different spec for a known (section, leaf) is refused."""
+    known = _BY_KEY.get((spec.section, spec.leaf))
+    if known is not None and known != spec:
+        raise ValueError(f"metric {spec.section}.{spec.leaf} is already registered as {known}")
+    _BY_KEY[(spec.section, spec.leaf)] = spec
+
+
+def unregister_spec(spec: MetricSpec) -> None:
+    """Forget a spec added by :func:`register_spec` (the built-in ones stay)."""
+    if spec not in REGISTRY:
+        _BY_KEY.pop((spec.section, spec.leaf), None)
 
 
 def metric_spec(key: str) -> MetricSpec:

@@ -14,11 +14,13 @@ __all__ = ["MetricValue", "LayerValues", "BestLayer", "PairMetrics", "ProbeMetri
 
 @dataclass(frozen=True)
 class MetricValue:
-    """One number, with its 95% interval and (for a difference) its two-sided p-value when known."""
+    """One number, with its 95% interval and (for a difference) its two-sided p-value when known, and that
+    p-value Holm-adjusted across the languages of a many-language compare (``p_holm``)."""
 
     value: float
     ci95: tuple[float, float] | None = None
     p_value: float | None = None
+    p_holm: float | None = None
 
 
 @dataclass
@@ -110,8 +112,10 @@ class PairComparison:
 
 @dataclass
 class Comparison:
-    """The content of ``compare.json``."""
+    """The content of ``compare.json``; ``languages`` (a many-language compare) names the languages whose
+    headline metric gained or lost significantly after Holm's correction."""
 
     manifest: dict[str, Any]
     models: list[dict[str, Any]]
     pairs: dict[str, PairComparison]
+    languages: dict[str, Any] | None = None

@@ -1,19 +1,21 @@
-"""Writing a probe run directory (all at once: a failed run leaves no half-written directory), and the
-checks on ``--out`` made before any model loads."""
+"""Writing a probe run folder's files (into the staging folder :func:`xalign.io.claim_output_dir` gives the
+probe, locked from the start and swapped in at the end: a failed run leaves no half-written folder), and the
+checks on ``--out``."""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from xalign.io import claim_output_dir, write_json
+from xalign.io import write_json
 from xalign.results.json_io import write_probe_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xalign.pipelines.probe import ProbeResult
+    from xalign.pipelines.probe.result import ProbeResult
 
 logger = logging.getLogger(__name__)
 
@@ -28,21 +30,14 @@ def check_output(out_dir: str | Path, command: str = "probe") -> Path:
     return _check(out_dir, kind="dir", command=command)
 
 
-def write_probe_run(result: "ProbeResult", out_dir: str | Path, *, report: bool = True) -> Path:
-    """Write the run folder ``out_dir`` at once (:func:`xalign.io.claim_output_dir`: locked, built beside it
-    and swapped in at the end, replacing only an earlier probe run; what a killed run left is cleaned)."""
-    target = Path(out_dir)
-    with claim_output_dir(target, "probe", overwrite=True) as tmp:
-        write_probe_files(result, tmp, report=report)
-    return target
-
-
 def write_probe_files(result: "ProbeResult", tmp: Path, *, report: bool = True) -> None:
     """``manifest.json``, ``metrics.json``, ``metrics.csv``, ``details.json``,
     ``embeddings/<pair>/{<lang>.npy,texts.json}`` and (optionally) ``report.html`` into the folder ``tmp``."""
     tmp.mkdir(parents=True, exist_ok=True)
     write_json(tmp / "manifest.json", result.manifest)
     for pair, res in result.pairs.items():
+        if not res.src_vectors.size:  # a many-language probe keeps no vectors
+            continue
         emb = tmp / "embeddings" / pair
         emb.mkdir(parents=True)
         np.save(emb / f"{res.src_lang}.npy", res.src_vectors.astype(np.float32))
@@ -52,9 +47,13 @@ def write_probe_files(result: "ProbeResult", tmp: Path, *, report: bool = True) 
     write_json(tmp / "details.json", result.details())
     write_probe_metrics(tmp, result.typed)
     if report:
+        t0 = time.perf_counter()
         try:
             from xalign.report import write_report
 
             write_report(tmp)
         except ImportError as exc:  # plotly or umap missing: the numbers are still written
             logger.warning("report skipped: %s", exc)
+        if isinstance(result.manifest.get("stage_seconds"), dict):
+            result.manifest["stage_seconds"]["report"] = round(time.perf_counter() - t0, 2)
+            write_json(tmp / "manifest.json", result.manifest)

@@ -13,52 +13,41 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xalign.pipelines.probe.steps import (HUBNESS_K, Metric, PairContext, PairOutcome, StepOutput, register_metric,
+                                          usable_ks)
+from xalign.results.registry import REGISTRY
 from xalign.results.types import MetricValue
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data.gold import GoldAlignment
     from xalign.embed.vocab import VocabularyVectors
     from xalign.encoders import Encoder
+    from xalign.pipelines.probe.config import ProbeConfig
 
 logger = logging.getLogger(__name__)
 
-RETRIEVAL_KS = (1, 5, 10)
-HUBNESS_K = 10
-
-
-def usable_ks(n_keys: int, ks: tuple[int, ...] = RETRIEVAL_KS) -> tuple[tuple[int, ...], str | None]:
-    """Cut-offs below the number of candidates, and a note naming those dropped (P@k is trivially 1
-    when k ≥ n)."""
-    keep = tuple(k for k in ks if k == 1 or k < n_keys)
-    dropped = [k for k in ks if k not in keep]
-    note = (f"P@{', P@'.join(map(str, dropped))} not reported: with n = {n_keys} candidates, k ≥ n makes them "
-            "trivially 1.0") if dropped else None
-    return keep, note
-
-
-def retrieval_for_layer(src: np.ndarray, tgt: np.ndarray, src_lang: str, tgt_lang: str, *, methods: list[str],
-                        preset: str, n_boot: int, seed: int, device: Any
+def retrieval_for_layer(ctx: PairContext, li: int, *, methods: list[str], preset: str, n_boot: int, seed: int
                         ) -> tuple[dict[str, MetricValue], dict[str, np.ndarray]]:
-    """Every scoring rule, both directions, for one layer; plus the MTEB scores under that preset.
+    """Every scoring rule, both directions, for layer position ``li`` from the shared top-k computation
+    (:meth:`PairContext.retrieval`); plus the MTEB scores under that preset.
 
     Returns the values and, per ``retrieval.<rule>.<dir>.p@1`` key, the per-query correctness (0/1).
     """
-    from xalign.metrics.retrieval import hubness, layer_retrieval, mteb_bitext_scores
+    from xalign.metrics.retrieval import hubness, mteb_bitext_scores
     from xalign.metrics.stats import bootstrap_ci
 
+    src, tgt = ctx.src[li], ctx.tgt[li]
     ks, _ = usable_ks(src.shape[0])
-    dirs = {"a->b": f"{src_lang}->{tgt_lang}", "b->a": f"{tgt_lang}->{src_lang}"}
     values: dict[str, MetricValue] = {}
     correct: dict[str, np.ndarray] = {}
     for centred in (False, True):
         wanted = [m for m in methods if m.endswith("_centered") == centred]
         if not wanted:
             continue
-        base = [m.removesuffix("_centered") for m in wanted]
-        layer = layer_retrieval(src, tgt, methods=base, center=centred, ks=ks, device=device,
-                                neighbours_k=HUBNESS_K)
-        for d, name in dirs.items():
-            for m, b in zip(wanted, base):
+        layer = ctx.retrieval(li, centred=centred)
+        for d, name in ctx.directions.items():
+            for m in wanted:
+                b = m.removesuffix("_centered")
                 res = layer.results[d][b]
                 key = f"retrieval.{m}.{name}"
                 hits = (np.asarray(res.ranks) == 0).astype(np.float64)
@@ -75,8 +64,9 @@ def retrieval_for_layer(src: np.ndarray, tgt: np.ndarray, src_lang: str, tgt_lan
                     k = min(HUBNESS_K, layer.k)
                     values[f"{key}.hubness"] = MetricValue(hubness(layer.neighbours[d][1], tgt.shape[0], k=k))
     if preset == "mteb":
-        for (a, b), name in (((src, tgt), dirs["a->b"]), ((tgt, src), dirs["b->a"])):
-            for k, v in mteb_bitext_scores(a, b, device=device).items():
+        names = ctx.directions
+        for (a, b), name in (((src, tgt), names["a->b"]), ((tgt, src), names["b->a"])):
+            for k, v in mteb_bitext_scores(a, b, device=ctx.device).items():
                 values[f"mteb.{name}.{k}"] = MetricValue(float(v))
     return values, correct
 
@@ -158,3 +148,94 @@ def word_alignment_for_layers(encoder: "Encoder", layers: list[int], gold: "Gold
         info.append({"word_alignment.method": str(m["method"]), "word_alignment.level": str(m["level"])})
     shown = layers.index(8) if 8 in layers else len(runs) // 2
     return values, info, runs[shown].examples
+
+
+def _specs(section: str) -> tuple:
+    return tuple(s for s in REGISTRY if s.section == section)
+
+
+class RetrievalMetric(Metric):
+    """Sentence retrieval P@1/5/10, MRR and hubness for every rule and direction (and MTEB bitext-mining
+    scores under the ``mteb`` preset), with the per-query P@1 correctness."""
+
+    name = "retrieval"
+    needs = frozenset({"sentences", "topk"})
+    specs = _specs("retrieval")
+
+    def compute(self, ctx: PairContext) -> StepOutput:
+        out = StepOutput(layers=[])
+        for li in range(len(ctx.layers)):
+            values, hits = retrieval_for_layer(ctx, li, methods=list(ctx.config.methods or []),
+                                               preset=ctx.config.preset, n_boot=ctx.config.n_boot,
+                                               seed=ctx.config.seed)
+            out.layers.append(values)
+            for key, h in hits.items():
+                out.correct.setdefault(key, []).append(h)
+        note = usable_ks(ctx.n)[1]
+        out.notes += [note] if note else []
+        return out
+
+
+class CkaMetric(Metric):
+    """Cross-lingual linear CKA (biased with a bootstrap CI, and debiased); compare tests its difference
+    with a paired bootstrap over sentences."""
+
+    name = "cka"
+    needs = frozenset({"sentences"})
+    specs = _specs("cka")
+
+    def compute(self, ctx: PairContext) -> StepOutput:
+        cfg = ctx.config
+        return StepOutput(layers=[cka_for_layer(ctx.src[li], ctx.tgt[li], n_boot=cfg.n_boot_cka, seed=cfg.seed,
+                                                device=ctx.device) for li in range(len(ctx.layers))])
+
+    def paired_delta(self, key: str, li: int, before: PairOutcome, after: PairOutcome,
+                     config: "ProbeConfig", values: tuple[float, float]) -> MetricValue:
+        from xalign.metrics.cka_bootstrap import paired_cka_difference
+
+        if key != "cka.linear" or not config.n_boot_cka:
+            return MetricValue(values[1] - values[0])
+        delta, ci, p = paired_cka_difference(after.src[li], after.tgt[li], before.src[li], before.tgt[li],
+                                             n_boot=config.n_boot_cka, seed=config.seed)
+        return MetricValue(delta, (ci[0], ci[1]), p)
+
+
+class BliMetric(Metric):
+    """Bilingual lexicon induction from corpus-averaged contextual word vectors (per layer) and from the
+    static input embeddings (in the details), when a dictionary for the pair is known."""
+
+    name = "bli"
+    needs = frozenset({"words"})
+    specs = _specs("bli")
+
+    def applies(self, ctx: PairContext) -> bool:
+        return super().applies(ctx) and bool(ctx.dictionary)
+
+    def compute(self, ctx: PairContext) -> StepOutput:
+        assert ctx.words is not None and ctx.static_words is not None  # applies() checked it
+        src_words, tgt_words = ctx.words
+        per_layer, static, note = bli_for_layers(src_words, tgt_words, ctx.static_words, ctx.dictionary,
+                                                 device=ctx.device)
+        details = {"bli": {"dictionary": ctx.dictionary_source, "static_input_embeddings": static,
+                           "src_vocabulary": len(src_words.words), "tgt_vocabulary": len(tgt_words.words)}}
+        return StepOutput(layers=per_layer, details=details, notes=[note] if note else [])
+
+
+class WordAlignmentMetric(Metric):
+    """Word alignment against the pair's gold at each layer (precision, recall, F1, AER with a CI)."""
+
+    name = "word_alignment"
+    needs = frozenset({"gold", "encoder"})
+    specs = _specs("word_alignment")
+
+    def compute(self, ctx: PairContext) -> StepOutput:
+        assert ctx.gold is not None and ctx.encoder is not None  # applies() checked it
+        cfg = ctx.config
+        values, info, examples = word_alignment_for_layers(ctx.encoder, ctx.layers, ctx.gold,
+                                                           method=cfg.align_method, n_boot=cfg.n_boot,
+                                                           seed=cfg.seed, batch_size=cfg.batch_size)
+        return StepOutput(layers=values, info=info, details={"word_alignment_examples": examples})
+
+
+for _metric in (RetrievalMetric(), CkaMetric(), BliMetric(), WordAlignmentMetric()):
+    register_metric(_metric)

@@ -9,17 +9,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xalign.embed.layers import parse_layers  # noqa: F401  (re-exported: the one layer parser)
 from xalign.errors import ConfigError, DataError, MissingFileError
+
+from xalign.pipelines.probe.config import ProbeConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data.corpus import ParallelCorpus
     from xalign.data.gold import GoldAlignment
-    from xalign.pipelines.probe import ProbeConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PairInputs", "ProbeInputs", "inputs_for", "load_probe_inputs", "parse_layers"]
+__all__ = ["PairInputs", "ProbeInputs", "inputs_for", "load_probe_inputs"]
 
 
 @dataclass
@@ -51,7 +51,7 @@ def _existing(path: str | None, what: str) -> None:
         raise MissingFileError(f"{what} not found: {path}")
 
 
-def _gold_languages(config: "ProbeConfig") -> tuple[str, str] | None:
+def _gold_languages(config: ProbeConfig) -> tuple[str, str] | None:
     """Languages the gold files name by their suffixes (``x.eng.txt`` + ``x.deu.txt`` → en, de), if any."""
     from xalign.data.corpus import _lang_from_filename
 
@@ -62,7 +62,7 @@ def _gold_languages(config: "ProbeConfig") -> tuple[str, str] | None:
     return None
 
 
-def load_probe_inputs(config: "ProbeConfig") -> ProbeInputs:
+def load_probe_inputs(config: ProbeConfig) -> ProbeInputs:
     """Load and check every input of ``config`` (no model involved): bad data fails in seconds."""
     from xalign.data.parallel import load_corpora
 
@@ -71,11 +71,11 @@ def load_probe_inputs(config: "ProbeConfig") -> ProbeInputs:
                        (config.dictionary, "dictionary file")):
         _existing(path, what)
     corpora = load_corpora(config.pairs, src_file=config.src_file, tgt_file=config.tgt_file, data=config.data,
-                           split=config.split, strict=config.strict, limit=config.limit)
+                           split=config.splits, strict=config.strict, limit=config.limit)
     return inputs_for(corpora, config)
 
 
-def inputs_for(corpora: list["ParallelCorpus"], config: "ProbeConfig") -> ProbeInputs:
+def inputs_for(corpora: list["ParallelCorpus"], config: ProbeConfig) -> ProbeInputs:
     """Dictionaries and gold of ``config`` attached to already loaded corpora (gold to its own pair only)."""
     from xalign.data.demo import demo_dictionary
     from xalign.data.dictionaries import dictionary_for_pair, read_dictionary
