@@ -128,10 +128,10 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path, tiny_bert_dir,
         train(killed, callbacks=[_Kill(6)])
     run_b = tmp_path / "b" / "run"
     assert not (run_b / "train_metrics.json").exists() and (run_b / "config.json").exists()
-    with pytest.raises(ValueError, match="pass resume to continue it"):
+    with pytest.raises(ValueError, match="pass --resume to continue it"):
         train(killed)
     resumed = train(_config(tmp_path / "b", tiny_bert_dir, pair_files, method=method, resume=True, **extra))
-    a, b = full.metrics, resumed.metrics
+    a, b = full.metrics.to_json(), resumed.metrics.to_json()
     np.testing.assert_allclose([h["loss"] for h in b["history"]], [h["loss"] for h in a["history"]], atol=1e-6)
     np.testing.assert_allclose([c["value"] for c in b["select"]["curve"]], [c["value"] for c in a["select"]["curve"]])
     assert b["eval"] == a["eval"] and b["select"]["best_step"] == a["select"]["best_step"]
@@ -234,7 +234,7 @@ def test_xnli_noleak_generalized_run(tmp_path, tiny_bert_dir, shared_data):
                       n_eval=12, eval_langs=["en", "sw", "ur"], generalized=True, method="rs-da",
                       synonyms=str(shared_data / "synonyms" / "counterfitted_neighbors.json"), max_length=64,
                       batch_size=8, max_steps=2, device="cpu")
-    m = train(cfg).metrics
+    m = train(cfg).metrics.to_json()
     assert m["data"]["train_split"] == "test" and m["data"]["n_eval"] == 12
     assert m["eval"]["generalized"]["languages"] == ["en", "sw", "ur"]
     with pytest.raises(FileNotFoundError, match="use protocol noleak"):

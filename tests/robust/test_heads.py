@@ -84,7 +84,7 @@ def test_train_with_the_mean_head_end_to_end(tmp_path, tiny_bert_dir, pair_files
     result = train(_config(tmp_path, tiny_bert_dir, pair_files, method=method, head="mean", max_steps=4))
     run = result.run_dir
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["head"] == "mean" and result.metrics["config"]["head"] == "mean"
+    assert manifest["head"] == "mean" and result.metrics.config["head"] == "mean"
     # the saved classifier reproduces the run's English accuracy on the evaluation file
     model = load_classifier(run / "model").eval()
     import csv

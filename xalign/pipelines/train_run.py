@@ -22,7 +22,7 @@ from xalign.errors import ConfigError, MissingFileError
 from xalign.io import check_output, claim_output_dir, output_lock, read_json, sha256_file, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xalign.pipelines.train import TrainConfig
+    from xalign.pipelines.train_config import TrainConfig
 
 COLUMN_KEYS = ("sentence1", "sentence2", "label", "item_id")
 INPUT_PATHS = ("train_file", "select_file", "eval_files", "synonyms", "dictionaries", "data_dir")
@@ -32,6 +32,14 @@ _NOT_COMPARED = ("out", "allow_pickle")  # may differ on resume (a moved run fol
 def has_checkpoints(folder: str | os.PathLike[str]) -> bool:
     """True when ``folder`` holds a checkpoint a run can resume from."""
     return any((Path(folder) / "checkpoints").glob("checkpoint-*"))
+
+
+def _flag(name: str) -> str:
+    """``eval_files.sw`` → ``--eval-file sw=…``, ``dictionaries.0`` → ``--dictionary``, ``train_file`` → ``--train-file``."""
+    key, _, item = name.partition(".")
+    if key == "eval_files":
+        return f"--eval-file {item}=…"
+    return "--dictionary" if key == "dictionaries" else "--" + key.replace("_", "-")
 
 
 def input_files(config: "TrainConfig") -> dict[str, str]:
@@ -70,23 +78,23 @@ def check_train_inputs(config: "TrainConfig") -> None:
                           f"{', '.join(COLUMN_KEYS)} (--column KEY=NAME)")
     for name, path in input_files(config).items():
         if not Path(path).is_file():
-            raise MissingFileError(f"{name}: expected a file at {path}, found none")
+            raise MissingFileError(f"{_flag(name)}: expected a file at {path}, found none")
     if config.data_dir and not Path(config.data_dir).is_dir():
-        raise MissingFileError(f"data_dir: expected a folder at {config.data_dir}, found none")
+        raise MissingFileError(f"--data-dir: expected a folder at {config.data_dir}, found none")
     if config.resume and config.overwrite:
-        raise ConfigError(f"resume and overwrite contradict each other: resume continues the run in {config.out}, "
-                          f"overwrite replaces it")
+        raise ConfigError(f"--resume and --overwrite contradict each other: --resume continues the run in "
+                          f"{config.out}, --overwrite replaces it")
     out = Path(config.out)
     check_output(out, kind="dir", command="train")
     if config.resume and not has_checkpoints(out):
-        raise ConfigError(f"nothing to resume in {out}: no checkpoints/checkpoint-* there")
+        raise ConfigError(f"--resume: nothing to resume in {out}: no checkpoints/checkpoint-* there")
     if not config.overwrite:
         if (out / "train_metrics.json").exists():
-            raise ConfigError(f"{out} already holds a finished run (train_metrics.json); choose another out "
-                              f"directory or pass overwrite")
+            raise ConfigError(f"{out} already holds a finished run (train_metrics.json); choose another --out "
+                              f"or pass --overwrite")
         if has_checkpoints(out) and not config.resume:
-            raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass resume to continue it "
-                              f"or overwrite to start over")
+            raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass --resume to continue it "
+                              f"or --overwrite to start over")
     check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle)
 
 
