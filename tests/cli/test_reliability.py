@@ -228,7 +228,8 @@ def test_train_refuses_a_users_folder_before_loading_anything(tmp_path, files, c
                                          ("learning_rate", float("nan")), ("learning_rate", float("inf")),
                                          ("epochs", float("inf")), ("epochs", float("nan")), ("epochs", 0.0)])
 def test_lr_and_epochs_are_refused_at_construction(tmp_path, files, field, value):
-    with pytest.raises(ConfigError, match=f"{field} must be a finite number > 0"):
+    flag = {"learning_rate": "--lr", "epochs": "--epochs"}[field]
+    with pytest.raises(ConfigError, match=f"{flag} must be a finite number > 0"):
         TrainConfig(out=str(tmp_path / "x"), task="pairs", **files, **{field: value})
     assert not (tmp_path / "x").exists()
 

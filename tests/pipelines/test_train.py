@@ -159,7 +159,7 @@ def test_bad_data_and_settings_fail_in_one_line(tmp_path, tiny_bert_dir, pair_fi
     files = dict(pair_files, eval_files={"en": pair_files["eval_files"]["en"], "xx": str(bad)})
     with pytest.raises(ValueError, match=r"bad.tsv:11: label 'maybe' is not one of"):
         train(_config(tmp_path, tiny_bert_dir, files))
-    with pytest.raises(ValueError, match="max_length 100 exceeds the model maximum of 64"):
+    with pytest.raises(ValueError, match="--max-length 100 exceeds the model maximum of 64"):
         train(_config(tmp_path, tiny_bert_dir, pair_files, max_length=100))
     assert not (tmp_path / "run" / "train_metrics.json").exists()
     empty = tmp_path / "empty.tsv"
@@ -169,19 +169,19 @@ def test_bad_data_and_settings_fail_in_one_line(tmp_path, tiny_bert_dir, pair_fi
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"method": "fgsm"}, ValueError, "unknown method 'fgsm'"),
-    ({"task": "mnli"}, ValueError, "unknown task 'mnli'"),
+    ({"method": "fgsm"}, ValueError, "unknown --method 'fgsm'"),
+    ({"task": "mnli"}, ValueError, "unknown --task 'mnli'"),
     ({"eval_langs": "en,xx"}, ValueError, "xnli has no language 'xx'"),
     ({"train_lang": "ko"}, ValueError, "xnli has no language 'ko'"),
-    ({"batch_size": "32"}, TypeError, "config key 'batch_size' expects int, got str"),
-    ({"generalized": "yes"}, TypeError, "config key 'generalized' expects bool"),
-    ({"batch_size": 30, "grad_accum": 4}, ValueError, "divisible by grad_accum"),
-    ({"method": "rs-da"}, ValueError, "needs synonyms=FILE"),
-    ({"adv_norm": "l1"}, ValueError, "adv_norm must be one of"),
+    ({"batch_size": "32"}, TypeError, r"--batch-size \(key batch_size\) expects int, got str"),
+    ({"generalized": "yes"}, TypeError, r"--generalized \(key generalized\) expects bool"),
+    ({"batch_size": 30, "grad_accum": 4}, ValueError, "divisible by --grad-accum"),
+    ({"method": "rs-da"}, ValueError, "needs --synonyms FILE"),
+    ({"adv_norm": "l1"}, ValueError, "unknown --adv-norm 'l1'"),
     ({"method": "rs-rp", "rs_sigma": 0.0}, ValueError, "positive sigma"),
-    ({"device": "tpu"}, ValueError, "unknown device 'tpu'"),
-    ({"protocol": "fewshot"}, ValueError, "unknown protocol 'fewshot'"),
-    ({"task": "pairs"}, ValueError, "task 'pairs' needs train_file"),
+    ({"device": "tpu"}, ValueError, "unknown --device 'tpu'"),
+    ({"protocol": "fewshot"}, ValueError, "unknown --protocol 'fewshot'"),
+    ({"task": "pairs"}, ValueError, "--task pairs needs --train-file"),
 ])
 def test_config_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -206,7 +206,7 @@ def test_config_file_and_unknown_keys(tmp_path):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["train", "--method", "foo"], "xalign train: error: unknown method 'foo'"),
+    (["train", "--method", "foo"], "xalign train: error: unknown --method 'foo'"),
     (["train", "--eval-langs", "en,zz"], "xalign train: error: xnli has no language 'zz'"),
     (["train", "--config", "/nonexistent/c.yaml"], "xalign train: error: expected a YAML or JSON config file"),
 ])

@@ -118,5 +118,5 @@ def test_cli_and_config_take_the_head():
     args = build_parser().parse_args(["train", "--task", "xnli", "--head", "mean"])
     assert config_from_args(args).head == "mean"
     assert config_from_args(build_parser().parse_args(["train", "--task", "xnli"])).head == "stock"
-    with pytest.raises(ConfigError, match="unknown head 'cls': expected one of stock, mean"):
+    with pytest.raises(ConfigError, match="unknown --head 'cls': expected one of stock, mean"):
         TrainConfig(task="xnli", head="cls")

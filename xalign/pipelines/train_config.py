@@ -123,7 +123,7 @@ class TrainConfig:
     batch_size: int = setting(32, "effective batch size over devices and accumulation", ge=1)
     grad_accum: int = setting(1, "gradient accumulation steps", ge=1)
     eval_batch_size: int = setting(64, "evaluation batch size per device", ge=1)
-    epochs: float = setting(1.0, "training epochs", ge=0)
+    epochs: float = setting(1.0, "training epochs (--max-steps, when given, decides)", gt=0)
     max_steps: int | None = setting(None, "optimizer steps (overrides --epochs)", ge=1)
     eval_steps: int | None = setting(None, "evaluate and checkpoint every N steps (default: each epoch end and the "
                                      "last step)", ge=1)
@@ -161,8 +161,6 @@ class TrainConfig:
         self._robust()  # the method's own cross-checks
         if self.batch_size % self.grad_accum:
             raise ConfigError(f"--batch-size ({self.batch_size}) must be divisible by --grad-accum ({self.grad_accum})")
-        if not self.epochs > 0 and self.max_steps is None:
-            raise ConfigError(f"--epochs must be > 0 (or give --max-steps), got {self.epochs}")
         cpus = os.cpu_count() or 1
         if self.num_workers > cpus:
             raise ConfigError(f"--num-workers must be at most the {cpus} CPUs of this machine, got {self.num_workers}")

@@ -112,13 +112,11 @@ def _coerced(value: Any, hint: Any, sep: str | None) -> Any:
 
 
 def _check_number(flag: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"{flag} must be a finite number, got {value}")
-    for key, ok, word in (("ge", lambda b: value >= b, ">="), ("gt", lambda b: value > b, ">"),
-                          ("le", lambda b: value <= b, "<=")):
-        bound = meta.get(key)
-        if bound is not None and not ok(bound):
-            raise ConfigError(f"{flag} must be {word} {bound}, got {value}")
+    bounds = [f"{word} {meta[key]}" for key, word in (("gt", ">"), ("ge", ">="), ("le", "<=")) if meta.get(key) is not None]
+    inside = all(ok(meta[key]) for key, ok in (("gt", lambda b: value > b), ("ge", lambda b: value >= b),
+                                               ("le", lambda b: value <= b)) if meta.get(key) is not None)
+    if not math.isfinite(value) or not inside:
+        raise ConfigError(f"{flag} must be a finite number{' ' if bounds else ''}{' and '.join(bounds)}, got {value}")
 
 
 def check_settings(config: Any) -> None:
@@ -130,7 +128,7 @@ def check_settings(config: Any) -> None:
         hint, flag = hints[f.name], flag_of(config, f.name)
         value = _coerced(getattr(config, f.name), hint, f.metadata.get("sep"))
         if not _matches(value, hint):
-            raise ConfigTypeError(f"{flag} ({f.name}) expects {type_name(hint)}, got {type(value).__name__}: "
+            raise ConfigTypeError(f"{flag} (key {f.name}) expects {type_name(hint)}, got {type(value).__name__}: "
                                   f"{value!r}"[:300])
         setattr(config, f.name, value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -139,4 +137,4 @@ def check_settings(config: Any) -> None:
         if choices and value is not None:
             for item in value if isinstance(value, list) else [value]:
                 if item not in choices:
-                    raise ConfigError(f"{flag}: unknown value {item!r}; expected one of {', '.join(map(str, choices))}")
+                    raise ConfigError(f"unknown {flag} {item!r}: expected one of {', '.join(map(str, choices))}")
