@@ -94,12 +94,18 @@ def test_run_outputs_and_encoder(tmp_path, tiny_bert_dir, pair_files):
     assert [np.mean(correct_from_string(c)) for row in gen["correct"] for c in row] == pytest.approx(
         [v for row in gen["matrix"] for v in row])
 
+    # typed results: train_metrics.json read back is the result the run returned, and writes the same JSON
+    from xalign.pipelines.train_result import read_train_metrics
+
+    assert read_train_metrics(run) == result.metrics and result.metrics.to_json() == m
+    assert result.accuracy == m["eval"]["accuracy"] and result.metrics.select.best_step == m["select"]["best_step"]
     # the encoder directory opens with load_encoder and holds the classifier's encoder weights
     enc = load_encoder(str(run / "encoder"), device="cpu")
     for name, p in enc.model.state_dict().items():
         torch.testing.assert_close(p, clf.base_model.state_dict()[name])
 
-    with pytest.raises(ValueError, match="already holds a finished run"):
+    with pytest.raises(ValueError, match=r"already holds a finished run \(train_metrics.json\); choose another "
+                                         r"--out or pass --overwrite"):
         train(cfg)
 
 
@@ -223,9 +229,84 @@ def test_cli_config_file_with_flag_override(tmp_path, tiny_bert_dir, pair_files,
     f.write_text(json.dumps(cfg))  # JSON is YAML
     assert main(["-q", "train", "--config", str(f), "--lr", "2e-3", "--method", "rs-rp", "--generalized"]) == 0
     out = capsys.readouterr().out
-    assert "en: accuracy" in out and "xx: accuracy" in out and "generalized" in out
     saved = json.loads((tmp_path / "cli" / "config.json").read_text())
     assert saved["learning_rate"] == 2e-3 and saved["method"] == "rs-rp" and saved["max_steps"] == 2
+    m = json.loads((tmp_path / "cli" / "train_metrics.json").read_text())
+    # the printed summary carries the numbers of train_metrics.json
+    for lang in ("en", "xx"):
+        assert f"{lang}: accuracy {m['eval']['accuracy'][lang]:.4f} (n = 9)" in out
+    assert f"best step: {m['select']['best_step']} (dev accuracy {m['select']['accuracy']:.4f})" in out
+    assert "generalized on 9 eval items" in out
+    # 2 steps with the default --logging-steps 10: the last step is logged, so the history is not empty
+    assert [h["step"] for h in m["history"]] == [2] and m["history"][0]["loss"] > 0
+    # the weights are on disk once: encoder/ links model/'s weight file (and opens with load_encoder)
+    run = tmp_path / "cli"
+    assert (run / "encoder" / "model.safetensors").stat().st_ino == (run / "model" / "model.safetensors").stat().st_ino
+    assert not list(run.glob("**/pytorch_model.bin"))
+
+
+@pytest.mark.parametrize("flags,flag", [
+    (["--weight-decay", "nan"], "--weight-decay"), (["--weight-decay", "-0.1"], "--weight-decay"),
+    (["--rs-sigma", "inf"], "--rs-sigma"), (["--adam-epsilon", "nan"], "--adam-epsilon"),
+    (["--lr", "inf"], "--lr"), (["--seed", "-1"], "--seed"), (["--num-workers", "100000"], "--num-workers"),
+    (["--embed-min-cos", "2"], "--embed-min-cos")])
+def test_cli_refuses_non_finite_and_out_of_range_settings(tmp_path, flags, flag, capsys):
+    assert main(["train", "--out", str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"xalign train: error: {flag} must be ") and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_report_to_a_missing_integration_is_one_line(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    assert main(["train", "--out", str(tmp_path / "run"), "--report-to", "wandb"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xalign train: error: --report-to wandb: wandb is not installed") and "\n" not in err
+
+
+def test_train_flags_are_generated_from_the_config_with_defaults_written_once():
+    import dataclasses
+
+    from xalign.cli.main import build_parser
+    from xalign.cli.train import config_from_args
+
+    parser = build_parser()
+    # no flag given: the parser adds no value of its own, the dataclass defaults decide
+    args = parser.parse_args(["train"])
+    assert {k for k in vars(args) if k in {f.name for f in dataclasses.fields(TrainConfig)}} == set()
+    assert config_from_args(args) == TrainConfig()
+    help_text = " ".join(parser._subparsers._group_actions[0].choices["train"].format_help().split())
+    for f in dataclasses.fields(TrainConfig):
+        if f.metadata.get("cli", True):
+            assert TrainConfig().flag(f.name) in help_text, f.name
+    assert "--lr LEARNING_RATE learning rate (default: 2e-05)" in help_text
+    args = parser.parse_args(["train", "--lr", "3e-5", "--eval-langs", "en,sw", "--eval-file", "sw=a.tsv",
+                              "--no-generalized", "--column", "label=y"])
+    assert (args.learning_rate, args.eval_langs, args.eval_files, args.generalized) == (
+        3e-5, ["en", "sw"], [("sw", "a.tsv")], False)
+
+
+def test_progress_shows_on_a_terminal_by_default(monkeypatch, tmp_path):
+    import io
+    import sys
+
+    from xalign.pipelines.train_config import training_arguments
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def disable_tqdm(**kw):
+        return training_arguments(TrainConfig(device="cpu", **kw), tmp_path, eval_steps=None, cuda=False,
+                                  bf16=False).disable_tqdm
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert disable_tqdm() is False and disable_tqdm(progress=False) is True
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert disable_tqdm() is True and disable_tqdm(progress=True) is False
 
 
 def test_xnli_noleak_generalized_run(tmp_path, tiny_bert_dir, shared_data):
