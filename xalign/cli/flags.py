@@ -37,9 +37,11 @@ def _split(sep: str):
     return parse
 
 
-def _help(f: dataclasses.Field) -> str:
-    text = f.metadata.get("help", "") + (" (repeatable)" if f.metadata.get("repeat") else "")
+def _help(f: dataclasses.Field, repeatable: bool) -> str:
+    text = f.metadata.get("help", "") + (" (repeatable)" if repeatable else "")
     default = default_of(f)
+    if "default" in text:  # the help says it in its own words
+        return text
     if isinstance(default, bool):
         return f"{text} (default: {'on' if default else 'off'})"
     if default is None or default is dataclasses.MISSING or default == [] or default == {}:
@@ -48,10 +50,11 @@ def _help(f: dataclasses.Field) -> str:
     return f"{text} (default: {shown})"
 
 
-def flag_kwargs(f: dataclasses.Field, tp: Any) -> dict[str, Any]:
-    """``add_argument`` keyword arguments for field ``f`` of (base) type ``tp``."""
-    meta, kw = f.metadata, {"dest": f.name, "help": _help(f)}
-    choices = meta.get("choices")
+def flag_kwargs(f: dataclasses.Field, tp: Any, flag: str) -> dict[str, Any]:
+    """``add_argument`` keyword arguments for field ``f`` of (base) type ``tp`` and flag ``--flag``."""
+    meta, choices = f.metadata, f.metadata.get("choices")
+    repeatable = typing.get_origin(tp) is dict or (typing.get_origin(tp) is list and not meta.get("sep"))
+    kw = {"dest": f.name, "help": _help(f, repeatable)}
     if tp is bool:
         return {**kw, "action": argparse.BooleanOptionalAction}
     if typing.get_origin(tp) is dict:
@@ -60,29 +63,32 @@ def flag_kwargs(f: dataclasses.Field, tp: Any) -> dict[str, Any]:
         if meta.get("sep"):
             metavar = meta.get("metavar") or ("{" + ",".join(choices) + "}[,...]" if choices else None)
             return {**kw, "type": _split(meta["sep"]), "metavar": metavar}
-        return {**kw, "action": "append", "metavar": meta.get("metavar")}
+        return {**kw, "action": "append", "metavar": meta.get("metavar") or flag[2:].upper()}
     kind = {int: int, float: float}.get(tp, str)
     return {**kw, "type": kind, "metavar": meta.get("metavar") or ("{" + ",".join(choices) + "}" if choices else None)}
 
 
-def add_setting_flags(parser: Any, cls: type, names: list[str] | None = None, *, title: str | None = None) -> None:
+def add_setting_flags(parser: Any, cls: type, names: list[str] | None = None, *, title: str | None = None,
+                      flags: dict[str, str] | None = None) -> None:
     """One flag per setting of dataclass ``cls`` (``names``: those only, in that order; default: every field
-    declared for the command line). Unset flags stay out of the parsed namespace."""
+    declared for the command line; ``flags``: flag names of this command that differ from the declared ones,
+    e.g. ``{"pairs": "pair"}``). Unset flags stay out of the parsed namespace."""
     group = parser.add_argument_group(title) if title else parser
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name in names if names is not None else [n for n, f in fields.items() if f.metadata.get("cli", True)]:
         f = fields[name]
-        flag = "--" + (f.metadata.get("flag") or name).replace("_", "-")
-        group.add_argument(flag, default=argparse.SUPPRESS, **flag_kwargs(f, _base_type(hints[name])))
+        flag = "--" + ((flags or {}).get(name) or f.metadata.get("flag") or name).replace("_", "-")
+        group.add_argument(flag, default=argparse.SUPPRESS, **flag_kwargs(f, _base_type(hints[name]), flag))
 
 
-def settings_from_args(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The settings of ``cls`` given on the command line (repeated ``KEY=VALUE`` flags become a mapping)."""
+def settings_from_args(args: argparse.Namespace, cls: type, names: list[str] | None = None) -> dict[str, Any]:
+    """The settings of ``cls`` (``names``: those only) given on the command line (repeated ``KEY=VALUE``
+    flags become a mapping)."""
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        if not hasattr(args, f.name):
+        if not hasattr(args, f.name) or (names is not None and f.name not in names):
             continue
         value = getattr(args, f.name)
         if typing.get_origin(_base_type(hints[f.name])) is dict and isinstance(value, list):

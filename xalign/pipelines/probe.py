@@ -47,7 +47,7 @@ def _opt(default: Any = None, help: str = "", choices: tuple[str, ...] | None = 
 @dataclass
 class ProbeConfig:
     """What to probe and how: each setting declared once, with its choices and help (the CLI builds its
-    flags from these fields, see :func:`xalign.cli.common.add_config_args`). ``to_dict()`` is saved
+    flags from these fields, see :func:`xalign.cli.flags.add_setting_flags`). ``to_dict()`` is saved
     with every result."""
 
     model: str = _opt("default", "'default' (bundled multilingual-e5-small), a local HF directory or a hub id")
