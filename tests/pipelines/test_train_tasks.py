@@ -208,7 +208,7 @@ def test_recipe_presets_sources_and_scaled_eval_steps(tmp_path, tiny_bert_dir, p
     assert "rsda_copies" not in cfg.sources  # only rs-da takes the offline copies
     x = TrainConfig(recipe="robust-xlt", task="xnli", method="rs-da", synonyms="s.json", batch_size=16)
     assert (x.epochs, x.eval_steps, x.rsda_copies, x.batch_size, x.sources["batch_size"]) == (1.0, 1000, 3, 16, "user")
-    with pytest.raises(ValueError, match="unknown recipe 'xtreme-r'"):
+    with pytest.raises(ValueError, match="unknown --recipe 'xtreme-r'"):
         TrainConfig(recipe="xtreme-r")
     # a 16-item, 3-epoch run at batch 4 has 12 steps: the 500-step interval becomes 12 / (4632 // 500 = 9) → 2
     run = TrainConfig.from_dict({"recipe": "robust-xlt", "task": "pawsx", "out": str(tmp_path / "r"),
