@@ -62,6 +62,16 @@ def test_types_are_checked_and_coerced():
         Toy(on=1)
 
 
+def test_bounds_spelt_min_max_read_the_same():
+    @dataclass
+    class Spelt:
+        p: float = setting(0.5, "a probability", min=0.0, exclusive_min=True, max=1.0)
+
+    with pytest.raises(ConfigError, match=r"^--p must be a finite number > 0.0 and <= 1.0, got 0.0$"):
+        check_settings(Spelt(p=0.0))
+    check_settings(Spelt(p=1.0))
+
+
 def test_setting_from_takes_over_default_and_declaration():
     assert Run().sigma == 0.25
     with pytest.raises(ConfigError, match="--sigma must be a finite number >= 0, got inf"):

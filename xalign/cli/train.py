@@ -6,8 +6,8 @@ import argparse
 import os
 
 METHODS_HELP = """methods (Huang et al., EMNLP 2021):
-  baseline  cross-entropy on clean inputs (XTREME recipe: AdamW lr 2e-5, eps 1e-8, no decay, linear schedule,
-            no warm-up, clip 1.0, max length 128, batch 32, seed 7, best checkpoint by dev accuracy)
+  baseline  cross-entropy on clean inputs (the default settings are XTREME's recipe; best checkpoint by
+            dev accuracy)
   adv       PGD on the word embeddings: --adv-steps K of size --adv-alpha in an --adv-eps ball (--adv-norm l2|linf,
             --adv-scope token|sequence, --adv-random-start); the update minimises, by --adv-objective:
               mixed     (default) loss = CE(x) + w * CE(x + d_K), w = --adv-weight; K+1 passes per step
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from xalign.pipelines.train import train
 
     config = config_from_args(args)
-    if not args.verbose:  # transformers' load reports (the training progress bar is --progress, on a terminal by default)
+    if not args.verbose:  # transformers' load reports; the training progress bar: --progress (default: a terminal)
         quiet_transformers(args)
     result = train(config)
     if int(os.environ.get("RANK", "0")) != 0:  # under a launcher, rank 0 reports

@@ -20,15 +20,16 @@ from typing import Any
 from xalign.errors import ConfigError, DependencyError
 from xalign.robust.config import RobustConfig  # torch-free
 from xalign.settings import check_settings, default_of, flag_of, from_mapping, read_config_file, setting, setting_from
-from xalign.settings.recipes import RECIPES, resolve_recipe
+from xalign.settings.recipes import RECIPES, XTREME, resolve_recipe
 
 TASK_CHOICES = ("xnli", "pawsx", "pairs")
 PROTOCOLS = ("standard", "noleak")
 RSDA_SOURCES = ("synonyms", "embedding", "dictionary")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_RUN_ONLY = ("resume", "overwrite", "progress", "num_workers", "report_to", "tensorboard", "keep_checkpoints")  # may change on resume
-_OUTPUTS = ("checkpoints", "encoder", "model", "config.json", "log.csv", "manifest.json", "train_metrics.json", "rsda_copies.tsv",
-            "report.html", "tensorboard")
+# may change on resume
+_RUN_ONLY = ("resume", "overwrite", "progress", "num_workers", "report_to", "tensorboard", "keep_checkpoints")
+_OUTPUTS = ("checkpoints", "encoder", "model", "config.json", "log.csv", "manifest.json", "train_metrics.json",
+            "rsda_copies.tsv", "report.html", "tensorboard")
 _R = RobustConfig
 
 
@@ -36,9 +37,8 @@ _R = RobustConfig
 class TrainConfig:
     """Everything a training run depends on; validated on construction, saved as ``config.json``.
 
-    Defaults are the Robust-XLT/XTREME recipe: AdamW lr 2e-5, eps 1e-8, no weight decay, linear decay
-    without warm-up, gradient clipping 1.0, max length 128, effective batch 32, seed 7, the best
-    checkpoint by dev accuracy in the training language.
+    The optimisation defaults are XTREME's (:data:`xalign.settings.recipes.XTREME`, the Robust-XLT recipe):
+    AdamW with a linear schedule, the best checkpoint by dev accuracy in the training language.
     """
 
     out: str = setting("runs/train", "run directory")
@@ -113,14 +113,15 @@ class TrainConfig:
                         "initialised when the encoder stores none, as e5 does) or mean (one linear layer over the "
                         "mean of every token's last hidden state, how e5 pools)", choices=("stock", "mean"))
     # optimisation
-    learning_rate: float = setting(2e-5, "learning rate", flag="lr", gt=0)
-    adam_epsilon: float = setting(1e-8, "AdamW epsilon", gt=0)
-    weight_decay: float = setting(0.0, "AdamW weight decay", ge=0)
-    lr_scheduler: str = setting("linear", "learning-rate schedule", choices=("linear", "constant", "cosine"))
-    warmup_steps: int = setting(0, "warm-up steps", ge=0)
-    max_grad_norm: float = setting(1.0, "gradient clipping (0: none)", ge=0)
-    max_length: int = setting(128, "max tokens per pair", ge=1)
-    batch_size: int = setting(32, "effective batch size over devices and accumulation", ge=1)
+    learning_rate: float = setting(XTREME["learning_rate"], "learning rate", flag="lr", gt=0)
+    adam_epsilon: float = setting(XTREME["adam_epsilon"], "AdamW epsilon", gt=0)
+    weight_decay: float = setting(XTREME["weight_decay"], "AdamW weight decay", ge=0)
+    lr_scheduler: str = setting(XTREME["lr_scheduler"], "learning-rate schedule",
+                                choices=("linear", "constant", "cosine"))
+    warmup_steps: int = setting(XTREME["warmup_steps"], "warm-up steps", ge=0)
+    max_grad_norm: float = setting(XTREME["max_grad_norm"], "gradient clipping (0: none)", ge=0)
+    max_length: int = setting(XTREME["max_length"], "max tokens per pair", ge=1)
+    batch_size: int = setting(XTREME["batch_size"], "effective batch size over devices and accumulation", ge=1)
     grad_accum: int = setting(1, "gradient accumulation steps", ge=1)
     eval_batch_size: int = setting(64, "evaluation batch size per device", ge=1)
     epochs: float = setting(1.0, "training epochs (--max-steps, when given, decides)", gt=0)
@@ -134,8 +135,9 @@ class TrainConfig:
     # hardware and logging
     precision: str = setting("auto", "auto: bf16 on a capable GPU, else fp32", choices=PRECISIONS)
     device: str = setting("auto", "auto: CUDA when available", choices=("auto", "cpu", "cuda"))
-    group_by_length: bool = setting(False, "batch pairs of similar length (default off: random batches, as the "
-                                    "recipe and a plain transformers fine-tune; see analysis/baseline_parity.json)")
+    group_by_length: bool = setting(XTREME["group_by_length"], "batch pairs of similar length (default off: random "
+                                    "batches, as the recipe and a plain transformers fine-tune; see "
+                                    "analysis/baseline_parity.json)")
     num_workers: int = setting(0, "data-loader workers (at most the number of CPUs)", ge=0)
     report_to: list[str] = setting(lambda: ["none"], "comma-separated Trainer integrations, e.g. wandb", sep=",")
     tensorboard: bool | None = setting(None, "TensorBoard logs in <out>/tensorboard (default: when tensorboard is "
@@ -239,7 +241,8 @@ class TrainConfig:
         """Build from a mapping; unknown keys raise one ``ConfigError`` naming them and the valid keys.
         With a ``recipe``, the recipe's values fill the keys the mapping does not give."""
         aliases = {"lr": "learning_rate"}
-        given = [aliases.get(k, k) for k in (str(k).replace("-", "_") for k in data)] if isinstance(data, dict) else None
+        keys = (str(k).replace("-", "_") for k in data) if isinstance(data, dict) else None
+        given = [aliases.get(k, k) for k in keys] if keys is not None else None
         return from_mapping(cls, data, source=source, aliases=aliases, given=given)
 
     @classmethod

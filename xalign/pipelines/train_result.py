@@ -15,7 +15,8 @@ from xalign.errors import DataError
 
 def _get(doc: Any, key: str, where: str) -> Any:
     if not isinstance(doc, dict) or key not in doc:
-        raise DataError(f"{where}: expected a key {key!r}, found {sorted(doc) if isinstance(doc, dict) else doc!r}"[:300])
+        found = sorted(doc) if isinstance(doc, dict) else doc
+        raise DataError(f"{where}: expected a key {key!r}, found {found!r}"[:300])
     return doc[key]
 
 

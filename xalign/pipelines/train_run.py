@@ -35,7 +35,8 @@ def has_checkpoints(folder: str | os.PathLike[str]) -> bool:
 
 
 def _flag(name: str) -> str:
-    """``eval_files.sw`` → ``--eval-file sw=…``, ``dictionaries.0`` → ``--dictionary``, ``train_file`` → ``--train-file``."""
+    """The flag of an input setting: ``eval_files.sw`` → ``--eval-file sw=…``, ``dictionaries.0`` →
+    ``--dictionary``, ``train_file`` → ``--train-file``."""
     key, _, item = name.partition(".")
     if key == "eval_files":
         return f"--eval-file {item}=…"

@@ -13,6 +13,7 @@ from xalign.errors import ConfigError
 from xalign.robust.perturb import NORMS, SCOPES
 from xalign.robust.smoothing import NoiseSpec
 from xalign.settings import check_settings, setting
+from xalign.settings.recipes import XTREME
 
 METHODS = ("baseline", "adv", "rs-rp", "rs-da")
 # mixed: CE(x) + w·CE(x + δ_K); adv-only: CE(x + δ_K) (Madry et al. 2018);
@@ -30,7 +31,7 @@ class RobustConfig:
     ``adv_random_start`` is set to True for it, and ``adv_weight`` applies to ``"mixed"`` only."""
 
     method: str = setting("baseline", "robust training method — see below", choices=METHODS)
-    seed: int = setting(7, "seed for data subsets, initialisation, dropout and noise", ge=0, le=2**32 - 1)
+    seed: int = setting(XTREME["seed"], "seed for data subsets, initialisation, dropout and noise", ge=0, le=2**32 - 1)
     adv_objective: str = setting("mixed", "what the adv update minimises — see below", choices=ADV_OBJECTIVES)
     adv_steps: int = setting(1, "PGD steps K", ge=0)
     adv_eps: float = setting(0.1, "radius of the perturbation ball", ge=0)

@@ -8,7 +8,9 @@ The CLI turns the same fields into flags (:mod:`xalign.cli.flags`); published pr
 :mod:`xalign.settings.recipes`.
 """
 
-from xalign.settings.declare import ConfigTypeError, check_settings, default_of, flag_of, setting, setting_from
+from xalign.settings.declare import (ConfigTypeError, check_settings, default_of, flag_of, setting,
+                                     setting_from)
 from xalign.settings.files import from_mapping, read_config_file
 
-__all__ = ["ConfigTypeError", "check_settings", "default_of", "flag_of", "setting", "setting_from", "from_mapping", "read_config_file"]
+__all__ = ["ConfigTypeError", "check_settings", "default_of", "flag_of", "from_mapping", "read_config_file", "setting",
+           "setting_from"]

@@ -23,7 +23,7 @@ class ConfigTypeError(ConfigError, TypeError):
     """A setting holds a value of the wrong type: a :class:`ConfigError` that is also a ``TypeError``."""
 
 
-_META = ("help", "choices", "flag", "ge", "gt", "le", "sep", "repeat", "metavar", "cli")
+_META = ("help", "choices", "flag", "ge", "gt", "le", "sep", "repeat", "metavar", "cli", "min", "max", "exclusive_min")
 
 
 def setting(default: Any = None, help: str = "", **meta: Any) -> Any:
@@ -111,12 +111,25 @@ def _coerced(value: Any, hint: Any, sep: str | None) -> Any:
     return value
 
 
+def bounds_of(meta: typing.Mapping[str, Any]) -> dict[str, Any]:
+    """The declared bounds as ``{"gt"|"ge"|"le": value}``; ``min``/``max``/``exclusive_min`` (the spelling of
+    :mod:`xalign.robust.methods`) read the same."""
+    out = {k: meta[k] for k in ("gt", "ge", "le") if meta.get(k) is not None}
+    if meta.get("min") is not None:
+        out["gt" if meta.get("exclusive_min") else "ge"] = meta["min"]
+    if meta.get("max") is not None:
+        out["le"] = meta["max"]
+    return out
+
+
+_TESTS = {"gt": (">", lambda v, b: v > b), "ge": (">=", lambda v, b: v >= b), "le": ("<=", lambda v, b: v <= b)}
+
+
 def _check_number(flag: str, value: Any, meta: typing.Mapping[str, Any]) -> None:
-    bounds = [f"{word} {meta[key]}" for key, word in (("gt", ">"), ("ge", ">="), ("le", "<=")) if meta.get(key) is not None]
-    inside = all(ok(meta[key]) for key, ok in (("gt", lambda b: value > b), ("ge", lambda b: value >= b),
-                                               ("le", lambda b: value <= b)) if meta.get(key) is not None)
-    if not math.isfinite(value) or not inside:
-        raise ConfigError(f"{flag} must be a finite number{' ' if bounds else ''}{' and '.join(bounds)}, got {value}")
+    bounds = bounds_of(meta)
+    if not math.isfinite(value) or not all(_TESTS[k][1](value, b) for k, b in bounds.items()):
+        words = " and ".join(f"{_TESTS[k][0]} {b}" for k, b in bounds.items())
+        raise ConfigError(f"{flag} must be a finite number{' ' if words else ''}{words}, got {value}")
 
 
 def check_settings(config: Any) -> None:

@@ -17,7 +17,8 @@ def normalised_keys(data: dict[Any, Any]) -> dict[str, Any]:
 def from_mapping(cls: type, data: Any, *, source: str = "config", aliases: dict[str, str] | None = None,
                  **init: Any) -> Any:
     """``cls(**data, **init)`` after normalising keys; ``aliases`` maps flag names to fields (``lr`` →
-    ``learning_rate``); ``init`` are further constructor arguments (init-only values). Unknown keys raise one :class:`ConfigError` naming them, where they came from, and the valid keys."""
+    ``learning_rate``); ``init`` are further constructor arguments (init-only values).
+    Unknown keys raise one :class:`ConfigError` naming them, where they came from, and the valid keys."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of settings, found {type(data).__name__}")
     data = normalised_keys(data)
