@@ -257,6 +257,18 @@ def test_cli_refuses_non_finite_and_out_of_range_settings(tmp_path, flags, flag,
     assert not (tmp_path / "run").exists()
 
 
+def test_cli_device_cuda_without_cuda_is_one_line(tmp_path, tiny_bert_dir, pair_files, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    argv = ["train", "--out", str(tmp_path / "run"), "--model", str(tiny_bert_dir), "--task", "pairs", "--device",
+            "cuda", "--train-file", pair_files["train_file"], "--select-file", pair_files["select_file"],
+            "--eval-file", f"en={pair_files['eval_files']['en']}", "--column", "item_id=id"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xalign train: error: --device cuda: no CUDA device is visible here") and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_report_to_a_missing_integration_is_one_line(tmp_path, capsys):
     import importlib.util
 

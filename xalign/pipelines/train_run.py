@@ -68,7 +68,8 @@ def input_hashes(config: "TrainConfig") -> dict[str, str]:
 
 def check_train_inputs(config: "TrainConfig") -> None:
     """Refuse, in one line, everything that can be known wrong before a byte is written or the model is
-    loaded: column keys, missing input files, pickle-only weights without ``allow_pickle``, an ``out``
+    loaded: column keys, missing input files, ``--device cuda`` without CUDA, pickle-only weights without
+    ``allow_pickle``, an ``out``
     xalign must not write, and a run state the flags do not fit (finished / unfinished / nothing to
     resume)."""
     from xalign.encoders.loading import check_weights, resolve_model_path
@@ -96,6 +97,12 @@ def check_train_inputs(config: "TrainConfig") -> None:
         if has_checkpoints(out) and not config.resume:
             raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass --resume to continue it "
                               f"or --overwrite to start over")
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda: no CUDA device is visible here; use --device cpu, or auto (CUDA when "
+                              "available)")
     check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle)
 
 
