@@ -319,6 +319,12 @@ def test_progress_shows_on_a_terminal_by_default(monkeypatch, tmp_path):
     assert disable_tqdm() is False and disable_tqdm(progress=False) is True
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert disable_tqdm() is True and disable_tqdm(progress=True) is False
+    from xalign.cli.main import build_parser
+    from xalign.cli.train import config_from_args
+
+    assert config_from_args(build_parser().parse_args(["train"])).progress is None  # decided by the terminal
+    assert config_from_args(build_parser().parse_args(["-q", "train"])).progress is False
+    assert config_from_args(build_parser().parse_args(["-q", "train", "--progress"])).progress is True
 
 
 def test_xnli_noleak_generalized_run(tmp_path, tiny_bert_dir, shared_data):

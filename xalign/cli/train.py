@@ -84,6 +84,8 @@ def config_from_args(args: argparse.Namespace):
     from xalign.pipelines.train_config import TrainConfig
 
     overrides = settings_from_args(args, TrainConfig)
+    if getattr(args, "quiet", False):  # -q: no progress bar either, unless --progress is given
+        overrides.setdefault("progress", False)
     config_file = getattr(args, "config", None)
     if config_file:
         return TrainConfig.from_file(config_file, **overrides)
