@@ -188,6 +188,8 @@ def test_bad_data_and_settings_fail_in_one_line(tmp_path, tiny_bert_dir, pair_fi
     ({"device": "tpu"}, ValueError, "unknown --device 'tpu'"),
     ({"protocol": "fewshot"}, ValueError, "unknown --protocol 'fewshot'"),
     ({"task": "pairs"}, ValueError, "--task pairs needs --train-file"),
+    ({"label_names": "yes,no,yes"}, ValueError, r"^--label-names must name each class once, got 'yes,no,yes' \(yes "
+                                                r"repeated\)$"),
 ])
 def test_config_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
