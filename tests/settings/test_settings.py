@@ -72,6 +72,22 @@ def test_bounds_spelt_min_max_read_the_same():
     check_settings(Spelt(p=1.0))
 
 
+def test_choices_from_a_registry_are_read_when_checked():
+    registry = ["base"]
+
+    @dataclass
+    class Chosen:
+        method: str = setting("base", "a registered method", choices=lambda: registry)
+
+    with pytest.raises(ConfigError, match="^unknown --method 'toy': expected one of base$"):
+        check_settings(Chosen(method="toy"))
+    registry.append("toy")  # a method registered later is a valid choice, in the checks and the flags
+    check_settings(Chosen(method="toy"))
+    parser = argparse.ArgumentParser()
+    add_setting_flags(parser, Chosen)
+    assert "--method {base,toy}" in parser.format_help()
+
+
 def test_setting_from_takes_over_default_and_declaration():
     assert Run().sigma == 0.25
     with pytest.raises(ConfigError, match="--sigma must be a finite number >= 0, got inf"):

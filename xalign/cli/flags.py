@@ -14,7 +14,7 @@ import types
 import typing
 from typing import Any
 
-from xalign.settings import default_of
+from xalign.settings.declare import choices_of, default_of
 
 
 def _base_type(tp: Any) -> Any:
@@ -52,7 +52,7 @@ def _help(f: dataclasses.Field, repeatable: bool) -> str:
 
 def flag_kwargs(f: dataclasses.Field, tp: Any, flag: str) -> dict[str, Any]:
     """``add_argument`` keyword arguments for field ``f`` of (base) type ``tp`` and flag ``--flag``."""
-    meta, choices = f.metadata, f.metadata.get("choices")
+    meta, choices = f.metadata, choices_of(f.metadata)
     repeatable = typing.get_origin(tp) is dict or (typing.get_origin(tp) is list and not meta.get("sep"))
     kw = {"dest": f.name, "help": _help(f, repeatable)}
     if tp is bool:

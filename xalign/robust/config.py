@@ -30,7 +30,7 @@ class RobustConfig:
     or ``"freelb"``. FreeLB always starts from a random point in the ball (its algorithm), so
     ``adv_random_start`` is set to True for it, and ``adv_weight`` applies to ``"mixed"`` only."""
 
-    method: str = setting("baseline", "robust training method — see below", choices=METHODS)
+    method: str = setting("baseline", "robust training method — see below", choices=lambda: METHODS)
     seed: int = setting(XTREME["seed"], "seed for data subsets, initialisation, dropout and noise", ge=0, le=2**32 - 1)
     adv_objective: str = setting("mixed", "what the adv update minimises — see below", choices=ADV_OBJECTIVES)
     adv_steps: int = setting(1, "PGD steps K", ge=0)

@@ -1,7 +1,8 @@
 """Declaring a setting once (:func:`setting`) and checking a settings dataclass against its declaration.
 
 Metadata of a setting field (all optional): ``help``; ``choices`` (allowed values, of the value or of each
-list item); ``flag`` (the CLI flag without ``--`` where it differs from the field name: ``lr`` for
+list item; or a function that returns them when asked, for choices a registry grows, such as the methods);
+``flag`` (the CLI flag without ``--`` where it differs from the field name: ``lr`` for
 ``learning_rate``); ``ge``/``gt``/``le`` (bounds of a number, checked by :func:`check_settings`);
 ``sep`` (a list setting given as one comma-separated flag) or ``repeat`` (a flag given once per item;
 ``KEY=VALUE`` for a mapping); ``metavar``; ``cli=False`` (no flag: set by the program or by a config file).
@@ -32,7 +33,7 @@ def setting(default: Any = None, help: str = "", **meta: Any) -> Any:
     unknown = sorted(set(meta) - set(_META))
     if unknown:
         raise TypeError(f"setting(): unknown metadata {unknown}; expected any of {_META}")
-    if meta.get("choices") is not None:
+    if meta.get("choices") is not None and not callable(meta["choices"]):
         meta["choices"] = tuple(meta["choices"])
     metadata = {"help": help, **meta}
     if callable(default):
@@ -47,6 +48,12 @@ def setting_from(cls: type, name: str, **changes: Any) -> Any:
     meta = {**f.metadata, **changes}
     return setting(default_of(f) if f.default_factory is dataclasses.MISSING else f.default_factory,
                    meta.pop("help", ""), **meta)
+
+
+def choices_of(meta: typing.Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The declared choices (a function declared as ``choices`` is called now: a registry may have grown)."""
+    choices = meta.get("choices")
+    return tuple(choices() if callable(choices) else choices) if choices is not None else None
 
 
 def flag_of(config: Any, name: str) -> str:
@@ -146,7 +153,7 @@ def check_settings(config: Any) -> None:
         setattr(config, f.name, value)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             _check_number(flag, value, f.metadata)
-        choices = f.metadata.get("choices")
+        choices = choices_of(f.metadata)
         if choices and value is not None:
             for item in value if isinstance(value, list) else [value]:
                 if item not in choices:
