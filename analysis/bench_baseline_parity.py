@@ -72,7 +72,7 @@ def _run_xalign(arm: str, seed: int, args, files, out: Path) -> dict:
                       seed=seed, group_by_length=(arm == "xalign-grouped"), logging_steps=20, device="cpu",
                       overwrite=True, tensorboard=False)
     result = train(cfg)
-    return {lang: result.metrics["eval"]["correct"][lang] for lang in files}
+    return {lang: result.metrics.eval.correct[lang] for lang in files}
 
 
 def _run_plain(seed: int, args, files, out: Path) -> dict:

@@ -85,7 +85,7 @@ def train_or_reuse(run_dir: Path, kwargs: dict[str, Any], train: Callable[[dict[
 def _train(kwargs: dict[str, Any]) -> dict[str, Any]:
     from xalign.pipelines.train import TrainConfig, train
 
-    return train(TrainConfig(**kwargs)).metrics
+    return train(TrainConfig(**kwargs)).metrics.to_json()
 
 
 def _load_encoder(spec: str, device: str) -> Any:

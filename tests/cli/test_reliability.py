@@ -228,7 +228,8 @@ def test_train_refuses_a_users_folder_before_loading_anything(tmp_path, files, c
                                          ("learning_rate", float("nan")), ("learning_rate", float("inf")),
                                          ("epochs", float("inf")), ("epochs", float("nan")), ("epochs", 0.0)])
 def test_lr_and_epochs_are_refused_at_construction(tmp_path, files, field, value):
-    with pytest.raises(ConfigError, match=f"{field} must be a finite number > 0"):
+    flag = {"learning_rate": "--lr", "epochs": "--epochs"}[field]
+    with pytest.raises(ConfigError, match=f"{flag} must be a finite number > 0"):
         TrainConfig(out=str(tmp_path / "x"), task="pairs", **files, **{field: value})
     assert not (tmp_path / "x").exists()
 
@@ -263,7 +264,7 @@ def test_a_second_train_into_the_same_out_is_refused(tmp_path, tiny_bert_dir, fi
     assert second.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is being written by another xalign process" in err[0]
-    assert result.metrics["config"]["seed"] == 3
+    assert result.metrics.config["seed"] == 3
     assert json.loads((out / "config.json").read_text())["seed"] == 3  # not mixed with the second run's
     with output_lock(out):  # released after the run
         pass
@@ -362,7 +363,7 @@ def test_resume_compares_the_contents_of_input_files_not_their_paths(tmp_path, t
     with pytest.raises(ConfigError, match="settings differ from its config.json: content of train_file"):
         train(_config(out, tiny_bert_dir, files, resume=True))
     result = train(_config(out, tiny_bert_dir, dict(files, train_file=str(moved)), resume=True))
-    assert result.metrics["steps"] == 2
+    assert result.metrics.steps == 2
 
 
 @pytest.fixture

@@ -94,12 +94,18 @@ def test_run_outputs_and_encoder(tmp_path, tiny_bert_dir, pair_files):
     assert [np.mean(correct_from_string(c)) for row in gen["correct"] for c in row] == pytest.approx(
         [v for row in gen["matrix"] for v in row])
 
+    # typed results: train_metrics.json read back is the result the run returned, and writes the same JSON
+    from xalign.pipelines.train_result import read_train_metrics
+
+    assert read_train_metrics(run) == result.metrics and result.metrics.to_json() == m
+    assert result.accuracy == m["eval"]["accuracy"] and result.metrics.select.best_step == m["select"]["best_step"]
     # the encoder directory opens with load_encoder and holds the classifier's encoder weights
     enc = load_encoder(str(run / "encoder"), device="cpu")
     for name, p in enc.model.state_dict().items():
         torch.testing.assert_close(p, clf.base_model.state_dict()[name])
 
-    with pytest.raises(ValueError, match="already holds a finished run"):
+    with pytest.raises(ValueError, match=r"already holds a finished run \(train_metrics.json\); choose another "
+                                         r"--out or pass --overwrite"):
         train(cfg)
 
 
@@ -128,10 +134,10 @@ def test_resume_after_kill_reproduces_uninterrupted_run(tmp_path, tiny_bert_dir,
         train(killed, callbacks=[_Kill(6)])
     run_b = tmp_path / "b" / "run"
     assert not (run_b / "train_metrics.json").exists() and (run_b / "config.json").exists()
-    with pytest.raises(ValueError, match=r"pass --resume \(resume=True\) to continue it"):
+    with pytest.raises(ValueError, match="pass --resume to continue it"):
         train(killed)
     resumed = train(_config(tmp_path / "b", tiny_bert_dir, pair_files, method=method, resume=True, **extra))
-    a, b = full.metrics, resumed.metrics
+    a, b = full.metrics.to_json(), resumed.metrics.to_json()
     np.testing.assert_allclose([h["loss"] for h in b["history"]], [h["loss"] for h in a["history"]], atol=1e-6)
     np.testing.assert_allclose([c["value"] for c in b["select"]["curve"]], [c["value"] for c in a["select"]["curve"]])
     assert b["eval"] == a["eval"] and b["select"]["best_step"] == a["select"]["best_step"]
@@ -159,7 +165,7 @@ def test_bad_data_and_settings_fail_in_one_line(tmp_path, tiny_bert_dir, pair_fi
     files = dict(pair_files, eval_files={"en": pair_files["eval_files"]["en"], "xx": str(bad)})
     with pytest.raises(ValueError, match=r"bad.tsv:11: label 'maybe' is not one of"):
         train(_config(tmp_path, tiny_bert_dir, files))
-    with pytest.raises(ValueError, match="max_length 100 exceeds the model maximum of 64"):
+    with pytest.raises(ValueError, match="--max-length 100 exceeds the model maximum of 64"):
         train(_config(tmp_path, tiny_bert_dir, pair_files, max_length=100))
     assert not (tmp_path / "run" / "train_metrics.json").exists()
     empty = tmp_path / "empty.tsv"
@@ -169,19 +175,21 @@ def test_bad_data_and_settings_fail_in_one_line(tmp_path, tiny_bert_dir, pair_fi
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"method": "fgsm"}, ValueError, "unknown method 'fgsm'"),
-    ({"task": "mnli"}, ValueError, "unknown task 'mnli'"),
+    ({"method": "fgsm"}, ValueError, "unknown --method 'fgsm'"),
+    ({"task": "mnli"}, ValueError, "unknown --task 'mnli'"),
     ({"eval_langs": "en,xx"}, ValueError, "xnli has no language 'xx'"),
     ({"train_lang": "ko"}, ValueError, "xnli has no language 'ko'"),
-    ({"batch_size": "32"}, TypeError, "config key 'batch_size' expects int, got str"),
-    ({"generalized": "yes"}, TypeError, "config key 'generalized' expects bool"),
-    ({"batch_size": 30, "grad_accum": 4}, ValueError, "divisible by grad_accum"),
+    ({"batch_size": "32"}, TypeError, r"--batch-size \(key batch_size\) expects int, got str"),
+    ({"generalized": "yes"}, TypeError, r"--generalized \(key generalized\) expects bool"),
+    ({"batch_size": 30, "grad_accum": 4}, ValueError, "divisible by --grad-accum"),
     ({"method": "rs-da"}, ValueError, "needs --synonyms FILE"),
-    ({"adv_norm": "l1"}, ValueError, "adv_norm must be one of"),
+    ({"adv_norm": "l1"}, ValueError, "unknown --adv-norm 'l1'"),
     ({"method": "rs-rp", "rs_sigma": 0.0}, ValueError, "positive sigma"),
-    ({"device": "tpu"}, ValueError, "unknown device 'tpu'"),
-    ({"protocol": "fewshot"}, ValueError, "unknown protocol 'fewshot'"),
-    ({"task": "pairs"}, ValueError, "task 'pairs' needs --train-file"),
+    ({"device": "tpu"}, ValueError, "unknown --device 'tpu'"),
+    ({"protocol": "fewshot"}, ValueError, "unknown --protocol 'fewshot'"),
+    ({"task": "pairs"}, ValueError, "--task pairs needs --train-file"),
+    ({"label_names": "yes,no,yes"}, ValueError, r"^--label-names must name each class once, got 'yes,no,yes' \(yes "
+                                                r"repeated\)$"),
 ])
 def test_config_validation(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -206,7 +214,7 @@ def test_config_file_and_unknown_keys(tmp_path):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["train", "--method", "foo"], "xalign train: error: unknown method 'foo'"),
+    (["train", "--method", "foo"], "xalign train: error: unknown --method 'foo'"),
     (["train", "--eval-langs", "en,zz"], "xalign train: error: xnli has no language 'zz'"),
     (["train", "--config", "/nonexistent/c.yaml"], "xalign train: error: expected a YAML or JSON config file"),
 ])
@@ -223,9 +231,102 @@ def test_cli_config_file_with_flag_override(tmp_path, tiny_bert_dir, pair_files,
     f.write_text(json.dumps(cfg))  # JSON is YAML
     assert main(["-q", "train", "--config", str(f), "--lr", "2e-3", "--method", "rs-rp", "--generalized"]) == 0
     out = capsys.readouterr().out
-    assert "en: accuracy" in out and "xx: accuracy" in out and "generalized" in out
     saved = json.loads((tmp_path / "cli" / "config.json").read_text())
     assert saved["learning_rate"] == 2e-3 and saved["method"] == "rs-rp" and saved["max_steps"] == 2
+    m = json.loads((tmp_path / "cli" / "train_metrics.json").read_text())
+    # the printed summary carries the numbers of train_metrics.json
+    for lang in ("en", "xx"):
+        assert f"{lang}: accuracy {m['eval']['accuracy'][lang]:.4f} (n = 9)" in out
+    assert f"best step: {m['select']['best_step']} (dev accuracy {m['select']['accuracy']:.4f})" in out
+    assert "generalized on 9 eval items" in out
+    # 2 steps with the default --logging-steps 10: the last step is logged, so the history is not empty
+    assert [h["step"] for h in m["history"]] == [2] and m["history"][0]["loss"] > 0
+    # the weights are on disk once: encoder/ links model/'s weight file (and opens with load_encoder)
+    run = tmp_path / "cli"
+    assert (run / "encoder" / "model.safetensors").stat().st_ino == (run / "model" / "model.safetensors").stat().st_ino
+    assert not list(run.glob("**/pytorch_model.bin"))
+
+
+@pytest.mark.parametrize("flags,flag", [
+    (["--weight-decay", "nan"], "--weight-decay"), (["--weight-decay", "-0.1"], "--weight-decay"),
+    (["--rs-sigma", "inf"], "--rs-sigma"), (["--adam-epsilon", "nan"], "--adam-epsilon"),
+    (["--lr", "inf"], "--lr"), (["--seed", "-1"], "--seed"), (["--num-workers", "100000"], "--num-workers"),
+    (["--embed-min-cos", "2"], "--embed-min-cos")])
+def test_cli_refuses_non_finite_and_out_of_range_settings(tmp_path, flags, flag, capsys):
+    assert main(["train", "--out", str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"xalign train: error: {flag} must be ") and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_device_cuda_without_cuda_is_one_line(tmp_path, tiny_bert_dir, pair_files, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    argv = ["train", "--out", str(tmp_path / "run"), "--model", str(tiny_bert_dir), "--task", "pairs", "--device",
+            "cuda", "--train-file", pair_files["train_file"], "--select-file", pair_files["select_file"],
+            "--eval-file", f"en={pair_files['eval_files']['en']}", "--column", "item_id=id"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xalign train: error: --device cuda: no CUDA device is visible here") and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_report_to_a_missing_integration_is_one_line(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("wandb") is not None:
+        pytest.skip("wandb is installed here")
+    assert main(["train", "--out", str(tmp_path / "run"), "--report-to", "wandb"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("xalign train: error: --report-to wandb: wandb is not installed") and "\n" not in err
+
+
+def test_train_flags_are_generated_from_the_config_with_defaults_written_once():
+    import dataclasses
+
+    from xalign.cli.main import build_parser
+    from xalign.cli.train import config_from_args
+
+    parser = build_parser()
+    # no flag given: the parser adds no value of its own, the dataclass defaults decide
+    args = parser.parse_args(["train"])
+    assert {k for k in vars(args) if k in {f.name for f in dataclasses.fields(TrainConfig)}} == set()
+    assert config_from_args(args) == TrainConfig()
+    help_text = " ".join(parser._subparsers._group_actions[0].choices["train"].format_help().split())
+    for f in dataclasses.fields(TrainConfig):
+        if f.metadata.get("cli", True):
+            assert TrainConfig().flag(f.name) in help_text, f.name
+    assert "--lr LEARNING_RATE learning rate (default: 2e-05)" in help_text
+    args = parser.parse_args(["train", "--lr", "3e-5", "--eval-langs", "en,sw", "--eval-file", "sw=a.tsv",
+                              "--no-generalized", "--column", "label=y"])
+    assert (args.learning_rate, args.eval_langs, args.eval_files, args.generalized) == (
+        3e-5, ["en", "sw"], [("sw", "a.tsv")], False)
+
+
+def test_progress_shows_on_a_terminal_by_default(monkeypatch, tmp_path):
+    import io
+    import sys
+
+    from xalign.pipelines.train_config import training_arguments
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def disable_tqdm(**kw):
+        return training_arguments(TrainConfig(device="cpu", **kw), tmp_path, eval_steps=None, cuda=False,
+                                  bf16=False).disable_tqdm
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert disable_tqdm() is False and disable_tqdm(progress=False) is True
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert disable_tqdm() is True and disable_tqdm(progress=True) is False
+    from xalign.cli.main import build_parser
+    from xalign.cli.train import config_from_args
+
+    assert config_from_args(build_parser().parse_args(["train"])).progress is None  # decided by the terminal
+    assert config_from_args(build_parser().parse_args(["-q", "train"])).progress is False
+    assert config_from_args(build_parser().parse_args(["-q", "train", "--progress"])).progress is True
 
 
 def test_xnli_noleak_generalized_run(tmp_path, tiny_bert_dir, shared_data):
@@ -234,7 +335,7 @@ def test_xnli_noleak_generalized_run(tmp_path, tiny_bert_dir, shared_data):
                       n_eval=12, eval_langs=["en", "sw", "ur"], generalized=True, method="rs-da",
                       synonyms=str(shared_data / "synonyms" / "counterfitted_neighbors.json"), max_length=64,
                       batch_size=8, max_steps=2, device="cpu")
-    m = train(cfg).metrics
+    m = train(cfg).metrics.to_json()
     assert m["data"]["train_split"] == "test" and m["data"]["n_eval"] == 12
     assert m["eval"]["generalized"]["languages"] == ["en", "sw", "ur"]
     with pytest.raises(FileNotFoundError, match="use protocol noleak"):

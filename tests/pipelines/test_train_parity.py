@@ -61,7 +61,7 @@ def test_baseline_equals_plain_transformers_finetune(tmp_path, tiny_bert_dir, gr
                       max_length=64, batch_size=4, max_steps=10, logging_steps=1, learning_rate=3e-3, seed=5,
                       device="cpu", group_by_length=grouped)
     result = train(cfg)
-    ours = [h["loss"] for h in result.metrics["history"]]
+    ours = [h["loss"] for h in result.metrics.history]
     theirs, snapshots = _plain_finetune(tiny_bert_dir, train_file, tmp_path / "p", seed=5, steps=10, lr=3e-3, batch=4)
     assert len(ours) == len(theirs) == 10
     if grouped:  # length-grouped batches are other batches: the runs part at once
@@ -71,7 +71,7 @@ def test_baseline_equals_plain_transformers_finetune(tmp_path, tiny_bert_dir, gr
     from safetensors.torch import load_file
 
     # xalign keeps the best checkpoint by dev accuracy: its weights are the plain run's at that step
-    best = result.metrics["select"]["best_step"]
+    best = result.metrics.select.best_step
     assert best in (6, 10)  # evaluations at the epoch end (24 items / batch 4) and at the last step
     saved = load_file(result.run_dir / "model" / "model.safetensors")
     for name, value in snapshots[best].items():

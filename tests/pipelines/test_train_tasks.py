@@ -108,7 +108,7 @@ def test_pawsx_generalized_on_local_data_with_ns_rows(tmp_path, tiny_bert_dir, p
     cfg = _config(tmp_path, tiny_bert_dir, task="pawsx", data_dir=str(pawsx_dir),
                   train_file=str(tmp_path / "paws_train.tsv"), eval_langs=["all"], eval_splits=["test", "dev"],
                   generalized=True, generalized_split="dev", data_seed=0)
-    m = train(cfg).metrics
+    m = train(cfg).metrics.to_json()
     ev = m["eval"]
     assert ev["split"] == "test" and set(ev["splits"]) == {"test", "dev"}
     assert set(ev["splits"]["test"]["accuracy"]) == {"en", "de"} and set(ev["splits"]["dev"]["accuracy"]) == {
@@ -158,14 +158,14 @@ def test_xnli_generalized_with_unequal_item_counts(tmp_path, tiny_bert_dir):
     train_file.write_text("".join(json.dumps({"premise": s1, "hypothesis": s2, "label": k}) + "\n"
                                   for s1, s2, k in zip(a, b, y)), encoding="utf-8")
     m = train(_config(tmp_path, tiny_bert_dir, task="xnli", data_dir=str(root), train_file=str(train_file),
-                      eval_langs=["en", "sw", "ur"], generalized=True, generalized_n=5, data_seed=1)).metrics
+                      eval_langs=["en", "sw", "ur"], generalized=True, generalized_n=5, data_seed=1)).metrics.to_json()
     assert m["eval"]["splits"]["test"]["n"] == {"en": 10, "sw": 8, "ur": 9}
     gen = m["eval"]["generalized"]
     assert gen["n"] == 5 and all(len(c) == 5 for row in gen["correct"] for c in row)
     # the subsample is drawn from the 8 items all three share and is the same for another training seed
     again = train(_config(tmp_path / "b", tiny_bert_dir, task="xnli", data_dir=str(root), train_file=str(train_file),
                           eval_langs=["en", "sw", "ur"], generalized=True, generalized_n=5, data_seed=1, seed=4))
-    assert again.metrics["eval"]["generalized"]["item_ids_sha256"] == gen["item_ids_sha256"]
+    assert again.metrics.eval.generalized.item_ids_sha256 == gen["item_ids_sha256"]
     # MultiNLI integer labels follow XNLI's declared order (0 entailment, 1 neutral, 2 contradiction)
     assert m["data"]["n_train"] == 12
 
@@ -194,7 +194,7 @@ def test_mid_epoch_selection_keeps_the_best_checkpoint(tmp_path, tiny_bert_dir):
     cfg = _config(tmp_path, tiny_bert_dir, task="pairs", train_file=tr, select_file=sel, eval_files={"en": sel},
                   columns={"item_id": "id"}, label_names=["same", "different", "shuffled"], max_steps=8,
                   eval_steps=2, learning_rate=1e-2)
-    m = train(cfg, callbacks=[_Scramble(5)]).metrics  # 40 items / batch 4: steps 2 … 8 lie inside epoch 1
+    m = train(cfg, callbacks=[_Scramble(5)]).metrics.to_json()  # 40 items / batch 4: steps 2 … 8 lie inside epoch 1
     curve = {c["step"]: c["value"] for c in m["select"]["curve"]}
     assert sorted(curve) == [2, 4, 6, 8] and curve[6] == curve[8] == 0.0
     best = max(curve, key=lambda s: (curve[s], -s))
@@ -210,7 +210,7 @@ def test_recipe_presets_sources_and_scaled_eval_steps(tmp_path, tiny_bert_dir, p
     assert "rsda_copies" not in cfg.sources  # only rs-da takes the offline copies
     x = TrainConfig(recipe="robust-xlt", task="xnli", method="rs-da", synonyms="s.json", batch_size=16)
     assert (x.epochs, x.eval_steps, x.rsda_copies, x.batch_size, x.sources["batch_size"]) == (1.0, 1000, 3, 16, "user")
-    with pytest.raises(ValueError, match="unknown recipe 'xtreme-r'"):
+    with pytest.raises(ValueError, match="unknown --recipe 'xtreme-r'"):
         TrainConfig(recipe="xtreme-r")
     # a 16-item, 3-epoch run at batch 4 has 12 steps: the 500-step interval becomes 12 / (4632 // 500 = 9) → 2
     run = TrainConfig.from_dict({"recipe": "robust-xlt", "task": "pawsx", "out": str(tmp_path / "r"),
@@ -218,7 +218,7 @@ def test_recipe_presets_sources_and_scaled_eval_steps(tmp_path, tiny_bert_dir, p
                                  "train_file": str(tmp_path / "paws_train.tsv"), "batch_size": 4, "max_length": 64,
                                  "device": "cpu"})
     with caplog.at_level("INFO"):
-        m = train(run).metrics
+        m = train(run).metrics.to_json()
     assert m["recipe"]["scaled"] == {"eval_steps": {"recipe": 500, "used": 2, "total_steps": 12}}
     assert [c["step"] for c in m["select"]["curve"]] == [2, 4, 6, 8, 10, 12]
     assert "evaluating every 2 steps instead" in caplog.text
@@ -249,7 +249,7 @@ def test_rsda_offline_copies(tmp_path, tiny_bert_dir, pawsx_dir):
     syn.write_text(json.dumps({"cat": ["kitten"], "dog": ["puppy"], "sits": ["rests"]}))
     cfg = _config(tmp_path, tiny_bert_dir, task="pawsx", data_dir=str(pawsx_dir), method="rs-da",
                   synonyms=str(syn), rsda_copies=3, train_file=str(tmp_path / "paws_train.tsv"), eval_langs=["en"])
-    m = train(cfg).metrics
+    m = train(cfg).metrics.to_json()
     assert m["data"]["n_train"] == 16 and m["data"]["train_pairs"] == 48
     lines = (tmp_path / "run" / "rsda_copies.tsv").read_text(encoding="utf-8").splitlines()
     header, rows = lines[0].split("\t"), [x.split("\t") for x in lines[1:]]

@@ -84,7 +84,7 @@ def test_train_with_the_mean_head_end_to_end(tmp_path, tiny_bert_dir, pair_files
     result = train(_config(tmp_path, tiny_bert_dir, pair_files, method=method, head="mean", max_steps=4))
     run = result.run_dir
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["head"] == "mean" and result.metrics["config"]["head"] == "mean"
+    assert manifest["head"] == "mean" and result.metrics.config["head"] == "mean"
     # the saved classifier reproduces the run's English accuracy on the evaluation file
     model = load_classifier(run / "model").eval()
     import csv
@@ -118,5 +118,5 @@ def test_cli_and_config_take_the_head():
     args = build_parser().parse_args(["train", "--task", "xnli", "--head", "mean"])
     assert config_from_args(args).head == "mean"
     assert config_from_args(build_parser().parse_args(["train", "--task", "xnli"])).head == "stock"
-    with pytest.raises(ConfigError, match="unknown head 'cls': expected one of stock, mean"):
+    with pytest.raises(ConfigError, match="unknown --head 'cls': expected one of stock, mean"):
         TrainConfig(task="xnli", head="cls")

@@ -213,13 +213,13 @@ def test_objective_validation_and_recording():
     from xalign.cli.main import build_parser
     from xalign.cli.train import config_from_args
 
-    with pytest.raises(ConfigError, match="unknown adv_objective 'trades'.*mixed, adv-only, freelb"):
+    with pytest.raises(ConfigError, match="unknown --adv-objective 'trades'.*mixed, adv-only, freelb"):
         RobustConfig(method="adv", adv_objective="trades")
     with pytest.raises(ConfigError, match="applies to method 'adv' only"):
         RobustConfig(method="rs-rp", adv_objective="freelb")
     with pytest.raises(ConfigError, match="adv_steps >= 1"):
         RobustConfig(method="adv", adv_objective="freelb", adv_steps=0)
-    with pytest.raises(ConfigError, match="adv_eps must be a finite number"):
+    with pytest.raises(ConfigError, match="--adv-eps must be a finite number"):
         RobustConfig(method="adv", adv_eps=float("nan"))
     assert RobustConfig(method="adv", adv_objective="freelb").adv_random_start is True  # FreeLB's random start
     assert RobustConfig(method="adv").adv_objective == "mixed"

@@ -168,9 +168,9 @@ def test_smoothed_prediction_votes(tiny_classifier, tmp_path):
 
 
 def test_robust_config_validation():
-    with pytest.raises(ValueError, match="unknown method 'fgsm'"):
+    with pytest.raises(ValueError, match="unknown --method 'fgsm'"):
         RobustConfig(method="fgsm")
-    with pytest.raises(ValueError, match="adv_norm"):
+    with pytest.raises(ValueError, match="--adv-norm"):
         RobustConfig(method="adv", adv_norm="l1")
     with pytest.raises(ValueError, match=">= 0"):
         RobustConfig(method="adv", adv_eps=-1.0)

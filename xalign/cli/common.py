@@ -1,68 +1,11 @@
-"""Argument groups shared by several commands, and flags built from configuration dataclasses.
-
-Settings are declared once, as dataclass fields with ``metadata={"help", "choices"}`` (e.g.
-:class:`xalign.pipelines.probe.ProbeConfig`); :func:`add_config_args` turns the fields into flags and
-:func:`config_kwargs` turns parsed flags back into constructor arguments. transformers'
-``HfArgumentParser`` does the same for HF dataclasses, but it is a whole ``ArgumentParser`` (our
-commands are subparsers of one ``xalign`` parser, with renamed repeatable flags such as ``--pair``)
-and importing transformers would make ``xalign --help`` slow; these ~40 lines do what we need.
+"""Argument groups shared by several commands (``embed``, ``align``), the transformers quieting of the CLI,
+and loaders from parsed flags. Flags of commands with a settings dataclass (probe, compare, train) are
+generated from its fields by :mod:`xalign.cli.flags`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import types
-import typing
-from typing import Any
-
-#: field name → flag name where they differ (repeatable flags are singular)
-FLAG_NAMES = {"pairs": "pair"}
-
-
-def _base_type(tp: Any) -> Any:
-    """``X`` of ``X | None`` / ``X | Y`` (the first non-None member), else ``tp``."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _base_type(members[0])
-    return tp
-
-
-def add_config_args(parser: argparse.ArgumentParser | Any, cls: type, names: list[str], *,
-                    title: str | None = None) -> None:
-    """Flags for the fields ``names`` of dataclass ``cls``, with each field's help, choices and default."""
-    group = parser.add_argument_group(title) if title else parser
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for name in names:
-        f = fields[name]
-        help_text = f.metadata.get("help", "")
-        choices = f.metadata.get("choices")
-        flag = "--" + FLAG_NAMES.get(name, name).replace("_", "-")
-        tp = _base_type(hints[name])
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if tp is bool:
-            if default:
-                group.add_argument("--no-" + flag[2:], dest=name, action="store_false", help=f"do not: {help_text}")
-            else:
-                group.add_argument(flag, dest=name, action="store_true", help=help_text)
-        elif typing.get_origin(tp) is list:
-            group.add_argument(flag, dest=name, action="append", default=None, metavar=flag[2:].upper(),
-                               help=f"{help_text} (repeatable)")
-        else:
-            kind = int if tp is int else str
-            group.add_argument(flag, dest=name, type=kind, default=default, choices=choices,
-                               help=f"{help_text} (default: {default})" if default is not None else help_text)
-
-
-def config_kwargs(args: argparse.Namespace, cls: type, names: list[str]) -> dict[str, Any]:
-    """Constructor arguments of ``cls`` from parsed flags (fields left unset keep the dataclass default)."""
-    out = {}
-    for name in names:
-        value = getattr(args, name, None)
-        if value is not None:
-            out[name] = value
-    return out
 
 
 def add_model_args(parser: argparse.ArgumentParser, *, flag: str = "--model") -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from xalign.cli.common import add_config_args, config_kwargs
-from xalign.cli.probe import DATA_FIELDS
+from xalign.cli.flags import add_setting_flags, settings_from_args
+from xalign.cli.probe import DATA_FIELDS, FLAG_NAMES
 
-COMPARE_FIELDS = ["device", "dtype", "revision", "trust_remote_code", "allow_pickle", "layers", "preset", "pooling", "prefix", "bli",
-                  "dictionary", "n_boot", "n_boot_cka", "seed", "batch_size", "report", "progress"]
+COMPARE_FIELDS = ["device", "dtype", "revision", "trust_remote_code", "allow_pickle", "layers", "preset", "pooling",
+                  "prefix", "bli", "dictionary", "n_boot", "n_boot_cka", "seed", "batch_size", "report", "progress"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--after", action="append", required=True, help="model(s) to compare (repeatable)")
     p.add_argument("--label", action="append", default=None,
                    help="labels for before and each after model, in order (repeatable)")
-    add_config_args(p, ProbeConfig, DATA_FIELDS, title="data")
-    add_config_args(p, ProbeConfig, COMPARE_FIELDS, title="probe")
+    add_setting_flags(p, ProbeConfig, DATA_FIELDS, title="data", flags=FLAG_NAMES)
+    add_setting_flags(p, ProbeConfig, COMPARE_FIELDS, title="probe")
     p.add_argument("--out", default="runs/compare")
     p.set_defaults(func=run)
 
@@ -73,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from xalign.pipelines.compare import CompareConfig, compare
     from xalign.pipelines.probe import ProbeConfig
 
-    pconf = ProbeConfig(**config_kwargs(args, ProbeConfig, DATA_FIELDS + COMPARE_FIELDS))
+    from xalign.settings import from_mapping
+
+    pconf = from_mapping(ProbeConfig, settings_from_args(args, ProbeConfig, DATA_FIELDS + COMPARE_FIELDS),
+                         source="command line")
     config = CompareConfig(before=args.before, after=args.after, labels=args.label, probe=pconf)
     quiet_transformers(args)
     result = compare(config, out_dir=args.out)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from xalign.cli.common import add_config_args, config_kwargs
+from xalign.cli.flags import add_setting_flags, settings_from_args
 
 MODEL_FIELDS = ["model", "device", "dtype", "revision", "trust_remote_code", "allow_pickle"]
 DATA_FIELDS = ["pairs", "langs", "src_file", "tgt_file", "data", "split", "limit", "strict"]
 PROBE_FIELDS = ["layers", "preset", "pooling", "prefix", "dictionary", "bli", "gold", "gold_pair", "gold_bitext",
                 "gold_src_file", "gold_tgt_file", "gold_one_indexed", "align_method", "n_boot", "n_boot_cka", "seed",
                 "batch_size", "report", "progress"]
+FLAG_NAMES = {"pairs": "pair"}  # repeatable flags are singular
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "--pair en-all --data sib200:DIR probes English against every other language of a SIB-200 "
                     "folder (sentence-level metrics; English embedded once; a killed run resumes) and adds "
                     "languages.csv (best layer, P@1 there and at the last layer).")
-    add_config_args(p, ProbeConfig, MODEL_FIELDS, title="model")
-    add_config_args(p, ProbeConfig, DATA_FIELDS, title="data")
-    add_config_args(p, ProbeConfig, PROBE_FIELDS, title="probe")
+    add_setting_flags(p, ProbeConfig, MODEL_FIELDS, title="model")
+    add_setting_flags(p, ProbeConfig, DATA_FIELDS, title="data", flags=FLAG_NAMES)
+    add_setting_flags(p, ProbeConfig, PROBE_FIELDS, title="probe")
     p.add_argument("--out", default="runs/probe", help="run directory (replaced atomically)")
     p.set_defaults(func=run)
 
@@ -36,7 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace):
     from xalign.pipelines.probe import ProbeConfig
 
-    return ProbeConfig(**config_kwargs(args, ProbeConfig, MODEL_FIELDS + DATA_FIELDS + PROBE_FIELDS))
+    from xalign.settings import from_mapping
+
+    values = settings_from_args(args, ProbeConfig, MODEL_FIELDS + DATA_FIELDS + PROBE_FIELDS)
+    return from_mapping(ProbeConfig, values, source="command line")
 
 
 def format_summary(result) -> list[str]:

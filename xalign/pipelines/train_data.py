@@ -144,12 +144,12 @@ def write_copies(path: Path, a: list[str], b: list[str], src: list[int], train_s
 
 def eval_steps_for(config: TrainConfig, n_train: int) -> tuple[int | None, dict[str, Any]]:
     """The evaluation interval to use, and a record of the scaling when the recipe's interval was too long
-    for this run (:func:`xalign.robust.recipes.scaled_eval_steps`)."""
+    for this run (:func:`xalign.settings.recipes.scaled_eval_steps`)."""
     import math
 
     if not (config.recipe and config.eval_steps and config.sources.get("eval_steps") == "recipe"):
         return config.eval_steps, {}
-    from xalign.robust.recipes import scaled_eval_steps
+    from xalign.settings.recipes import scaled_eval_steps
 
     total = config.max_steps or math.ceil(math.ceil(n_train / config.batch_size) * config.epochs)
     used = scaled_eval_steps(config.recipe, config.task, config.eval_steps, total)

@@ -22,7 +22,7 @@ from xalign.errors import ConfigError, MissingFileError
 from xalign.io import check_not_busy, check_output, claim_output_dir, output_lock, read_json, sha256_file, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xalign.pipelines.train import TrainConfig
+    from xalign.pipelines.train_config import TrainConfig
 
 COLUMN_KEYS = ("sentence1", "sentence2", "label", "item_id")
 INPUT_PATHS = ("train_file", "select_file", "eval_files", "synonyms", "dictionaries", "data_dir")
@@ -32,6 +32,15 @@ _NOT_COMPARED = ("out", "allow_pickle")  # may differ on resume (a moved run fol
 def has_checkpoints(folder: str | os.PathLike[str]) -> bool:
     """True when ``folder`` holds a checkpoint a run can resume from."""
     return any((Path(folder) / "checkpoints").glob("checkpoint-*"))
+
+
+def _flag(name: str) -> str:
+    """The flag of an input setting: ``eval_files.sw`` → ``--eval-file sw=…``, ``dictionaries.0`` →
+    ``--dictionary``, ``train_file`` → ``--train-file``."""
+    key, _, item = name.partition(".")
+    if key == "eval_files":
+        return f"--eval-file {item}=…"
+    return "--dictionary" if key == "dictionaries" else "--" + key.replace("_", "-")
 
 
 def input_files(config: "TrainConfig") -> dict[str, str]:
@@ -59,7 +68,8 @@ def input_hashes(config: "TrainConfig") -> dict[str, str]:
 
 def check_train_inputs(config: "TrainConfig") -> None:
     """Refuse, in one line, everything that can be known wrong before a byte is written or the model is
-    loaded: column keys, missing input files, pickle-only weights without ``allow_pickle``, an ``out``
+    loaded: column keys, missing input files, ``--device cuda`` without CUDA, pickle-only weights without
+    ``allow_pickle``, an ``out``
     xalign must not write, and a run state the flags do not fit (finished / unfinished / nothing to
     resume)."""
     from xalign.encoders.base import choose_device
@@ -71,9 +81,9 @@ def check_train_inputs(config: "TrainConfig") -> None:
                           f"{', '.join(COLUMN_KEYS)} (--column KEY=NAME)")
     for name, path in input_files(config).items():
         if not Path(path).is_file():
-            raise MissingFileError(f"{name}: expected a file at {path}, found none")
+            raise MissingFileError(f"{_flag(name)}: expected a file at {path}, found none")
     if config.data_dir and not Path(config.data_dir).is_dir():
-        raise MissingFileError(f"data_dir: expected a folder at {config.data_dir}, found none")
+        raise MissingFileError(f"--data-dir: expected a folder at {config.data_dir}, found none")
     if config.resume and config.overwrite:
         raise ConfigError(f"--resume and --overwrite contradict each other: --resume continues the run in "
                           f"{config.out}, --overwrite replaces it")
@@ -82,14 +92,14 @@ def check_train_inputs(config: "TrainConfig") -> None:
     if int(os.environ.get("RANK", "0")) == 0:  # rank 0 takes the lock; another train holding it: one line now
         check_not_busy(out)
     if config.resume and not has_checkpoints(out):
-        raise ConfigError(f"nothing to resume in {out}: no checkpoints/checkpoint-* there")
+        raise ConfigError(f"--resume: nothing to resume in {out}: no checkpoints/checkpoint-* there")
     if not config.overwrite:
         if (out / "train_metrics.json").exists():
             raise ConfigError(f"{out} already holds a finished run (train_metrics.json); choose another --out "
-                              f"or pass --overwrite (overwrite=True) to replace it")
+                              f"or pass --overwrite")
         if has_checkpoints(out) and not config.resume:
-            raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass --resume (resume=True) to "
-                              f"continue it or --overwrite (overwrite=True) to start over")
+            raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass --resume to continue it "
+                              f"or --overwrite to start over")
     check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle,
                   trust_remote_code=config.trust_remote_code)
     choose_device(None if config.device == "auto" else config.device)  # --device cuda without CUDA: one line

@@ -18,13 +18,14 @@ from typing import Any
 
 from xalign.errors import ConfigError
 
-_COMMON = {"learning_rate": 2e-5, "adam_epsilon": 1e-8, "weight_decay": 0.0, "warmup_steps": 0,
+#: the optimisation settings XTREME's run_classify.py uses for every task — also xalign's defaults
+XTREME = {"learning_rate": 2e-5, "adam_epsilon": 1e-8, "weight_decay": 0.0, "warmup_steps": 0,
            "lr_scheduler": "linear", "max_grad_norm": 1.0, "max_length": 128, "batch_size": 32, "seed": 7,
            "group_by_length": False}
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "robust-xlt": {
-        "xnli": {**_COMMON, "epochs": 1.0, "eval_steps": 1000, "rsda_copies": 3},
-        "pawsx": {**_COMMON, "epochs": 3.0, "eval_steps": 500, "rsda_copies": 10},
+        "xnli": {**XTREME, "epochs": 1.0, "eval_steps": 1000, "rsda_copies": 3},
+        "pawsx": {**XTREME, "epochs": 3.0, "eval_steps": 500, "rsda_copies": 10},
     },
 }
 # optimizer steps of the full-size runs the recipe was written for: MultiNLI 392,702 pairs × 1 epoch,
