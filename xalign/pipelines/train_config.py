@@ -178,11 +178,9 @@ class TrainConfig:
             setattr(self, key, value)
 
     def _check_task(self) -> None:
-        if self.label_names is not None:
-            repeated = sorted({x for x in self.label_names if self.label_names.count(x) > 1})
-            if repeated or not self.label_names:
-                raise ConfigError(f"--label-names must name each class once, got {','.join(self.label_names)!r}"
-                                  + (f" ({', '.join(repeated)} repeated)" if repeated else ""))
+        from xalign.data.tasks import check_label_names
+
+        self.label_names = check_label_names(self.label_names)  # the one check, shared with the file readers
         if self.task == "pairs":
             if not self.train_file or not self.select_file or not self.eval_files:
                 raise ConfigError("--task pairs needs --train-file, --select-file and --eval-file LANG=FILE")
