@@ -76,7 +76,7 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     from xalign.robust.features import PairDataset
     from xalign.robust.freeze import freeze_input_embeddings
     from xalign.robust.heads import build_classifier
-    from xalign.robust.substitutions import augment_pairs, build_table
+    from xalign.robust.methods import get_method
     from xalign.robust.trainer import RobustTrainer
 
     started = time.time()
@@ -103,22 +103,11 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     if config.max_length > limit:
         raise ConfigError(f"max_length {config.max_length} exceeds the model maximum of {limit} tokens")
 
-    train_src = splits.train
-    table = None
-    if config.method == "rs-da":
-        table = build_table(config.rsda_sources, texts=list(train_src["sentence1"]) + list(train_src["sentence2"]),
-                            synonyms=config.synonyms, dictionaries=config.dictionaries, tokenizer=tokenizer,
-                            embeddings=model.get_input_embeddings().weight, k=config.embed_k,
-                            min_cos=config.embed_min_cos)
-    if table is not None and config.rsda_copies > 0:
-        labels = list(train_src["label"])
-        a, b, src = augment_pairs(list(train_src["sentence1"]), list(train_src["sentence2"]), table,
-                                  copies=config.rsda_copies, seed=config.seed)
-        train_ds = PairDataset(a, b, [labels[i] for i in src], tokenizer, max_length=config.max_length)
-        write_copies(out / "rsda_copies.tsv", a, b, src, train_src, config.rsda_copies)
-    else:
-        train_ds = PairDataset.from_dataset(train_src, tokenizer, max_length=config.max_length, table=table,
-                                            seed=config.seed)
+    method = get_method(config.method).from_config(config)
+    prepared = method.train_data(splits.train, tokenizer, max_length=config.max_length, seed=config.seed, model=model)
+    train_ds = prepared.dataset
+    if prepared.copies is not None:
+        write_copies(out / "rsda_copies.tsv", prepared.copies)
     select_ds = PairDataset.from_dataset(splits.select, tokenizer, max_length=config.max_length)
     logger.info("data: %d train / %d select pairs (%d train pairs reach max_length %d); eval %s%s", len(train_ds),
                 len(select_ds), train_ds.n_truncated(), config.max_length,
@@ -158,7 +147,8 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
         callback_list.append(tb)
     trainer = RobustTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset={"select": select_ds},
                             data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
-                            compute_metrics=ev.compute_accuracy, callbacks=callback_list, robust=robust)
+                            compute_metrics=ev.compute_accuracy, callbacks=callback_list, robust=robust,
+                            method=method)
     trainer.remove_callback(PrinterCallback)
     train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
 

@@ -51,8 +51,9 @@ class RobustConfig:
     noise: NoiseSpec = field(default_factory=NoiseSpec)
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown method {self.method!r}: expected one of {', '.join(METHODS)}")
+        from xalign.robust.methods import get_method
+
+        get_method(self.method)  # ConfigError naming the registered methods
         if self.adv_objective not in ADV_OBJECTIVES:
             raise ConfigError(f"unknown adv_objective {self.adv_objective!r}: expected one of "
                               f"{', '.join(ADV_OBJECTIVES)}")
