@@ -128,6 +128,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--embed-k", type=int, help="embedding-neighbour substitutes per word (default 8)")
     g.add_argument("--embed-min-cos", type=float, help="minimum cosine of an embedding neighbour (default 0.5)")
     g.add_argument("--rsda-copies", type=int, help="N precomputed augmented copies instead of on-the-fly (default 0)")
+    g.add_argument("--rsda-paired", action=argparse.BooleanOptionalAction,
+                   help="ablation: replace a word the same way in both sentences of an item (default off)")
     g.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
                    help="do not train the word-embedding matrix (position/type embeddings and layers still train; "
                         "default off)")

@@ -77,6 +77,7 @@ class TrainConfig:
     embed_k: int = 8
     embed_min_cos: float = 0.5
     rsda_copies: int = 0  # 0: substitute on the fly (seeded per epoch/item); N: N precomputed copies
+    rsda_paired: bool = False  # ablation: a word is replaced the same way in both sentences of an item
     freeze_embeddings: bool = False  # True: the word-embedding matrix does not train
     head: str = "stock"  # stock: the model's own classification head; mean: linear over mean-pooled tokens
     # optimisation

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xalign.errors import ConfigError
-from xalign.robust.methods.base import Embedded, RobustMethod, embedded, register, setting
+from xalign.robust.methods.base import Embedded, RobustMethod, check_settings, embedded, register, setting
 from xalign.robust.perturb import NORMS, SCOPES, ascent_step, pgd, project, uniform_ball_noise
 
 # mixed: CE(x) + w·CE(x + δ_K); adv-only: CE(x + δ_K) (Madry et al. 2018);
@@ -48,6 +48,7 @@ class AdvSettings:
     adv_weight: float = setting(1.0, "weight of the adversarial loss (mixed only)", min=0.0)
 
     def __post_init__(self) -> None:
+        check_settings(self, method="adv")
         if self.adv_objective == "freelb":
             if not self.adv_steps >= 1:
                 raise ConfigError(f"adv_objective 'freelb' needs adv_steps >= 1 (its K ascent steps), got "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xalign.errors import ConfigError
-from xalign.robust.methods.base import RobustMethod, TrainData, register, setting
+from xalign.robust.methods.base import RobustMethod, TrainData, check_settings, register, setting
 
 RSDA_SOURCES = ("synonyms", "embedding", "dictionary")
 
@@ -36,6 +36,9 @@ class RsDaSettings:
     embed_min_cos: float = setting(0.5, "least cosine of an embedding neighbour", min=-1.0, max=1.0)
     rsda_copies: int = setting(0, "N offline augmented copies of the training set (0: substitute on the fly)", min=0)
     rsda_paired: bool = setting(False, "replace a word the same way wherever it occurs in an item (ablation)")
+
+    def __post_init__(self) -> None:
+        check_settings(self, method="rs-da")
 
     def check_inputs(self) -> None:
         """``ConfigError`` unless every source has its files (checked before the data step builds the table)."""

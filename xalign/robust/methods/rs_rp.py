@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from xalign.robust.methods.base import RobustMethod, embedded, register, setting
+from xalign.robust.methods.base import RobustMethod, check_settings, embedded, register, setting
 from xalign.robust.perturb import NOISES, NORMS
 from xalign.robust.smoothing import NoiseSpec
 
@@ -24,6 +24,7 @@ class RsRpSettings:
     rs_norm: str = setting("l2", "norm of the uniform noise ball", choices=NORMS)
 
     def __post_init__(self) -> None:
+        check_settings(self, method="rs-rp")
         self.noise  # noqa: B018 - NoiseSpec checks that the noise in use has a positive size
 
     @property
