@@ -1,6 +1,6 @@
 """One command that proves xalign's GPU path (issue 14, section 2), ≤ 10 minutes on one GPU.
 
-    pip install 'xalign[gpu]'            # faiss-gpu-cu12, with a CUDA build of torch (see the README)
+    pip install 'xalign[gpu]'            # faiss-gpu-cu12, with a CUDA build of torch (see docs/gpu.md)
     python analysis/gpu_check.py         # writes analysis/gpu_check.json and analysis/gpu_check.md
 
 Rows (each "ok", "FAIL" or "skipped: <why>"; the exit status is 1 when a row fails):

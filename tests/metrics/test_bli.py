@@ -82,13 +82,26 @@ def test_vocabulary_vectors_by_hand():
     vecs = [np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[3.0, 0.0], [5.0, 5.0], [0.0, 3.0]])]
     words = [["The", "cat"], ["the", "dog", "cat"]]
     out_words, matrix = vocabulary_vectors(vecs, words)
-    assert out_words == ["the", "cat", "dog"]  # by count, ties by first occurrence
-    np.testing.assert_allclose(matrix, [[2.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
+    assert out_words == ["cat", "the", "dog"]  # by count, ties alphabetically
+    np.testing.assert_allclose(matrix, [[0.0, 2.0], [2.0, 0.0], [5.0, 5.0]])
     out_words, matrix = vocabulary_vectors(vecs, words, lowercase=False, min_count=2)
     assert out_words == ["cat"] and matrix.shape == (1, 2)
     layered = [np.stack([v, 10 * v]) for v in vecs]  # [L, n_words, d]
     _, m3 = vocabulary_vectors(layered, words)
     assert m3.shape == (2, 3, 2)
-    np.testing.assert_allclose(m3[1, 0], [20.0, 0.0])
+    np.testing.assert_allclose(m3[1, 1], [20.0, 0.0])
     with pytest.raises(ValueError, match="n_words = 2"):
         vocabulary_vectors([np.zeros((3, 2))], [["a", "b"]])
+
+
+def test_word_type_averager_hand_values():
+    from xalign.metrics.wordtypes import WordTypeAverager
+
+    avg = WordTypeAverager(vocabulary={"Cat", "dog"})
+    avg.add(["The", "cat!", "dog"], np.array([[9.0, 9.0], [1.0, 2.0], [4.0, 0.0]]))
+    avg.add(["«Cat»", "..."], np.array([[3.0, 4.0], [7.0, 7.0]]))
+    words, matrix, counts = avg.result()
+    # "cat" twice (1,2) and (3,4) → (2,3); "dog" once; "the" is outside the vocabulary; "..." normalises to ""
+    assert words == ["cat", "dog"] and counts.tolist() == [2, 1]
+    np.testing.assert_allclose(matrix, [[2.0, 3.0], [4.0, 0.0]])
+    assert avg.result(min_count=2)[0] == ["cat"]

@@ -129,8 +129,9 @@ def test_subword_to_word_and_average_subwords():
     np.testing.assert_allclose(average_subwords(vecs, src_ids), [[2.0, 3.0], [5.0, 6.0]])
     stacked = np.stack([vecs, 2 * vecs])  # [layers, subwords, dim]
     np.testing.assert_allclose(average_subwords(stacked, src_ids)[1], [[4.0, 6.0], [10.0, 12.0]])
-    with pytest.raises(ValueError, match="word 1 has no subword"):
-        average_subwords(vecs, [0, 0, 2, 2, None])
+    # the one truncation rule (shared with embed's pooler): a word with no subword is a zero vector
+    np.testing.assert_allclose(average_subwords(vecs, [0, 0, 2, 2, None]), [[5.0, 5.5], [0.0, 0.0], [4.0, 5.0]])
+    np.testing.assert_allclose(average_subwords(vecs, src_ids, n_words=3), [[2.0, 3.0], [5.0, 6.0], [0.0, 0.0]])
     with pytest.raises(ValueError, match="expected 5 word ids"):
         subword_to_word(links, [0, 1], tgt_ids)
 

@@ -1,4 +1,4 @@
-"""The README's launcher line for ``train`` run as written: ``torchrun --nproc-per-node 2 -m xalign.cli.main
+"""docs/gpu.md's launcher line for ``train`` run as written: ``torchrun --nproc-per-node 2 -m xalign.cli.main
 train …`` on 2 CPU processes (gloo) exits 0, prints one summary (rank 0's) and records 2 processes."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import traceback
 
-from xalign import __version__
+from xalign._version import __version__
 from xalign.errors import XalignError
 
 COMMANDS = ("env", "embed", "probe", "align", "report", "train", "compare")

@@ -9,8 +9,11 @@ from xalign.data.demo import DEMO_LANGS, demo_dictionary, demo_gold, demo_pairs,
 from xalign.data.dictionaries import dictionary_for_pair, read_dictionary
 from xalign.data.gold import GoldAlignment, load_gold, parse_pharaoh, write_pharaoh
 from xalign.data.languages import (
+    LanguageInfo,
+    atlas_languages,
     flores_code,
     known_languages,
+    language_info,
     language_name,
     normalize_lang,
     ntrex_code,
@@ -22,7 +25,9 @@ from xalign.data.folders import detect_folder, read_flores, read_ntrex
 __all__ = [
     "DEMO_LANGS",
     "GoldAlignment",
+    "LanguageInfo",
     "ParallelCorpus",
+    "atlas_languages",
     "demo_dictionary",
     "detect_folder",
     "read_flores",
@@ -32,6 +37,7 @@ __all__ = [
     "dictionary_for_pair",
     "flores_code",
     "known_languages",
+    "language_info",
     "language_name",
     "load_demo",
     "load_gold",

@@ -47,10 +47,12 @@ def task_spec(task: str) -> TaskSpec:
 
 def check_language(spec: TaskSpec, lang: str) -> str:
     """The canonical code of ``lang`` if ``spec`` has it, else ``ValueError`` naming its languages."""
-    from xalign.data.languages import normalize_lang
+    from xalign.data.languages import AmbiguousLanguageError, normalize_lang
 
     try:
         code = normalize_lang(lang)
+    except AmbiguousLanguageError:
+        raise  # 'ace': the message lists ace_Arab and ace_Latn
     except ValueError:
         code = None
     if code not in spec.languages:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xalign.embed.batching import plan_batches
+from xalign.embed.layers import resolve_layers  # noqa: F401  (re-exported: the one layer parser)
 from xalign.embed.pooling import Pooling, pool_sentences, pool_words
 from xalign.errors import ConfigError, ModelError
 
@@ -48,30 +49,6 @@ class WordEmbeddings:
     vectors: np.ndarray
     word_ids: np.ndarray | None = None
     tokens: list[str] | None = None
-
-
-def resolve_layers(layers: "str | int | Sequence[int]", num_layers: int) -> list[int]:
-    """``"all"`` → 0..L; ints may be negative (``-1`` = last layer); checked against 0..L."""
-    total = num_layers + 1
-    if isinstance(layers, str):
-        if layers != "all":
-            try:
-                layers = [int(x) for x in layers.split(",") if x.strip()]
-            except ValueError:
-                raise ConfigError(f"layers must be 'all' or comma-separated integers, got {layers!r}") from None
-        else:
-            return list(range(total))
-    if isinstance(layers, (int, np.integer)):
-        layers = [int(layers)]
-    out = []
-    for layer in layers:
-        value = int(layer) + total if int(layer) < 0 else int(layer)
-        if not 0 <= value < total:
-            raise ConfigError(f"layer {layer} is out of range: this model has hidden_states 0..{num_layers}")
-        out.append(value)
-    if not out:
-        raise ConfigError("layers selects nothing")
-    return out
 
 
 def _autocast(encoder: "Encoder", precision: str) -> contextlib.AbstractContextManager[Any]:

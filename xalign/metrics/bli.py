@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from xalign.metrics.search import csls_topk, prepare, topk_search
+from xalign.metrics.wordtypes import WordTypeAverager
 
 BLI_METHODS = ("cosine", "csls")
 
@@ -129,51 +130,29 @@ def vocabulary_vectors(
 ) -> tuple[list[str], np.ndarray]:
     """Average contextual word vectors over all occurrences of each word type.
 
+    The one averager (:class:`xalign.metrics.wordtypes.WordTypeAverager`): words are normalised by
+    :func:`~xalign.metrics.wordtypes.normalize_word` (surrounding punctuation stripped, lowercased when
+    ``lowercase``) exactly as the probe's streaming path does; words that normalise to nothing are dropped.
+
     Args:
         word_vectors_per_sentence: per sentence a ``[n_words, d]`` array (or ``[L, n_words, d]``
             for several layers at once).
         words_per_sentence: the words of each sentence, aligned with the vector rows.
         min_count: drop words seen fewer times.
-        lowercase: merge case variants (``str.lower``).
+        lowercase: merge case variants.
 
     Returns:
-        ``(words, matrix)``: words by descending count (ties: first occurrence), and their mean
+        ``(words, matrix)``: words by descending count (ties: alphabetical), and their mean
         vectors ``[V, d]`` (or ``[L, V, d]``), float64.
     """
     if len(word_vectors_per_sentence) != len(words_per_sentence):
         raise ValueError(f"got {len(word_vectors_per_sentence)} vector arrays but {len(words_per_sentence)} word lists")
     if min_count < 1:
         raise ValueError(f"min_count: expected >= 1, got {min_count}")
-    index: dict[str, int] = {}
-    sums: list[np.ndarray] = []
-    counts: list[int] = []
-    shape_tail: tuple[int, ...] | None = None
-    for si, (vecs, words) in enumerate(zip(word_vectors_per_sentence, words_per_sentence)):
-        v = np.asarray(vecs, dtype=np.float64)
-        if v.ndim not in (2, 3) or v.shape[-2] != len(words):
-            raise ValueError(f"sentence {si}: expected [n_words, d] or [L, n_words, d] with n_words = {len(words)}, "
-                             f"got shape {v.shape}")
-        tail = v.shape[:-2] + v.shape[-1:]
-        if shape_tail is None:
-            shape_tail = tail
-        elif tail != shape_tail:
-            raise ValueError(f"sentence {si}: vectors shaped {v.shape} do not match earlier sentences ({shape_tail})")
-        for wi, word in enumerate(words):
-            key = word.lower() if lowercase else word
-            row = v[..., wi, :]
-            if key in index:
-                sums[index[key]] += row
-                counts[index[key]] += 1
-            else:
-                index[key] = len(sums)
-                sums.append(row.copy())
-                counts.append(1)
-    if shape_tail is None:
+    if not words_per_sentence:
         raise ValueError("no sentences given")
-    order = sorted((i for i in range(len(counts)) if counts[i] >= min_count), key=lambda i: (-counts[i], i))
-    words_by_id = list(index)
-    words = [words_by_id[i] for i in order]
-    if not order:
-        return words, np.zeros(shape_tail[:-1] + (0, shape_tail[-1]))
-    matrix = np.stack([sums[i] / counts[i] for i in order], axis=-2)
+    averager = WordTypeAverager(lowercase=lowercase)
+    for si, (vecs, words) in enumerate(zip(word_vectors_per_sentence, words_per_sentence)):
+        averager.add(words, vecs, where=f"sentence {si}")
+    words, matrix, _ = averager.result(min_count=min_count)
     return words, matrix

@@ -134,6 +134,26 @@ def topk_search(
     Returns:
         ``(scores, indices)``: float32 and int64 arrays ``[n_queries, k]``, best first.
     """
+    q, kb, k, dev, backend = _check_search(queries, keys, k, metric=metric, index=index, backend=backend,
+                                           chunk_size=chunk_size, device=device)
+    if backend == "torch":
+        return _torch_topk(q, kb, k, chunk_size=chunk_size, device=dev)
+    search_index = _faiss_index(kb, index=index, device=dev, nlist=nlist, nprobe=nprobe, seed=seed)
+    search_index.add(kb)
+    scores = np.empty((q.shape[0], k), dtype=np.float32)
+    indices = np.empty((q.shape[0], k), dtype=np.int64)
+    for start in range(0, q.shape[0], chunk_size):
+        stop = min(start + chunk_size, q.shape[0])
+        scores[start:stop], indices[start:stop] = search_index.search(q[start:stop], k)
+    if (indices < 0).any():
+        raise ValueError("the IVF index returned fewer than k neighbours for some queries; "
+                         "raise nprobe or use index='flat'")
+    return scores, indices
+
+
+def _check_search(queries: Any, keys: Any, k: int, *, metric: str, index: str, backend: str, chunk_size: int,
+                  device: Any) -> tuple[np.ndarray, np.ndarray, int, str, str]:
+    """Validated ``(queries, keys, k, device, backend)`` of a search; ``backend="auto"`` resolved."""
     if metric not in ("ip", "cosine"):
         raise ValueError(f"metric: expected 'ip' or 'cosine', got {metric!r}")
     prep = (lambda x, name: prepare(x, name)) if metric == "cosine" else as_matrix
@@ -149,18 +169,21 @@ def topk_search(
     if chunk_size < 1:
         raise ValueError(f"chunk_size: expected a positive int, got {chunk_size}")
     dev = resolve_device(device)
-    on_gpu = dev.startswith("cuda")
     if backend == "torch" and index != "flat":
         raise ValueError("backend='torch' is exact only: use index='flat'")
     if backend == "auto":
         backend = "faiss"
-        if on_gpu and index == "flat" and _faiss().get_num_gpus() == 0:
+        if dev.startswith("cuda") and index == "flat" and _faiss().get_num_gpus() == 0:
             backend = "torch"
-    if backend == "torch":
-        return _torch_topk(q, kb, k, chunk_size=chunk_size, device=dev)
+    return q, kb, k, dev, backend
 
+
+def _faiss_index(kb: np.ndarray, *, index: str, device: str, nlist: int | None, nprobe: int | None,
+                 seed: int) -> Any:
+    """An empty faiss inner-product index for ``kb`` (IVF trained on a seeded sample), on the GPU when
+    ``device`` is CUDA and faiss has GPU support."""
     faiss = _faiss()
-    d = q.shape[1]
+    d = kb.shape[1]
     if index == "flat":
         cpu_index = faiss.IndexFlatIP(d)
     else:
@@ -173,23 +196,15 @@ def topk_search(
         train = kb if n_train == kb.shape[0] else kb[np.sort(rng.choice(kb.shape[0], n_train, replace=False))]
         cpu_index.train(train)
         cpu_index.nprobe = int(nprobe or min(int(nlist), 32))
-    search_index = cpu_index
-    if on_gpu and faiss.get_num_gpus() > 0:
-        gpu_id = int(dev.split(":")[1]) if ":" in dev else 0
+    if device.startswith("cuda") and faiss.get_num_gpus() > 0:
+        gpu_id = int(device.split(":")[1]) if ":" in device else 0
         resources = faiss.StandardGpuResources()
-        search_index = faiss.index_cpu_to_gpu(resources, gpu_id, cpu_index)
-    elif on_gpu:
+        gpu_index = faiss.index_cpu_to_gpu(resources, gpu_id, cpu_index)
+        gpu_index.xalign_resources = resources  # the resources must outlive the index
+        return gpu_index
+    if device.startswith("cuda"):
         logger.info("faiss has no GPU support here; the %s index searches on the CPU", index)
-    search_index.add(kb)
-    scores = np.empty((q.shape[0], k), dtype=np.float32)
-    indices = np.empty((q.shape[0], k), dtype=np.int64)
-    for start in range(0, q.shape[0], chunk_size):
-        stop = min(start + chunk_size, q.shape[0])
-        scores[start:stop], indices[start:stop] = search_index.search(q[start:stop], k)
-    if (indices < 0).any():
-        raise ValueError("the IVF index returned fewer than k neighbours for some queries; "
-                         "raise nprobe or use index='flat'")
-    return scores, indices
+    return cpu_index
 
 
 def _torch_topk(q: np.ndarray, kb: np.ndarray, k: int, *, chunk_size: int,

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from xalign.metrics.wordtypes import pool_subwords
+
 ALIGN_METHODS = ("argmax", "itermax", "match", "softmax")
 SIMILARITY_KINDS = ("cosine01", "dot")
 _BATCH_ELEMENTS = 4 * 1024 * 1024  # padded similarity entries handled per vectorised step
@@ -218,11 +220,14 @@ def subword_to_word(links_sub: Any, src_word_ids: Sequence[int | None],
     return set(zip(ws[keep].tolist(), wt[keep].tolist()))
 
 
-def average_subwords(vecs: Any, word_ids: Sequence[int | None]) -> np.ndarray:
+def average_subwords(vecs: Any, word_ids: Sequence[int | None], n_words: int | None = None) -> np.ndarray:
     """Average subword vectors ``[..., n_sub, d]`` into word vectors ``[..., n_words, d]`` (float64).
 
-    ``n_words = max(word_id) + 1``; every word needs at least one subword.
+    The one subword pooler (:func:`xalign.metrics.wordtypes.pool_subwords`) on arrays: ``n_words`` defaults
+    to ``max(word_id) + 1``; a word with no subword (cut by truncation) gets a zero vector.
     """
+    import torch
+
     v = np.asarray(vecs, dtype=np.float64)
     if v.ndim < 2:
         raise ValueError(f"vecs: expected [..., n_subwords, dim], got shape {v.shape}")
@@ -230,14 +235,8 @@ def average_subwords(vecs: Any, word_ids: Sequence[int | None]) -> np.ndarray:
     real = ids[ids >= 0]
     if real.size == 0:
         raise ValueError("word_ids: no subword belongs to a word")
-    n_words = int(real.max()) + 1
-    counts = np.bincount(real, minlength=n_words)
-    if (counts == 0).any():
-        raise ValueError(f"word_ids: word {int(np.flatnonzero(counts == 0)[0])} has no subword")
-    assign = np.zeros((n_words, ids.shape[0]))
-    sub = np.flatnonzero(ids >= 0)
-    assign[ids[sub], sub] = 1.0 / counts[ids[sub]]
-    return assign @ v
+    n = int(real.max()) + 1 if n_words is None else int(n_words)
+    return pool_subwords(torch.from_numpy(v), ids.tolist(), n).numpy()
 
 
 @dataclass(frozen=True)

@@ -178,10 +178,7 @@ def probe_pair(encoder: "Encoder", inputs: PairInputs, config: ProbeConfig, *, d
     from xalign.metrics.cka import cka_grid
 
     corpus, dictionary = inputs.corpus, inputs.dictionary
-    try:
-        layers = resolve_layers(parse_layers(config.layers), encoder.num_layers)
-    except ValueError as exc:
-        raise ConfigError(f"--layers: {exc}") from None
+    layers = resolve_layers(config.layers, encoder.num_layers)
     t0 = time.perf_counter()
     embed_kw = dict(layers=layers, pooling=config.resolved_pooling, prefix=config.prefix, batch_size=config.batch_size)
     src_vecs, src_words = embed_with_vocabulary(encoder, corpus.src, vocabulary={s for s, _ in dictionary}, **embed_kw)

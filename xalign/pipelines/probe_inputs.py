@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xalign.embed.layers import parse_layers  # noqa: F401  (re-exported: the one layer parser)
 from xalign.errors import ConfigError, DataError, MissingFileError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,26 +44,6 @@ class ProbeInputs:
     @property
     def corpora(self) -> list["ParallelCorpus"]:
         return [p.corpus for p in self.pairs]
-
-
-def parse_layers(layers: str | list[int]) -> str | list[int]:
-    """``"all"`` or a list of distinct non-negative/negative ints; a repeated layer is refused."""
-    if isinstance(layers, str):
-        if layers.strip() == "all":
-            return "all"
-        try:
-            values = [int(x) for x in layers.split(",") if x.strip()]
-        except ValueError:
-            raise ConfigError(f"--layers: expected 'all' or comma-separated integers such as 0,4,8, got {layers!r}") \
-                from None
-    else:
-        values = [int(x) for x in layers]
-    if not values:
-        raise ConfigError(f"--layers: selects nothing ({layers!r})")
-    repeated = sorted({v for v in values if values.count(v) > 1})
-    if repeated:
-        raise ConfigError(f"--layers: layer {repeated[0]} is given twice in {layers!r}; give each layer once")
-    return values
 
 
 def _existing(path: str | None, what: str) -> None:
