@@ -14,6 +14,7 @@ from xalign.errors import ConfigError
 from xalign.robust.config import RobustConfig
 from xalign.robust.evaluate import check_generalized, evaluate_run
 from xalign.robust.methods import get_method
+from xalign.robust.smoothing import NoiseSpec
 from xalign.robust.substitutions import item_rng, substitute
 from xalign.robust.trainer import RobustTrainer
 
@@ -70,7 +71,9 @@ def test_each_method_trains_and_evaluates_a_one_sentence_task(tiny_classifier, t
     assert len(losses) == 3 and np.isfinite(losses).all()
 
     eval_sets = {"test": {"en": one_sentence_dataset(CORPUS), "xx": one_sentence_dataset([t.lower() for t in CORPUS])}}
-    results = evaluate_run(trainer, eval_sets, max_length=32)
+    tiny = NoiseSpec(sigma=1e-7)  # smoothed inference with vanishing noise votes for the clean prediction
+    results = evaluate_run(trainer, eval_sets, max_length=32, smooth_n=2, noise=tiny, seed=1)
+    assert results["smoothed_accuracy"] == results["accuracy"]
     model.eval()
     for lang, data in eval_sets["test"].items():  # reference: one forward pass per sentence, by hand
         with torch.no_grad():
@@ -115,3 +118,33 @@ def test_the_generalized_evaluation_is_refused_for_one_sentence_data(tiny_classi
     gen = GeneralizedSet("test", ["en", "xx"], {"en": data, "xx": data})
     with pytest.raises(ConfigError, match="needs two sentences per item"):
         evaluate_run(trainer, {"test": {"en": data}}, max_length=32, generalized=gen)
+
+
+@pytest.mark.parametrize("method", ["adv", "rs-rp"])
+def test_the_mean_pooling_head_trains_on_one_sentence(tiny_bert_dir, tmp_path, method):
+    """The ``mean`` head reads no token-type ids: one-sentence batches go through it with perturbed embeddings."""
+    from transformers import AutoTokenizer
+
+    from xalign.robust.heads import MeanPoolClassifier, build_classifier
+
+    torch.manual_seed(0)
+    model = build_classifier(str(tiny_bert_dir), "mean", TOPICS)
+    assert isinstance(model, MeanPoolClassifier)
+    tok = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    ds = _settings(method, None).train_data(one_sentence_dataset(CORPUS[:8]), tok, max_length=32, seed=0).dataset
+    batch = DataCollatorWithPadding(tok)([ds[i] for i in range(4)])
+    assert "token_type_ids" not in batch or int(batch["token_type_ids"].max()) == 0  # one segment
+    args = TrainingArguments(output_dir=str(tmp_path / "o"), use_cpu=True, report_to="none",
+                             per_device_train_batch_size=4, learning_rate=1e-2, max_steps=2, logging_steps=1,
+                             save_strategy="no", disable_tqdm=True, seed=0)
+    trainer = RobustTrainer(model=model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(tok),
+                            processing_class=tok, robust=RobustConfig(method=method))
+    before = [p.detach().clone() for p in model.classifier.parameters()]
+    trainer.train()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.classifier.parameters()))
+    results = evaluate_run(trainer, {"test": {"en": one_sentence_dataset(CORPUS)}}, max_length=32)
+    model.eval()
+    with torch.no_grad():
+        pred = [int(model(**tok(t, return_tensors="pt")).logits.argmax(-1)) for t in CORPUS]
+    want = np.mean([p == y for p, y in zip(pred, one_sentence_dataset(CORPUS)["label"])])
+    assert results["accuracy"]["en"] == pytest.approx(want)
