@@ -82,10 +82,6 @@ def load_splits(config: TrainConfig):
     if config.generalized:
         import numpy as np
 
-        from xalign.robust.evaluate import check_generalized
-
-        check_generalized(splits.train, task=f"task {config.task}")
-
         rng = np.random.default_rng([config.seed if config.data_seed is None else config.data_seed, 1])
         splits.generalized = task_splits.generalized_set(splits.eval_sets, config.generalized_langs,
                                                          split=config.generalized_split, n=config.generalized_n,

@@ -35,10 +35,14 @@ __all__ = ["Embedded", "NoSettings", "RobustMethod", "TrainData", "check_setting
 
 
 def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-            choices: tuple[str, ...] | None = None, exclusive_min: bool = False) -> Any:
+            choices: tuple[str, ...] | None = None, exclusive_min: bool = False, **cli: Any) -> Any:
     """A dataclass field with ``metadata={"help", "min", "max", "exclusive_min", "choices"}`` (only the keys
-    given). A callable ``default`` is a default factory (for lists)."""
-    meta: dict[str, Any] = {"help": help}
+    given) plus how the flag reads (``flag``, ``sep``, ``repeat``, ``metavar``: see :mod:`xalign.cli.flags`).
+    A callable ``default`` is a default factory (for lists)."""
+    unknown = sorted(set(cli) - {"flag", "sep", "repeat", "metavar"})
+    if unknown:
+        raise TypeError(f"setting(): unknown metadata {unknown}")
+    meta: dict[str, Any] = {"help": help, **cli}
     if min is not None:
         meta["min"] = min
         meta["exclusive_min"] = exclusive_min

@@ -28,13 +28,15 @@ RSDA_SOURCES = ("synonyms", "embedding", "dictionary")
 
 @dataclass(frozen=True)
 class RsDaSettings:
-    rsda_sources: list[str] = setting(lambda: ["synonyms"], "substitution sources: synonyms, embedding, dictionary",
-                                      choices=RSDA_SOURCES)
-    synonyms: str | None = setting(None, "JSON {word: [substitutes]} file (the 'synonyms' source)")
-    dictionaries: list[str] = setting(list, "bilingual dictionaries foreign<TAB>english (the 'dictionary' source)")
-    embed_k: int = setting(8, "neighbours per word (the 'embedding' source)", min=1)
-    embed_min_cos: float = setting(0.5, "least cosine of an embedding neighbour", min=-1.0, max=1.0)
-    rsda_copies: int = setting(0, "N offline augmented copies of the training set (0: substitute on the fly)", min=0)
+    rsda_sources: list[str] = setting(lambda: ["synonyms"], "comma-separated substitute sources of rs-da",
+                                      choices=RSDA_SOURCES, sep=",")
+    synonyms: str | None = setting(None, "JSON {word: [substitutes]} file (e.g. counterfitted_neighbors.json)")
+    dictionaries: list[str] = setting(list, "bilingual dictionary foreign<TAB>english for code-switching",
+                                      flag="dictionary", repeat=True, metavar="FILE")
+    embed_k: int = setting(8, "embedding-neighbour substitutes per word", min=1)
+    embed_min_cos: float = setting(0.5, "minimum cosine of an embedding neighbour", min=-1.0, max=1.0)
+    rsda_copies: int = setting(0, "N precomputed augmented copies (0: substitute on the fly, seeded per epoch and "
+                               "item)", min=0)
     rsda_paired: bool = setting(False, "replace a word the same way wherever it occurs in an item (ablation)")
 
     def __post_init__(self) -> None:
