@@ -75,3 +75,38 @@ def test_one_sentence_items_substitute_their_one_sentence(paired):
     assert none is None
     # paired: big → large (everywhere), dog → dog; independent: big → large, big → big, dog → hound
     assert out == ("large large dog" if paired else "large big hound")
+
+
+def test_rsda_paired_is_a_train_setting_and_reaches_the_offline_copies(tmp_path, tiny_bert_dir):
+    """``TrainConfig(rsda_paired=True)`` → the rs-da method's settings → copies whose two sentences share one
+    substitution per word (the synthetic pairs repeat sentence 1's words in sentence 2)."""
+    import csv
+    import json
+
+    from xalign.pipelines.train import train
+
+    from ..pipelines.test_train import _config, _write_pairs
+    from .conftest import synthetic_pairs
+
+    a, b, y = synthetic_pairs(12, seed=1)
+    files = {"train_file": _write_pairs(tmp_path / "train.tsv", a, b, y, [f"t{i}" for i in range(12)]),
+             "select_file": _write_pairs(tmp_path / "dev.tsv", a[:6], b[:6], y[:6], [f"d{i}" for i in range(6)]),
+             "columns": {"item_id": "id"}, "label_names": ["same", "different", "shuffled"]}
+    files["eval_files"] = {"en": files["select_file"]}
+    table = {"The": ["A", "This"], "cat": ["kitten"], "dog": ["hound"], "park": ["garden"], "the": ["a", "one"]}
+    syn = tmp_path / "syn.json"
+    syn.write_text(json.dumps(table), encoding="utf-8")
+    cfg = _config(tmp_path, tiny_bert_dir, files, method="rs-da", synonyms=str(syn), rsda_copies=3, rsda_paired=True,
+                  max_steps=2, eval_steps=2)
+    train(cfg)
+    with open(tmp_path / "run" / "rsda_copies.tsv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+    assert len(rows) == 36 and [r["copy"] for r in rows[::12]] == ["0", "1", "2"]
+    subs = {w: tuple(s) for w, s in table.items()}
+    for k, row in enumerate(rows):
+        i = int(row["item_id"][1:])
+        assert [row["sentence1"], row["sentence2"]] == substitute_paired([a[i], b[i]], subs, item_rng(11, k // 12, i))
+        if y[i] == 0:  # label "same": sentence 2 is sentence 1, and stays so under paired substitution
+            assert row["sentence1"] == row["sentence2"]
+        if y[i] == 2:  # label "shuffled": still the same words in another order
+            assert sorted(row["sentence1"].split()) == sorted(row["sentence2"].split())
