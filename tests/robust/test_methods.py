@@ -119,3 +119,42 @@ def test_rsda_names_the_flag_it_needs():
     method = get_method("rs-da").from_config({"rsda_sources": ["synonyms"]})
     with pytest.raises(ConfigError, match="--synonyms FILE"):
         method.settings.check_inputs()
+
+
+def test_a_module_dropped_into_the_methods_folder_registers_itself(tmp_path, monkeypatch):
+    import sys
+
+    import xalign.robust.methods as pkg
+    from xalign.robust.methods import import_package_modules
+
+    (tmp_path / "dropped_in.py").write_text(
+        "from xalign.robust.methods.base import RobustMethod, register\n\n"
+        "@register\nclass DroppedIn(RobustMethod):\n    name = 'dropped-in'\n", encoding="utf-8")
+    monkeypatch.setattr(pkg, "__path__", [*pkg.__path__, str(tmp_path)])
+    try:
+        import_package_modules(pkg.__name__, pkg.__path__)
+        assert get_method("dropped-in").__name__ == "DroppedIn"
+    finally:
+        unregister("dropped-in")
+        sys.modules.pop("xalign.robust.methods.dropped_in", None)
+
+
+class FromEntryPoint(Shifted):
+    name = "toy-entry-point"
+
+
+def test_an_installed_package_registers_through_its_entry_point(monkeypatch):
+    import importlib.metadata
+
+    ep = importlib.metadata.EntryPoint(name="toy-entry-point", value=f"{__name__}:FromEntryPoint",
+                                       group="xalign.methods")
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda group=None: [ep] if group == "xalign.methods" else [])
+    try:
+        assert "toy-entry-point" not in method_names()
+        assert get_method("toy-entry-point") is FromEntryPoint
+        assert RobustConfig(method="toy-entry-point").method == "toy-entry-point"
+    finally:
+        unregister("toy-entry-point")
+    with pytest.raises(ConfigError, match="unknown method 'not-installed'"):
+        get_method("not-installed")

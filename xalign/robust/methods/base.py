@@ -30,8 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import datasets
     import torch
 
-__all__ = ["Embedded", "NoSettings", "RobustMethod", "TrainData", "check_settings", "embedded", "get_method", "method_names", "register",
-           "setting", "settings_fields", "unregister"]
+__all__ = ["Embedded", "NoSettings", "RobustMethod", "TrainData", "check_settings", "embedded", "get_method",
+           "import_package_modules", "load_entry_points", "method_names", "register", "setting", "settings_fields",
+           "unregister"]
 
 
 def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None,
@@ -188,11 +189,41 @@ def method_names() -> tuple[str, ...]:
 
 
 def get_method(name: str) -> type[RobustMethod]:
-    """The method class registered as ``name`` (``ConfigError`` listing the known names)."""
+    """The method class registered as ``name`` (``ConfigError`` listing the known names). A name not yet
+    registered is looked up once among the ``xalign.methods`` entry points of installed packages."""
+    if isinstance(name, str) and name not in _REGISTRY:
+        load_entry_points(name)
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
         raise ConfigError(f"unknown method {name!r}: expected one of {', '.join(_REGISTRY)}") from None
+
+
+ENTRY_POINT_GROUP = "xalign.methods"
+
+
+def load_entry_points(name: str) -> None:
+    """Import the entry point ``name`` of the ``xalign.methods`` group (``name = "pkg.module"`` or
+    ``"pkg.module:Class"``); importing the module registers its method (a class is registered here)."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            loaded = ep.load()
+            if isinstance(loaded, type) and issubclass(loaded, RobustMethod):
+                register(loaded)
+
+
+def import_package_modules(package: str, path: Any) -> None:
+    """Import every module of ``package`` (folder ``path``) not imported yet, in name order: a method module
+    dropped into the folder registers itself with no other edit."""
+    import importlib
+    import pkgutil
+    import sys
+
+    for info in sorted(pkgutil.iter_modules(path), key=lambda m: m.name):
+        if f"{package}.{info.name}" not in sys.modules:
+            importlib.import_module(f"{package}.{info.name}")
 
 
 def settings_fields() -> dict[str, tuple[dataclasses.Field, tuple[str, ...]]]:
