@@ -161,7 +161,7 @@ def evaluate_run(trainer: "RobustTrainer", eval_sets: Mapping[str, Mapping[str, 
     results: dict[str, Any] = {"split": main, "accuracy": splits[main]["accuracy"],
                                "correct": splits[main]["correct"], "splits": splits}
     if generalized is not None:
-        check_generalized(next(iter(next(iter(eval_sets.values())).values())))
+        check_generalized(next(iter(generalized.by_lang.values())))
         langs = list(generalized.languages)
         diagonal = _reuse_diagonal(eval_sets.get(generalized.split, {}), raw.get(generalized.split, {}),
                                    generalized.by_lang)

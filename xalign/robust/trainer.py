@@ -8,7 +8,7 @@ method registered later) for the training loss; evaluation is always plain cross
 go through ``inputs_embeds`` (word embeddings from ``model.get_input_embeddings()``), never a
 re-implemented model.
 
-A method uses the trainer through :meth:`ce`, :meth:`step_generator`, :meth:`grad_scale`, :meth:`record`,
+A method uses the trainer through :meth:`ce`, :meth:`noise_generator`, :meth:`grad_scale`, :meth:`record`,
 :attr:`retained` and ``accelerator``. Noise and random starts use a ``torch.Generator`` seeded from
 ``(seed, process, global step, micro-batch)``, so a resumed run draws exactly the noise an uninterrupted
 run would.
@@ -108,7 +108,7 @@ class RobustTrainer(Trainer):
         scaler = getattr(self.accelerator, "scaler", None)
         return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else 1.0
 
-    def step_generator(self) -> torch.Generator:
+    def noise_generator(self) -> torch.Generator:
         """The generator of this training micro-batch (seed, process, global step, micro-batch)."""
         return self._generator(_TAG_TRAIN, *self._micro_key)
 
@@ -126,8 +126,6 @@ class RobustTrainer(Trainer):
     def ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy in float32."""
         return torch.nn.functional.cross_entropy(logits.float(), labels)
-
-    _ce = ce
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The method's training loss (:meth:`xalign.robust.methods.RobustMethod.loss`); plain CE in evaluation."""

@@ -64,7 +64,7 @@ class Adv(RobustMethod):
 
     def loss(self, trainer, model, inputs, labels):
         e = embedded(trainer, model, inputs)
-        gen = trainer.step_generator()
+        gen = trainer.noise_generator()
         objective, retained = self.settings.adv_objective, trainer.retained
         if objective == "adv-only":
             return self._adv_only(trainer, model, e, labels, gen)

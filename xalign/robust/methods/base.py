@@ -10,7 +10,7 @@ A method is a subclass of :class:`RobustMethod` registered with :func:`register`
 * optionally :meth:`RobustMethod.train_data` — the training set it sees (RS-DA substitutes words there).
 
 The loss gets the :class:`xalign.robust.trainer.RobustTrainer` as ``trainer``; the helpers a method may use
-are ``trainer.ce(logits, labels)``, ``trainer.step_generator()`` (seeded by seed, process, step and
+are ``trainer.ce(logits, labels)``, ``trainer.noise_generator()`` (seeded by seed, process, step and
 micro-batch), ``trainer.grad_scale()``, ``trainer.record(clean_loss=…, adv_loss=…)`` (averaged into the
 training log), ``trainer.retained`` (DeepSpeed/FSDP: one backward per step) and ``trainer.accelerator``.
 See ``docs/extending.md`` ("A robust method").

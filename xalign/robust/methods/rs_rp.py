@@ -54,6 +54,6 @@ class RsRp(RobustMethod):
 
     def loss(self, trainer, model, inputs, labels):
         e = embedded(trainer, model, inputs)
-        gen = trainer.step_generator()
+        gen = trainer.noise_generator()
         outputs = model(inputs_embeds=e.embeds + self.noise.sample(e.embeds, gen, e.mask), **e.inputs)
         return trainer.ce(outputs.logits, labels), outputs
