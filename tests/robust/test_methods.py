@@ -93,7 +93,10 @@ def test_builtin_methods_declare_every_setting_with_help_and_the_train_config_de
     assert method_names()[:4] == ("baseline", "adv", "rs-rp", "rs-da")
     fields = settings_fields()
     defaults = TrainConfig()
+    builtin = {"baseline", "adv", "rs-rp", "rs-da"}
     for name, (f, owners) in fields.items():
+        if not builtin & set(owners):
+            continue  # a method another test registered
         assert f.metadata["help"], name
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         assert getattr(defaults, name) == default, name  # one default, the same in TrainConfig
