@@ -260,17 +260,6 @@ def test_rsda_offline_copies(tmp_path, tiny_bert_dir, pawsx_dir):
     assert {r[1] for r in rows} == {"0", "1", "2"}
 
 
-def _one_sentence_training() -> bool:
-    """Whether the trainer takes one-sentence items (the methods side of the one-sentence contract)."""
-    import inspect
-
-    from xalign.robust.features import PairDataset
-
-    return "None" in str(inspect.signature(PairDataset.__init__).parameters["sentence2"].annotation)
-
-
-@pytest.mark.xfail(not _one_sentence_training(), strict=True, reason="training one-sentence items lands with the "
-                   "robust-methods registry (PairDataset with sentence2=None); remove this mark once merged")
 @pytest.mark.parametrize("method", ["baseline", "adv", "rs-rp", "rs-da"])
 def test_sib200_trains_on_english_and_tests_every_language(tmp_path, tiny_bert_dir, sib_dir, method):
     """One sentence, 7 topics: train on English train, select on English dev, test in every language of the folder,

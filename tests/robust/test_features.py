@@ -71,3 +71,13 @@ def test_history_rows_keep_training_entries():
     log = [{"loss": 1.0, "learning_rate": 0.1, "epoch": 0.5, "step": 1, "grad_norm": 2.0},
            {"eval_select_accuracy": 0.5, "step": 1}, {"train_runtime": 3.0, "step": 2}]
     assert history_rows(log) == [{"step": 1, "epoch": 0.5, "loss": 1.0, "lr": 0.1, "grad_norm": 2.0}]
+
+
+def test_lengths_are_counted_in_chunks_without_changing_them(tok):
+    """``lengths`` tokenizes 1,000 items at a time (only the counts are kept); the counts are those of one call."""
+    a, b, y = synthetic_pairs(2300)
+    ds = PairDataset(a, b, y, tok, max_length=12)
+    assert ds.lengths == [len(x) for x in tok(a, b, truncation=True, max_length=12)["input_ids"]]
+    assert ds.n_truncated() == sum(1 for x in tok(a, b)["input_ids"] if len(x) >= 12)
+    one = PairDataset(a, None, y, tok, max_length=12)
+    assert one.lengths == [len(x) for x in tok(a, truncation=True, max_length=12)["input_ids"]]

@@ -59,14 +59,17 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     model_path = resolve_model_path(config.model)
     set_seed(config.seed)
     tokenizer, model = steps.load_classifier(config, model_path, steps.label_names(splits))
-    train_ds, select_ds = steps.build_datasets(config, splits, tokenizer, model, out)
+    from xalign.robust.methods import get_method
+
+    method = get_method(config.method).from_config(config)  # the registered method: its data and its loss
+    train_ds, select_ds = steps.build_datasets(config, splits, tokenizer, model, out, method)
     splits.info["train_pairs"] = len(train_ds)
 
     eval_steps, scaled = eval_steps_for(config, len(train_ds))
     cuda = config.device != "cpu" and torch.cuda.is_available()
     bf16 = config.precision == "bf16" or (config.precision == "auto" and cuda and torch.cuda.is_bf16_supported())
     args = training_arguments(config, out, eval_steps=eval_steps, cuda=cuda, bf16=bf16)
-    trainer = steps.make_trainer(config, out, model, tokenizer, (train_ds, select_ds), args, callbacks)
+    trainer = steps.make_trainer(config, out, model, tokenizer, (train_ds, select_ds), args, callbacks, method)
     train_output = trainer.train(resume_from_checkpoint=True if config.resume else None)
 
     metrics = _metrics(config, trainer, splits, scaled=scaled, runtime=train_output.metrics.get("train_runtime"),

@@ -19,6 +19,7 @@ from typing import Any
 
 from xalign.errors import ConfigError, DependencyError
 from xalign.robust.config import RobustConfig  # torch-free
+from xalign.robust.methods.rs_da import RsDaSettings  # torch-free
 from xalign.settings import check_settings, default_of, flag_of, from_mapping, read_config_file, setting, setting_from
 from xalign.settings.recipes import RECIPES, XTREME, resolve_recipe
 
@@ -107,6 +108,7 @@ class TrainConfig:
     embed_min_cos: float = setting(0.5, "minimum cosine of an embedding neighbour", ge=-1, le=1)
     rsda_copies: int = setting(0, "N precomputed augmented copies (0: substitute on the fly, seeded per epoch and "
                                "item)", ge=0)
+    rsda_paired: bool = setting_from(RsDaSettings, "rsda_paired")
     freeze_embeddings: bool = setting(False, "do not train the word-embedding matrix (position/type embeddings and "
                                       "layers still train)")
     head: str = setting("stock", "classification head: stock (the model's own; for BERT a [CLS] pooler, freshly "

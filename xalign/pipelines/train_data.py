@@ -129,17 +129,17 @@ def load_splits(config: TrainConfig):
     return splits
 
 
-def write_copies(path: Path, a: list[str], b: list[str], src: list[int], train_src, copies: int) -> None:
-    """The offline RS-DA training set, as the released augment step writes it (each item's copies, no original),
-    with the item id, copy number and label of every line."""
+def write_copies(path: Path, copies: dict[str, list]) -> None:
+    """The offline RS-DA training set, as the released augment step writes it (each item's copies, no original):
+    one TSV line per copy with its item id, copy number, sentence(s) and label name."""
     from xalign.io import final_path, write_text
 
-    ids, labels, names = train_src["item_id"], train_src["label"], train_src.features["label"].names
-    n = len(ids)
-    lines = ["item_id\tcopy\tsentence1\tsentence2\tlabel"]
-    lines += [f"{ids[i]}\t{k // n}\t{x}\t{y}\t{names[labels[i]]}" for k, (x, y, i) in enumerate(zip(a, b, src))]
+    columns = list(copies)
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(str(v) for v in row) for row in zip(*copies.values())]
     write_text(path, "\n".join(lines) + "\n")
-    logger.info("rs-da: %d offline copies of %d items written to %s", copies, n, final_path(path))
+    logger.info("rs-da: %d offline copies of %d items written to %s", max(copies["copy"], default=-1) + 1,
+                len(set(copies["item_id"])), final_path(path))
 
 
 def eval_steps_for(config: TrainConfig, n_train: int) -> tuple[int | None, dict[str, Any]]:

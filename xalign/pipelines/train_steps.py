@@ -56,28 +56,16 @@ def load_classifier(config: "TrainConfig", model_path: str, names: list[str]) ->
     return tokenizer, model
 
 
-def build_datasets(config: "TrainConfig", splits: "TaskSplits", tokenizer: Any, model: Any, out: Path
-                   ) -> tuple[Any, Any]:
-    """``(train, select)`` datasets; for rs-da with the substitution table (on the fly, or ``rsda_copies``
-    offline copies written to ``out/rsda_copies.tsv``)."""
+def build_datasets(config: "TrainConfig", splits: "TaskSplits", tokenizer: Any, model: Any, out: Path,
+                   method: Any) -> tuple[Any, Any]:
+    """``(train, select)`` datasets: the method prepares its training data (rs-da: substitution on the fly, or
+    ``rsda_copies`` offline copies, written to ``out/rsda_copies.tsv``)."""
     from xalign.robust.features import PairDataset
-    from xalign.robust.substitutions import augment_pairs, build_table
 
-    src, table = splits.train, None
-    if config.method == "rs-da":
-        table = build_table(config.rsda_sources, texts=list(src["sentence1"]) + list(src["sentence2"]),
-                            synonyms=config.synonyms, dictionaries=config.dictionaries, tokenizer=tokenizer,
-                            embeddings=model.get_input_embeddings().weight, k=config.embed_k,
-                            min_cos=config.embed_min_cos)
-    if table is not None and config.rsda_copies > 0:
-        labels = list(src["label"])
-        a, b, idx = augment_pairs(list(src["sentence1"]), list(src["sentence2"]), table, copies=config.rsda_copies,
-                                  seed=config.seed)
-        train_ds = PairDataset(a, b, [labels[i] for i in idx], tokenizer, max_length=config.max_length)
-        write_copies(out / "rsda_copies.tsv", a, b, idx, src, config.rsda_copies)
-    else:
-        train_ds = PairDataset.from_dataset(src, tokenizer, max_length=config.max_length, table=table,
-                                            seed=config.seed)
+    prepared = method.train_data(splits.train, tokenizer, max_length=config.max_length, seed=config.seed, model=model)
+    train_ds = prepared.dataset
+    if prepared.copies is not None:
+        write_copies(out / "rsda_copies.tsv", prepared.copies)
     select_ds = PairDataset.from_dataset(splits.select, tokenizer, max_length=config.max_length)
     logger.info("data: %d train / %d select pairs (%d train pairs reach max_length %d); eval %s%s", len(train_ds),
                 len(select_ds), train_ds.n_truncated(), config.max_length,
@@ -97,7 +85,7 @@ class LastStepLogCallback(TrainerCallback):
 
 
 def make_trainer(config: "TrainConfig", out: Path, model: Any, tokenizer: Any, datasets: tuple[Any, Any],
-                 args: Any, callbacks: list | None) -> Any:
+                 args: Any, callbacks: list | None, method: Any) -> Any:
     """The :class:`~xalign.robust.trainer.RobustTrainer` with xalign's callbacks (log.csv, epoch seeding,
     final evaluation, logging, last-step log, TensorBoard when wanted) and the caller's ``callbacks``."""
     from transformers import DataCollatorWithPadding, PrinterCallback
@@ -114,7 +102,8 @@ def make_trainer(config: "TrainConfig", out: Path, model: Any, tokenizer: Any, d
         callback_list.append(tb)
     trainer = RobustTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset={"select": select_ds},
                             data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
-                            compute_metrics=ev.compute_accuracy, callbacks=callback_list, robust=config._robust())
+                            compute_metrics=ev.compute_accuracy, callbacks=callback_list, robust=config._robust(),
+                            method=method)
     trainer.remove_callback(PrinterCallback)
     return trainer
 

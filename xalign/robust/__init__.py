@@ -4,6 +4,8 @@
 * :mod:`xalign.robust.substitutions` — substitution sets (synonyms, embedding neighbours, dictionaries)
   and seeded word substitution (RS-DA);
 * :mod:`xalign.robust.smoothing` — smoothed inference (majority vote over noisy copies);
+* :mod:`xalign.robust.methods` — the methods (``baseline``, ``adv``, ``rs-rp``, ``rs-da``), one module each, and
+  their registry (a new method is one module: ``docs/extending.md``);
 * :mod:`xalign.robust.trainer` — the ``transformers.Trainer`` subclass applying the methods;
 * :mod:`xalign.robust.features`, :mod:`~xalign.robust.callbacks`, :mod:`~xalign.robust.evaluate` — data,
   logging and evaluation plumbing used by :func:`xalign.pipelines.train.train`.
@@ -22,7 +24,8 @@ _EXPORTS = {
     "majority_vote": "xalign.robust.smoothing", "load_synonyms": "xalign.robust.substitutions",
     "load_dictionary": "xalign.robust.substitutions", "embedding_neighbours": "xalign.robust.substitutions",
     "substitute": "xalign.robust.substitutions", "augment_pairs": "xalign.robust.substitutions",
-    "RobustConfig": "xalign.robust.config", "RobustTrainer": "xalign.robust.trainer", "METHODS": "xalign.robust.config",
+    "RobustConfig": "xalign.robust.config", "RobustMethod": "xalign.robust.methods",
+    "get_method": "xalign.robust.methods", "RobustTrainer": "xalign.robust.trainer", "METHODS": "xalign.robust.config",
 }
 
 __all__ = sorted(_EXPORTS)

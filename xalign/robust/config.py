@@ -21,6 +21,13 @@ METHODS = ("baseline", "adv", "rs-rp", "rs-da")
 ADV_OBJECTIVES = ("mixed", "adv-only", "freelb")
 
 
+def _method_names() -> tuple[str, ...]:
+    """The registered methods, asked at check time (a method registered later is accepted)."""
+    from xalign.robust.methods import method_names
+
+    return tuple(method_names())
+
+
 @dataclass
 class RobustConfig:
     """Hyper-parameters of the robust training method (saved with every run).
@@ -30,7 +37,7 @@ class RobustConfig:
     or ``"freelb"``. FreeLB always starts from a random point in the ball (its algorithm), so
     ``adv_random_start`` is set to True for it, and ``adv_weight`` applies to ``"mixed"`` only."""
 
-    method: str = setting("baseline", "robust training method — see below", choices=lambda: METHODS)
+    method: str = setting("baseline", "robust training method — see below", choices=lambda: _method_names())
     seed: int = setting(XTREME["seed"], "seed for data subsets, initialisation, dropout and noise", ge=0, le=2**32 - 1)
     adv_objective: str = setting("mixed", "what the adv update minimises — see below", choices=ADV_OBJECTIVES)
     adv_steps: int = setting(1, "PGD steps K", ge=0)
@@ -46,6 +53,9 @@ class RobustConfig:
         if isinstance(self.noise, dict):
             self.noise = NoiseSpec(**self.noise)
         check_settings(self)  # types, choices, finite values within bounds
+        from xalign.robust.methods import get_method
+
+        get_method(self.method)  # ConfigError naming the registered methods
         if self.adv_objective != "mixed" and self.method != "adv":
             raise ConfigError(f"adv_objective {self.adv_objective!r} applies to method 'adv' only, got method "
                               f"{self.method!r}")

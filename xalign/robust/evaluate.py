@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from xalign.data.tasks.splits import generalized_pairs, ids_sha256
+from xalign.errors import ConfigError
 from xalign.robust.features import PairDataset
 
-from xalign.errors import ConfigError
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
 
@@ -22,6 +22,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from xalign.robust.smoothing import NoiseSpec
     from xalign.robust.trainer import RobustTrainer
+
+
+def check_generalized(data: "datasets.Dataset", *, task: str = "this task") -> None:
+    """``ConfigError`` when ``data`` has one sentence per item (no ``sentence2`` column): the generalized
+    evaluation puts sentence 1 and sentence 2 of an item in two languages, so it needs two."""
+    if "sentence2" not in data.column_names:
+        raise ConfigError(f"the generalized (mixed-language) evaluation needs two sentences per item, but {task} has "
+                          f"one (columns {', '.join(data.column_names)}): leave out --generalized")
 
 
 def accuracy_from_logits(logits: Any, labels: Any) -> float:
@@ -153,6 +161,7 @@ def evaluate_run(trainer: "RobustTrainer", eval_sets: Mapping[str, Mapping[str, 
     results: dict[str, Any] = {"split": main, "accuracy": splits[main]["accuracy"],
                                "correct": splits[main]["correct"], "splits": splits}
     if generalized is not None:
+        check_generalized(next(iter(generalized.by_lang.values())))
         langs = list(generalized.languages)
         diagonal = _reuse_diagonal(eval_sets.get(generalized.split, {}), raw.get(generalized.split, {}),
                                    generalized.by_lang)

@@ -1,7 +1,9 @@
-"""Tokenized sentence-pair datasets for the Trainer, with optional on-the-fly RS-DA substitution.
+"""Tokenized sentence-pair (or one-sentence) datasets for the Trainer, with optional on-the-fly RS-DA substitution.
 
-:class:`PairDataset` tokenizes one pair per ``__getitem__`` (dynamic padding happens in the collator).
-With a substitution table it perturbs both sentences independently using ``item_rng(seed, epoch, index)``
+:class:`PairDataset` tokenizes one item per ``__getitem__`` (dynamic padding happens in the collator): a
+pair as ``tokenizer(sentence1, sentence2)``, a one-sentence item (``sentence2`` None; a dataset without a
+``sentence2`` column) as ``tokenizer(sentence1)``.
+With a substitution table it perturbs the sentences (independently, or ``paired``) using ``item_rng(seed, epoch, index)``
 — reproducible, identical in every data-loader worker, and different in every epoch. The epoch is set
 by ``set_epoch`` (accelerate calls it on the dataset; :class:`xalign.robust.callbacks.EpochCallback`
 also does, before each epoch's workers start).
@@ -13,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from xalign.errors import DataError
-from xalign.robust.substitutions import item_rng, substitute
+from xalign.robust.substitutions import item_rng, substitute_item
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -22,29 +24,41 @@ import torch
 from torch.utils.data import Dataset as _TorchDataset
 from torch.utils.data import Sampler
 
+_CHUNK = 1000
+
 
 class PairDataset(_TorchDataset):
-    """Labelled sentence pairs tokenized as ``tokenizer(sentence1, sentence2)`` (truncated to ``max_length``)."""
+    """Labelled items tokenized as ``tokenizer(sentence1, sentence2)``, or ``tokenizer(sentence1)`` when
+    ``sentence2`` is None (truncated to ``max_length``)."""
 
-    def __init__(self, sentence1: Sequence[str], sentence2: Sequence[str], labels: Sequence[int], tokenizer, *,
-                 max_length: int, table: Mapping[str, Sequence[str]] | None = None, seed: int = 0) -> None:
-        if not (len(sentence1) == len(sentence2) == len(labels)):
-            raise DataError(f"sentence-pair columns differ in length: sentence1 {len(sentence1)}, "
-                            f"sentence2 {len(sentence2)}, labels {len(labels)}")
+    def __init__(self, sentence1: Sequence[str], sentence2: Sequence[str] | None, labels: Sequence[int], tokenizer, *,
+                 max_length: int, table: Mapping[str, Sequence[str]] | None = None, seed: int = 0,
+                 paired: bool = False) -> None:
+        if not (len(sentence1) == len(labels) and (sentence2 is None or len(sentence2) == len(labels))):
+            raise DataError(f"columns differ in length: sentence1 {len(sentence1)}, "
+                            f"sentence2 {'none' if sentence2 is None else len(sentence2)}, labels {len(labels)}")
         if len(sentence1) == 0:
-            raise DataError("empty dataset: expected at least one sentence pair, got none")
-        self.sentence1, self.sentence2 = list(sentence1), list(sentence2)
+            raise DataError("empty dataset: expected at least one item, got none")
+        self.sentence1 = list(sentence1)
+        self.sentence2 = None if sentence2 is None else list(sentence2)
         self.labels = [int(x) for x in labels]
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
         self.table = table
         self.seed = int(seed)
+        self.paired = bool(paired)
         self.epoch = 0
         self._lengths: list[int] | None = None
 
     @classmethod
     def from_dataset(cls, data: "datasets.Dataset", tokenizer, **kwargs: Any) -> "PairDataset":
-        return cls(data["sentence1"], data["sentence2"], data["label"], tokenizer, **kwargs)
+        """From a task dataset: ``sentence1``, ``label`` and, for a pair task, ``sentence2``."""
+        two = "sentence2" in data.column_names
+        return cls(data["sentence1"], data["sentence2"] if two else None, data["label"], tokenizer, **kwargs)
+
+    @property
+    def one_sentence(self) -> bool:
+        return self.sentence2 is None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -52,31 +66,42 @@ class PairDataset(_TorchDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
-    def texts(self, index: int) -> tuple[str, str]:
-        """The (possibly substituted) pair seen at ``index`` in the current epoch."""
-        a, b = self.sentence1[index], self.sentence2[index]
+    def texts(self, index: int) -> tuple[str, str | None]:
+        """The (possibly substituted) item seen at ``index`` in the current epoch (``(sentence, None)`` for a
+        one-sentence item)."""
+        a = self.sentence1[index]
+        b = None if self.sentence2 is None else self.sentence2[index]
         if self.table:
-            rng = item_rng(self.seed, self.epoch, index)
-            a, b = substitute(a, self.table, rng), substitute(b, self.table, rng)
+            a, b = substitute_item(a, b, self.table, item_rng(self.seed, self.epoch, index), paired=self.paired)
         return a, b
 
+    def _encode(self, a, b):
+        if b is None:
+            return self.tokenizer(a, truncation=True, max_length=self.max_length)
+        return self.tokenizer(a, b, truncation=True, max_length=self.max_length)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
-        a, b = self.texts(index)
-        enc = self.tokenizer(a, b, truncation=True, max_length=self.max_length)
+        enc = self._encode(*self.texts(index))
         item = {k: list(v) for k, v in enc.items()}
         item["labels"] = self.labels[index]
         return item
 
     @property
     def lengths(self) -> list[int]:
-        """Token counts of the unperturbed pairs (for length-grouped batching)."""
+        """Token counts of the unperturbed items (for length-grouped batching), tokenized in chunks of 1,000
+        items so that only the counts are kept."""
         if self._lengths is None:
-            enc = self.tokenizer(self.sentence1, self.sentence2, truncation=True, max_length=self.max_length)
-            self._lengths = [len(x) for x in enc["input_ids"]]
+            lengths: list[int] = []
+            for start in range(0, len(self.labels), _CHUNK):
+                stop = start + _CHUNK
+                enc = self._encode(self.sentence1[start:stop],
+                                   None if self.sentence2 is None else self.sentence2[start:stop])
+                lengths.extend(len(x) for x in enc["input_ids"])
+            self._lengths = lengths
         return self._lengths
 
     def n_truncated(self) -> int:
-        """How many unperturbed pairs reach ``max_length`` (and so may have been cut)."""
+        """How many unperturbed items reach ``max_length`` (and so may have been cut)."""
         return sum(1 for n in self.lengths if n >= self.max_length)
 
 

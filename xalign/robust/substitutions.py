@@ -234,21 +234,49 @@ def substitute(text: str, table: Mapping[str, Sequence[str]], rng: "np.random.Ge
     return " ".join(out)
 
 
-def augment_pairs(sentence1: Sequence[str], sentence2: Sequence[str], table: Mapping[str, Sequence[str]], *,
-                  copies: int, seed: int) -> tuple[list[str], list[str], list[int]]:
-    """``copies`` independently perturbed copies of every pair (both sentences perturbed independently).
+def substitute_paired(texts: Sequence[str], table: Mapping[str, Sequence[str]], rng: "np.random.Generator"
+                      ) -> list[str]:
+    """Replace words consistently across ``texts`` (the sentences of one item): one uniform draw from
+    ``{word} ∪ subs`` per word type, in order of first appearance (``texts[0]`` first), applied to every
+    occurrence in every text — so "big" becomes "large" in both sentences, or stays "big" in both."""
+    choice: dict[str, str] = {}
+    for text in texts:
+        for word in text.split():
+            subs = table.get(word)
+            if subs and word not in choice:
+                j = int(rng.integers(len(subs) + 1))
+                choice[word] = word if j == 0 else subs[j - 1]
+    return [" ".join(choice.get(w, w) for w in text.split()) for text in texts]
+
+
+def substitute_item(sentence1: str, sentence2: str | None, table: Mapping[str, Sequence[str]],
+                    rng: "np.random.Generator", *, paired: bool = False) -> tuple[str, str | None]:
+    """One item's substituted sentences: independently (sentence 1's draws, then sentence 2's, from ``rng``,
+    as Robust-XLT) or ``paired`` (:func:`substitute_paired`). ``sentence2`` None: a one-sentence item."""
+    texts = [sentence1] if sentence2 is None else [sentence1, sentence2]
+    out = substitute_paired(texts, table, rng) if paired else [substitute(t, table, rng) for t in texts]
+    return out[0], (None if sentence2 is None else out[1])
+
+
+def augment_pairs(sentence1: Sequence[str], sentence2: Sequence[str] | None, table: Mapping[str, Sequence[str]], *,
+                  copies: int, seed: int, paired: bool = False) -> tuple[list[str], list[str] | None, list[int]]:
+    """``copies`` independently perturbed copies of every item (see :func:`substitute_item`).
 
     Returns ``(sentence1, sentence2, source_index)``; copy ``c`` of item ``i`` uses ``item_rng(seed, c, i)``.
-    """
+    ``sentence2`` None (a one-sentence task) gives None for the second list."""
     if copies < 1:
         raise ConfigError(f"copies must be >= 1, got {copies}")
-    if len(sentence1) != len(sentence2):
+    if sentence2 is not None and len(sentence1) != len(sentence2):
         raise DataError(f"sentence lists differ in length: {len(sentence1)} vs {len(sentence2)}")
-    a, b, src = [], [], []
+    a: list[str] = []
+    b: list[str] | None = None if sentence2 is None else []
+    src: list[int] = []
     for c in range(copies):
-        for i, (s1, s2) in enumerate(zip(sentence1, sentence2)):
-            rng = item_rng(seed, c, i)
-            a.append(substitute(s1, table, rng))
-            b.append(substitute(s2, table, rng))
+        for i, s1 in enumerate(sentence1):
+            x, y = substitute_item(s1, None if sentence2 is None else sentence2[i], table, item_rng(seed, c, i),
+                                   paired=paired)
+            a.append(x)
+            if b is not None:
+                b.append(y)
             src.append(i)
     return a, b, src

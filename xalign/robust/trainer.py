@@ -1,39 +1,17 @@
-"""The ``transformers.Trainer`` subclass that trains with the Robust-XLT methods.
+"""The ``transformers.Trainer`` subclass that trains with the registered robust methods.
 
 The method acts only inside :meth:`RobustTrainer.compute_loss` (and :meth:`prediction_step` for
 smoothed inference), so mixed precision, gradient accumulation, DDP (``torchrun``/``accelerate
-launch``), checkpointing and resuming are the Trainer's own. Perturbations go through
-``inputs_embeds`` (word embeddings from ``model.get_input_embeddings()``), never a re-implemented model.
+launch``), checkpointing and resuming are the Trainer's own. ``compute_loss`` asks the method registered
+under ``robust.method`` (:mod:`xalign.robust.methods`: ``baseline``, ``adv``, ``rs-rp``, ``rs-da`` and any
+method registered later) for the training loss; evaluation is always plain cross-entropy. Perturbations
+go through ``inputs_embeds`` (word embeddings from ``model.get_input_embeddings()``), never a
+re-implemented model.
 
-Methods (Huang et al., EMNLP 2021, "Improving Zero-Shot Cross-Lingual Transfer Learning via Robust
-Training"):
-
-* ``baseline`` — cross-entropy on clean inputs.
-* ``adv`` — PGD on the word embeddings (``adv_steps`` = K steps of size ``adv_alpha`` in an ``adv_eps``
-  ball, ℓ2 or ℓ∞, per token or per sentence, optional random start). ``adv_objective`` picks the loss:
-
-  - ``mixed`` (default): CE(x) + ``adv_weight`` · CE(x + δ_K). The clean pass and its backward run first
-    (outside DDP's gradient sync, through ``accelerator.backward`` so AMP loss scaling and accumulation
-    scaling apply); without a random start that backward also gives the first PGD direction, so K steps
-    cost K+1 forward+backward passes (K-1 of them input-gradient only). Logs ``clean_loss``/``adv_loss``.
-  - ``adv-only`` (Madry et al., ICLR 2018): CE(x + δ_K), no clean term in the update. K input-gradient
-    PGD passes + one forward/backward at δ_K: K+1 passes. Logs ``adv_loss``, and ``clean_loss`` when PGD
-    starts at δ = 0 (its first iterate is the clean input; no extra pass is made for the log).
-  - ``freelb`` (Zhu et al., ICLR 2020): δ_0 uniform in the ball, then for k = 0 … K-1 one forward/backward
-    of CE(x + δ_k)/K that adds its parameter gradient and gives ∂/∂δ, then δ_{k+1} = Π(δ_k + α·ĝ):
-    the update is the average of the K per-step parameter gradients, K passes in all. The first K-1
-    backwards run here (outside DDP's sync, through ``accelerator.backward``), the Trainer's backward
-    does the last. Logs ``adv_loss`` = CE(x + δ_{K-1}); FreeLB has no clean pass, so no ``clean_loss``.
-
-  The PGD inner gradients are w.r.t. δ only. Under DeepSpeed/FSDP (one backward per step) the graphs
-  the objective needs are kept and back-propagated together by the Trainer (more memory, same gradient).
-* ``rs-rp`` — randomized smoothing with random perturbations: CE on embeddings + noise
-  (Gaussian σ or uniform in an ε-ball); optional smoothed inference (majority vote over N noisy copies).
-* ``rs-da`` — randomized smoothing with data augmentation: plain CE; the substitution happens in the data
-  (:class:`xalign.robust.features.PairDataset`).
-
-Noise and random starts use a ``torch.Generator`` seeded from ``(seed, process, global step,
-micro-batch)``, so a resumed run draws exactly the noise an uninterrupted run would.
+A method uses the trainer through :meth:`ce`, :meth:`noise_generator`, :meth:`grad_scale`, :meth:`record`,
+:attr:`retained` and ``accelerator``. Noise and random starts use a ``torch.Generator`` seeded from
+``(seed, process, global step, micro-batch)``, so a resumed run draws exactly the noise an uninterrupted
+run would.
 """
 
 from __future__ import annotations
@@ -48,7 +26,7 @@ from transformers import Trainer
 
 from xalign.errors import ConfigError
 from xalign.robust.config import ADV_OBJECTIVES, METHODS, RobustConfig
-from xalign.robust.perturb import ascent_step, pgd, project, uniform_ball_noise
+from xalign.robust.methods import RobustMethod, get_method
 from xalign.robust.smoothing import NoiseSpec, vote_counts
 
 logger = logging.getLogger(__name__)
@@ -93,9 +71,15 @@ class RobustTrainer(Trainer):
     # compute_loss returns a per-micro-batch mean; the Trainer divides by the accumulation steps.
     loss_is_scaled_for_ga = False
 
-    def __init__(self, *args: Any, robust: RobustConfig | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, robust: RobustConfig | None = None, method: RobustMethod | None = None,
+                 **kwargs: Any) -> None:
+        """``robust`` holds the method name and seed; ``method`` the method with its settings (default: read
+        from ``robust`` by the registered method's ``from_config``)."""
         super().__init__(*args, **kwargs)
         self.robust = robust or RobustConfig()
+        if method is not None and method.name != self.robust.method:
+            raise ConfigError(f"method {method.name!r} given for a run of method {self.robust.method!r}")
+        self.method = method if method is not None else get_method(self.robust.method).from_config(self.robust)
         self._micro_gs, self._micro = -1, 0
         self._micro_key = (0, 0)
         self._smoothing: tuple[int, NoiseSpec, int] | None = None
@@ -119,164 +103,40 @@ class RobustTrainer(Trainer):
         self._micro += 1
         return super().training_step(model, inputs, num_items_in_batch)
 
-    def _grad_scale(self) -> float:
+    def grad_scale(self) -> float:
+        """The AMP loss scale (1.0 without fp16): multiply a loss by it before an input-gradient-only backward."""
         scaler = getattr(self.accelerator, "scaler", None)
         return float(scaler.get_scale()) if scaler is not None and scaler.is_enabled() else 1.0
 
+    def noise_generator(self) -> torch.Generator:
+        """The generator of this training micro-batch (seed, process, global step, micro-batch)."""
+        return self._generator(_TAG_TRAIN, *self._micro_key)
+
+    @property
+    def retained(self) -> bool:
+        """DeepSpeed/FSDP: one backward per step, so an objective keeps the graphs it needs for the Trainer's."""
+        return bool(self.is_deepspeed_enabled or self.is_fsdp_enabled)
+
+    def record(self, **parts: torch.Tensor) -> None:
+        """Loss parts of this micro-batch (``clean_loss``, ``adv_loss``), averaged into the next training log."""
+        self._parts.append(parts)
+
     # ------------------------------------------------------------------ training objective
     @staticmethod
-    def _ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy in float32."""
         return torch.nn.functional.cross_entropy(logits.float(), labels)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """Cross-entropy of the chosen method (see the module docstring); plain CE in evaluation."""
+        """The method's training loss (:meth:`xalign.robust.methods.RobustMethod.loss`); plain CE in evaluation."""
         inputs = dict(inputs)
         labels = inputs.pop("labels")
-        method = self.robust.method
-        if not model.training or method in ("baseline", "rs-da"):
-            outputs = model(**inputs)
-            loss = self._ce(outputs.logits, labels)
-            return (loss, outputs) if return_outputs else loss
-        inner = self.accelerator.unwrap_model(model)
-        input_ids = inputs.pop("input_ids")
-        embeds = inner.get_input_embeddings()(input_ids)
-        mask = inputs.get("attention_mask")
-        gen = self._generator(_TAG_TRAIN, *self._micro_key)
-        if method == "rs-rp":
-            outputs = model(inputs_embeds=embeds + self.robust.noise.sample(embeds, gen, mask), **inputs)
-            loss = self._ce(outputs.logits, labels)
-            return (loss, outputs) if return_outputs else loss
-        retained = self.is_deepspeed_enabled or self.is_fsdp_enabled
-        objective = self.robust.adv_objective
-        if objective == "adv-only":
-            loss, outputs = self._adv_only(model, inner, embeds, inputs, labels, mask, gen)
-        elif objective == "freelb" and retained:
-            loss, outputs = self._freelb_retained(model, embeds, inputs, labels, mask, gen)
-        elif objective == "freelb":
-            loss, outputs = self._freelb_fused(model, inner, input_ids, embeds, inputs, labels, mask, gen)
-        elif retained:
-            loss, outputs = self._adv_retained(model, inner, embeds, inputs, labels, mask, gen)
+        if model.training:
+            loss, outputs = self.method.loss(self, model, inputs, labels)
         else:
-            loss, outputs = self._adv_fused(model, inner, input_ids, embeds, inputs, labels, mask, gen)
+            outputs = model(**inputs)
+            loss = self.ce(outputs.logits, labels)
         return (loss, outputs) if return_outputs else loss
-
-    def _pgd(self, inner, embeds, inputs, labels, mask, gen, **kw):
-        rb = self.robust
-
-        def loss_fn(delta: torch.Tensor, k: int) -> torch.Tensor:
-            return self._ce(inner(inputs_embeds=embeds.detach() + delta, **inputs).logits, labels)
-
-        return pgd(kw.pop("loss_fn", loss_fn), embeds.detach(), eps=rb.adv_eps, alpha=rb.adv_alpha, norm=rb.adv_norm,
-                   scope=rb.adv_scope, mask=mask, generator=gen, grad_scale=self._grad_scale(), **kw)
-
-    def _adv_fused(self, model, inner, input_ids, embeds, inputs, labels, mask, gen):
-        """Clean pass first, with its backward done here (outside DDP's gradient sync): that one backward
-        gives both the clean parameter gradients and ∂CE/∂δ at δ = 0, the first PGD direction. The Trainer
-        then back-propagates only the adversarial term: K steps cost K + 1 forward/backward passes."""
-        rb = self.robust
-        first = None if rb.adv_random_start or rb.adv_steps == 0 else torch.zeros_like(embeds, requires_grad=True)
-        ga = getattr(self, "current_gradient_accumulation_steps", 1) or 1
-        with self.accelerator.no_sync(model):
-            clean = self._ce(model(inputs_embeds=embeds if first is None else embeds + first, **inputs).logits,
-                             labels)
-            self.accelerator.backward(clean / ga)
-        init, steps = None, rb.adv_steps
-        if first is not None:
-            grad = torch.nan_to_num(first.grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
-            init, steps = ascent_step(torch.zeros_like(grad), grad, alpha=rb.adv_alpha, norm=rb.adv_norm,
-                                      scope=rb.adv_scope, mask=mask), steps - 1
-        result = self._pgd(inner, embeds, inputs, labels, mask, gen, steps=steps, init=init,
-                           random_start=rb.adv_random_start)
-        embeds = inner.get_input_embeddings()(input_ids)  # the first graph was freed by its backward
-        outputs = model(inputs_embeds=embeds + result.delta, **inputs)
-        adv = self._ce(outputs.logits, labels)
-        self._parts.append({"clean_loss": clean.detach(), "adv_loss": adv.detach()})
-        return clean.detach() + rb.adv_weight * adv, outputs  # same value; the clean gradient is already in
-
-    def _adv_retained(self, model, inner, embeds, inputs, labels, mask, gen):
-        """For DeepSpeed/FSDP (one backward per step): the clean graph is kept and back-propagated together
-        with the adversarial one by the Trainer (one extra input-gradient pass)."""
-        rb = self.robust
-        reuse_clean = rb.adv_steps > 0 and not rb.adv_random_start
-
-        def loss_fn(delta: torch.Tensor, k: int) -> torch.Tensor:
-            if k == 0 and reuse_clean:  # δ = 0: the clean pass, kept for the objective
-                return self._ce(model(inputs_embeds=embeds + delta, **inputs).logits, labels)
-            return self._ce(inner(inputs_embeds=embeds.detach() + delta, **inputs).logits, labels)
-
-        result = self._pgd(inner, embeds, inputs, labels, mask, gen, loss_fn=loss_fn, steps=rb.adv_steps,
-                           random_start=rb.adv_random_start, keep_first=reuse_clean)
-        clean = result.first_loss
-        if clean is None:
-            clean = self._ce(model(inputs_embeds=embeds, **inputs).logits, labels)
-        outputs = model(inputs_embeds=embeds + result.delta, **inputs)
-        adv = self._ce(outputs.logits, labels)
-        self._parts.append({"clean_loss": clean.detach(), "adv_loss": adv.detach()})
-        return clean + rb.adv_weight * adv, outputs
-
-    def _adv_only(self, model, inner, embeds, inputs, labels, mask, gen):
-        """Madry et al.: PGD (δ-gradients only), then CE at δ_K is the whole objective; the Trainer
-        back-propagates it (same code for DDP and DeepSpeed/FSDP: there is one backward)."""
-        rb = self.robust
-        result = self._pgd(inner, embeds, inputs, labels, mask, gen, steps=rb.adv_steps,
-                           random_start=rb.adv_random_start)
-        outputs = model(inputs_embeds=embeds + result.delta, **inputs)
-        adv = self._ce(outputs.logits, labels)
-        parts = {"adv_loss": adv.detach()}
-        if result.losses and not rb.adv_random_start:  # PGD's first iterate was δ = 0: the clean loss
-            parts["clean_loss"] = result.losses[0]
-        self._parts.append(parts)
-        return adv, outputs
-
-    def _freelb_start(self, like, mask, gen):
-        rb = self.robust
-        return uniform_ball_noise(like, eps=rb.adv_eps, norm=rb.adv_norm, scope=rb.adv_scope, generator=gen,
-                                  mask=mask)
-
-    def _freelb_ascent(self, delta, grad, mask):
-        rb = self.robust
-        grad = torch.nan_to_num(grad.detach(), nan=0.0, posinf=0.0, neginf=0.0)
-        delta = ascent_step(delta.detach(), grad, alpha=rb.adv_alpha, norm=rb.adv_norm, scope=rb.adv_scope,
-                            mask=mask)
-        return project(delta, eps=rb.adv_eps, norm=rb.adv_norm, scope=rb.adv_scope, mask=mask)
-
-    def _freelb_fused(self, model, inner, input_ids, embeds, inputs, labels, mask, gen):
-        """FreeLB: steps 0 … K-2 back-propagate CE(x + δ_k)/K here (outside DDP's sync; the parameter
-        gradients accumulate and δ gets its ascent direction from the same backward); the Trainer
-        back-propagates the last step's CE/K. Returned value: the mean of the K losses."""
-        rb = self.robust
-        steps = rb.adv_steps
-        ga = getattr(self, "current_gradient_accumulation_steps", 1) or 1
-        delta = self._freelb_start(embeds.detach(), mask, gen)
-        done = []
-        for _ in range(steps - 1):
-            delta = delta.detach().requires_grad_(True)
-            with self.accelerator.no_sync(model):
-                loss = self._ce(model(inputs_embeds=embeds + delta, **inputs).logits, labels)
-                self.accelerator.backward(loss / (steps * ga))
-            done.append(loss.detach())
-            delta = self._freelb_ascent(delta, delta.grad, mask)
-            embeds = inner.get_input_embeddings()(input_ids)  # the previous graph was freed by its backward
-        outputs = model(inputs_embeds=embeds + delta.detach(), **inputs)
-        last = self._ce(outputs.logits, labels)
-        self._parts.append({"adv_loss": last.detach()})
-        return (torch.stack(done).sum() if done else 0.0) / steps + last / steps, outputs
-
-    def _freelb_retained(self, model, embeds, inputs, labels, mask, gen):
-        """FreeLB for DeepSpeed/FSDP: the K graphs are kept and their mean back-propagated once by the
-        Trainer (K× the activation memory of one step); δ ascends on input gradients only."""
-        rb = self.robust
-        delta = self._freelb_start(embeds.detach(), mask, gen)
-        losses = []
-        for k in range(rb.adv_steps):
-            delta = delta.detach().requires_grad_(k < rb.adv_steps - 1)
-            outputs = model(inputs_embeds=embeds + delta, **inputs)
-            losses.append(self._ce(outputs.logits, labels))
-            if k < rb.adv_steps - 1:
-                (grad,) = torch.autograd.grad(losses[-1] * self._grad_scale(), delta, retain_graph=True)
-                delta = self._freelb_ascent(delta, grad, mask)
-        self._parts.append({"adv_loss": losses[-1].detach()})
-        return torch.stack(losses).mean(), outputs
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Adds ``clean_loss``/``adv_loss`` (means since the last log, where the objective computes them)
