@@ -273,7 +273,7 @@ def test_sib200_trains_on_english_and_tests_every_language(tmp_path, tiny_bert_d
         extra = dict(synonyms=str(syn), rsda_copies=2)
     cfg = _config(tmp_path, tiny_bert_dir, task="sib200", data_dir=str(sib_dir), eval_langs=["all"], method=method,
                   max_steps=2, **extra)
-    m = train(cfg).metrics
+    m = train(cfg).metrics.to_json()
     test = m["eval"]["splits"]["test"]
     ids = sorted((i for i, _ in _items("test")), key=int)
     assert sorted(test["accuracy"]) == sorted(LANGS) and set(test["n"].values()) == {SIZES["test"]}

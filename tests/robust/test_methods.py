@@ -54,18 +54,18 @@ def test_a_method_registered_from_a_test_file_trains_through_the_pipeline(tmp_pa
     base = train(_config(tmp_path / "b", tiny_bert_dir, pair_files, method="baseline", **common))
     toy = train(_config(tmp_path / "t", tiny_bert_dir, pair_files, method="toy-shift", **common))
     assert Shifted.calls == 4  # one training micro-batch per step, no evaluation pass through the method
-    base_losses = np.array([h["loss"] for h in base.metrics["history"]])
-    toy_losses = np.array([h["loss"] for h in toy.metrics["history"]])
+    base_losses = np.array([h["loss"] for h in base.metrics.history])
+    toy_losses = np.array([h["loss"] for h in toy.metrics.history])
     assert len(base_losses) == 4
     np.testing.assert_allclose(toy_losses, base_losses + 5.0, atol=1e-4)
-    assert toy.metrics["method"] == "toy-shift"
-    assert toy.metrics["eval"]["accuracy"] == base.metrics["eval"]["accuracy"]  # same weights, plain-CE evaluation
+    assert toy.metrics.method == "toy-shift"
+    assert toy.metrics.to_json()["eval"]["accuracy"] == base.metrics.to_json()["eval"]["accuracy"]  # same weights, plain-CE evaluation
 
 
 def test_registry_refuses_unknown_and_duplicate_names(toy_method):
     with pytest.raises(ConfigError, match="unknown method 'nope': expected one of baseline, adv, rs-rp, rs-da"):
         get_method("nope")
-    with pytest.raises(ConfigError, match="unknown method 'nope'"):
+    with pytest.raises(ConfigError, match="unknown --method 'nope': expected one of baseline, adv, rs-rp, rs-da, toy-shift"):
         RobustConfig(method="nope")
 
     class Other(RobustMethod):

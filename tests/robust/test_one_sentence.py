@@ -107,7 +107,7 @@ def test_on_the_fly_substitution_of_one_sentence_follows_the_item_seed(tiny_clas
 
 
 def test_the_generalized_evaluation_is_refused_for_one_sentence_data(tiny_classifier, tmp_path):
-    from xalign.data.task_splits import GeneralizedSet
+    from xalign.data.tasks.splits import GeneralizedSet
 
     model, tok = tiny_classifier
     data = one_sentence_dataset(CORPUS[:4])

@@ -17,7 +17,7 @@ from xalign.io import atomic_path
 from xalign.pipelines.train_data import write_copies
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xalign.data.task_splits import TaskSplits
+    from xalign.data.tasks.splits import TaskSplits
     from xalign.pipelines.train_config import TrainConfig
 
 logger = logging.getLogger(__name__)

@@ -30,12 +30,10 @@ def chance_level(doc: dict[str, Any]) -> float | None:
     names = config.get("label_names")
     if isinstance(names, list) and len(names) >= 2:
         return 1.0 / len(names)
-    try:
-        from xalign.data.task_types import TASKS
+    from xalign.data.tasks import task_names, task_spec
 
-        labels = getattr(TASKS.get(str(doc.get("task"))), "labels", None)
-    except ImportError:  # pragma: no cover - the task registry moved
-        labels = None
+    task = str(doc.get("task"))
+    labels = task_spec(task).labels if task in task_names() else None
     return 1.0 / len(labels) if labels and len(labels) >= 2 else None
 
 

@@ -96,7 +96,7 @@ class ProbeConfig:
         if (self.src_file is None) != (self.tgt_file is None):
             raise ConfigError("src_file and tgt_file go together; got only one of them")
         if self.split is not None and self.split not in SPLITS:
-            raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+            raise ConfigError(f"--split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         if self.langs is not None and not any(p.endswith("-all") for p in self.pairs):
             raise ConfigError(f"--langs {self.langs} lists the languages of a pair like 'en-all'; got --pair "
                               f"{', '.join(self.pairs)}")
