@@ -121,3 +121,19 @@ def test_failed_probe_leaves_no_run_dir(tiny_model_dir, demo_corpus, tmp_path, m
     with pytest.raises(RuntimeError):
         probe_mod.probe(config, corpora=[demo_corpus], out_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_bli_with_no_dictionary_word_in_the_corpus_is_a_note_not_a_crash(tiny_model_dir, demo_corpus, tmp_path):
+    """Issue 23 C: a dictionary none of whose words occur in the corpus crashed in static_word_vectors([])."""
+    from xalign.embed.vocab import static_word_vectors
+    from xalign.encoders import load_encoder
+
+    assert static_word_vectors(load_encoder(str(tiny_model_dir)), []).shape[0] == 0
+    dictionary = tmp_path / "dict.tsv"
+    dictionary.write_text("zzqxw\tqqzvx\nxwqzz\tvxqqz\n", encoding="utf-8")
+    config = ProbeConfig(model=str(tiny_model_dir), n_boot=0, n_boot_cka=0, report=False, dictionary=str(dictionary))
+    result = probe(config, corpora=[demo_corpus], out_dir=tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["pairs"]["en-sw"]
+    assert not any("bli" in layer for layer in block["layers"])
+    assert any("BLI" in note or "dictionary" in note for note in block["notes"]), block["notes"]
+    assert result is not None

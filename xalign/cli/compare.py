@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "compare", help="probe models on identical inputs and test per-layer differences (before vs after)",
         description="Runs the probe on --before and every --after model over the same sentences, preset and "
                     "seeds; reports per layer and metric each model's value and the paired difference with a "
-                    "paired bootstrap 95%% CI and p-value, plus model x model layer CKA. Writes compare.json, "
+                    "paired bootstrap 95% CI and p-value, plus model x model layer CKA. Writes compare.json, "
                     "models/<label>/ (full probe runs) and report.html. With --pair en-all --data sib200:DIR: "
                     "per language, with p-values Holm-adjusted across languages and the languages that gained or "
                     "lost significantly.")

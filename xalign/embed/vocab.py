@@ -85,8 +85,10 @@ def static_word_vectors(encoder: "Encoder", words: Sequence[str]) -> np.ndarray:
     import torch
 
     table = encoder.model.get_input_embeddings().weight
-    ids = encoder.tokenizer(list(words), add_special_tokens=False)["input_ids"]
     out = np.zeros((len(words), table.shape[1]), dtype=np.float32)
+    if not words:  # a corpus without any dictionary word: nothing to look up (the tokenizer refuses [])
+        return out
+    ids = encoder.tokenizer(list(words), add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         for i, row in enumerate(ids):
             if row:
