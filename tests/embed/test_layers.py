@@ -5,7 +5,7 @@ import pytest
 from xalign.embed.extract import resolve_layers as from_extract
 from xalign.embed.layers import parse_layers, resolve_layers
 from xalign.errors import ConfigError
-from xalign.pipelines.probe_inputs import parse_layers as from_probe
+from xalign.pipelines.probe.config import parse_layers as from_probe
 
 
 def test_one_parser_everywhere():
