@@ -155,3 +155,13 @@ def test_probe_shows_embedding_progress_on_a_terminal_only(tiny_model_dir, demo_
     off = ProbeConfig(model=str(tiny_model_dir), n_boot=0, n_boot_cka=0, bli=False, report=False, progress=False)
     probe(off, corpora=[demo_corpus], out_dir=tmp_path / "off")
     assert "sent/s" not in capsys.readouterr().err
+
+
+def test_every_file_a_probe_writes_is_a_known_run_output(tiny_model_dir, demo_corpus, tmp_path):
+    """A name missing from RUN_OUTPUTS would be carried into the next run as if it were the user's file."""
+    from xalign.staging import RUN_OUTPUTS
+
+    config = ProbeConfig(model=str(tiny_model_dir), n_boot=0, n_boot_cka=0, bli=False, report=True)
+    probe(config, corpora=[demo_corpus], out_dir=tmp_path / "run")
+    written = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "report_cache" in written and written <= RUN_OUTPUTS, written - RUN_OUTPUTS
