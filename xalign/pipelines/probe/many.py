@@ -251,7 +251,9 @@ def _keep(partial: Path | None, folder: str, record: dict[str, Any]) -> None:
 def _languages(plan: ManyPlan, config: ProbeConfig) -> Iterator[tuple[str, str]]:
     from tqdm.auto import tqdm
 
-    bar = tqdm(plan.targets, desc=f"{plan.pivot}-all", unit="lang", disable=not config.progress)
+    import sys
+
+    bar = tqdm(plan.targets, desc=f"{plan.pivot}-all", unit="lang", disable=not (config.progress and sys.stderr.isatty()))
     try:
         for name, folder in bar:
             bar.set_postfix_str(name, refresh=False)
