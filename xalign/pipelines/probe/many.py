@@ -253,7 +253,8 @@ def _languages(plan: ManyPlan, config: ProbeConfig) -> Iterator[tuple[str, str]]
 
     import sys
 
-    bar = tqdm(plan.targets, desc=f"{plan.pivot}-all", unit="lang", disable=not (config.progress and sys.stderr.isatty()))
+    on_terminal = config.progress and sys.stderr.isatty()
+    bar = tqdm(plan.targets, desc=f"{plan.pivot}-all", unit="lang", disable=not on_terminal)
     try:
         for name, folder in bar:
             bar.set_postfix_str(name, refresh=False)
