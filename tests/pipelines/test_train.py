@@ -13,7 +13,7 @@ from transformers import TrainerCallback
 
 from xalign.cli.main import main
 from xalign.pipelines.train import TrainConfig, train
-from xalign.robust.evaluate import correct_from_string
+from xalign.training.evaluate import correct_from_string
 
 from ..robust.conftest import _one_thread, synthetic_pairs  # noqa: F401 - autouse fixture: one torch thread
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from xalign.robust.features import PairDataset
+from xalign.training.features import PairDataset
 from xalign.robust.substitutions import augment_pairs, item_rng, substitute, substitute_item, substitute_paired
 
 TABLE = {"big": ("large", "huge"), "dog": ("hound",), "cat": ("kitten", "feline", "puss")}

@@ -10,7 +10,7 @@ import torch
 from transformers import DataCollatorWithPadding, TrainingArguments
 
 from xalign.robust.config import RobustConfig
-from xalign.robust.features import PairDataset
+from xalign.training.features import PairDataset
 from xalign.robust.smoothing import NoiseSpec
 from xalign.robust.trainer import RobustTrainer
 

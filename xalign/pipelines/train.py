@@ -90,8 +90,8 @@ def _recipe_record(config: TrainConfig, scaled: dict[str, Any]) -> dict[str, Any
 def _metrics(config: TrainConfig, trainer: Any, splits: Any, *, scaled: dict[str, Any], runtime: float | None,
              started: float) -> TrainMetrics:
     """Zero-shot evaluation of the selected model, and what the run did."""
-    from xalign.robust import callbacks as cbs
-    from xalign.robust import evaluate as ev
+    from xalign.training import callbacks as cbs
+    from xalign.training import evaluate as ev
 
     robust = config._robust()
     results = ev.evaluate_run(trainer, splits.eval_sets, max_length=config.max_length, generalized=splits.generalized,

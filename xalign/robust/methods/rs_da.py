@@ -73,7 +73,7 @@ class RsDa(RobustMethod):
                            tokenizer=tokenizer, embeddings=weight, k=s.embed_k, min_cos=s.embed_min_cos)
 
     def train_data(self, data, tokenizer, *, max_length, seed, model=None) -> TrainData:
-        from xalign.robust.features import PairDataset
+        from xalign.training.features import PairDataset
         from xalign.robust.substitutions import augment_pairs
 
         s = self.settings
