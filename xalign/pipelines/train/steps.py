@@ -1,4 +1,4 @@
-"""The steps of one training run, in the order :func:`xalign.pipelines.train._train_in` calls them:
+"""The steps of one training run, in the order :func:`xalign.pipelines.train.core._train_in` calls them:
 load the classifier → build the datasets → make the trainer → (train) → save the weights once.
 """
 
@@ -14,11 +14,11 @@ from transformers import TrainerCallback
 
 from xalign.errors import ConfigError
 from xalign.io import atomic_path
-from xalign.pipelines.train_data import write_copies
+from xalign.pipelines.train.data import write_copies
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data.tasks.splits import TaskSplits
-    from xalign.pipelines.train_config import TrainConfig
+    from xalign.pipelines.train.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
