@@ -190,7 +190,7 @@ def test_embed_refuses_a_file_as_out(tmp_path, tiny_bert_dir, capsys):
 
 
 def test_check_embed_root_is_in_the_library_too(tmp_path):
-    from xalign.pipelines.extract import check_embed_root
+    from xalign.pipelines.embed_run import check_embed_root
 
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "a.txt").write_text("x")
