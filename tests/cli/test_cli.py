@@ -130,7 +130,7 @@ def test_compare_no_report_n_boot_0_and_real_model_name(tiny_bert_dir, tmp_path,
         "model"]["name"]
 
 
-@pytest.mark.parametrize("command", ["embed", "report", "env", "align"])
+@pytest.mark.parametrize("command", ["embed", "report", "env", "align", "probe", "compare", "train"])
 def test_every_option_and_command_has_help_text(command):
     """Issue 23 E: `env` had no description and several options (--pooling, --batch-size, --method …) no help."""
     from xalign.cli.main import build_parser
@@ -142,3 +142,5 @@ def test_every_option_and_command_has_help_text(command):
     assert cmd.description, f"xalign {command} --help has no description"
     missing = [a.option_strings or a.dest for a in cmd._actions if not a.help]
     assert missing == [], f"xalign {command}: options without help text: {missing}"
+    text = cmd.format_help()
+    assert "%%" not in text, f"xalign {command} --help shows a doubled percent sign"

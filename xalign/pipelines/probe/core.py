@@ -12,6 +12,7 @@ report. ``--pair xx-all`` goes to :mod:`~xalign.pipelines.probe.many` instead (o
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,7 +59,10 @@ def probe_pair(encoder: "Encoder", inputs: PairInputs, config: ProbeConfig, *, d
     corpus = inputs.corpus
     layers = chosen_layers(encoder, config)
     t0 = time.perf_counter()
-    kw = dict(layers=layers, pooling=config.resolved_pooling, prefix=config.prefix, batch_size=config.batch_size)
+    # a bar per side on a terminal (issue 23: a default probe embedded for minutes in silence)
+    bar = config.progress and sys.stderr.isatty()
+    kw = dict(layers=layers, pooling=config.resolved_pooling, prefix=config.prefix, batch_size=config.batch_size,
+              progress=bar)
     words = static = None
     if _wants_words(inputs, encoder):
         src_vecs, src_words = embed_with_vocabulary(encoder, corpus.src, vocabulary={s for s, _ in inputs.dictionary},
