@@ -12,11 +12,11 @@ from transformers import DataCollatorWithPadding, TrainingArguments
 
 from xalign.errors import ConfigError
 from xalign.robust.config import RobustConfig
-from xalign.training.evaluate import check_generalized, evaluate_run
 from xalign.robust.methods import get_method
 from xalign.robust.smoothing import NoiseSpec
 from xalign.robust.substitutions import item_rng, substitute
 from xalign.robust.trainer import RobustTrainer
+from xalign.training.evaluate import check_generalized, evaluate_run
 
 from ..conftest import CORPUS
 

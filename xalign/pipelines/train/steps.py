@@ -90,9 +90,9 @@ def make_trainer(config: "TrainConfig", out: Path, model: Any, tokenizer: Any, d
     final evaluation, logging, last-step log, TensorBoard when wanted) and the caller's ``callbacks``."""
     from transformers import DataCollatorWithPadding, PrinterCallback
 
+    from xalign.robust.trainer import RobustTrainer
     from xalign.training import callbacks as cbs
     from xalign.training import evaluate as ev
-    from xalign.robust.trainer import RobustTrainer
 
     train_ds, select_ds = datasets
     callback_list = [cbs.CSVLogCallback(out / "log.csv", "eval_select_accuracy"), cbs.EpochCallback(train_ds),
