@@ -69,7 +69,7 @@ def build_datasets(config: "TrainConfig", splits: "TaskSplits", tokenizer: Any, 
     select_ds = PairDataset.from_dataset(splits.select, tokenizer, max_length=config.max_length)
     logger.info("data: %d train / %d select pairs (%d train pairs reach max_length %d); eval %s%s", len(train_ds),
                 len(select_ds), train_ds.n_truncated(), config.max_length,
-                {s: {k: len(v) for k, v in d.items()} for s, d in splits.eval_sets.items()},
+                {s: f"{len(d)} languages, {sum(len(v) for v in d.values())} items" for s, d in splits.eval_sets.items()},
                 f"; generalized {splits.generalized.n} items × {len(splits.generalized.languages)}² cells"
                 if splits.generalized else "")
     return train_ds, select_ds
