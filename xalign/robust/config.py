@@ -1,6 +1,6 @@
 """Configuration of the robust methods: :class:`RobustConfig` holds the hyper-parameters of one method
 (saved with every run). Each is declared once with :func:`xalign.settings.setting` (default, help, bounds,
-choices); :class:`xalign.pipelines.train_config.TrainConfig` takes them over with
+choices); :class:`xalign.pipelines.train.config.TrainConfig` takes them over with
 :func:`xalign.settings.setting_from`, so the ``xalign train`` flags come from these declarations.
 """
 

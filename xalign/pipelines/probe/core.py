@@ -137,7 +137,7 @@ def _probe_run(config: ProbeConfig, encoder: "Encoder | None", corpora: list["Pa
                inputs: ProbeInputs | None, stage: Path | None) -> ProbeResult:
     from xalign.io import base_manifest
     from xalign.metrics.retrieval import PRESETS
-    from xalign.pipelines.extract import corpus_manifest
+    from xalign.pipelines.embed_run import corpus_manifest
     from xalign.pipelines.probe.run_dir import write_probe_files
 
     t_start = time.perf_counter()

@@ -108,7 +108,7 @@ class RobustMethod:
     def train_data(self, data: "datasets.Dataset", tokenizer: Any, *, max_length: int, seed: int,
                    model: Any = None) -> TrainData:
         """The training set (default: ``data`` tokenized as it is, one or two sentences per item)."""
-        from xalign.robust.features import PairDataset
+        from xalign.training.features import PairDataset
 
         return TrainData(PairDataset.from_dataset(data, tokenizer, max_length=max_length))
 
