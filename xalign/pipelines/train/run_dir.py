@@ -73,7 +73,7 @@ def check_train_inputs(config: "TrainConfig") -> None:
     xalign must not write, and a run state the flags do not fit (finished / unfinished / nothing to
     resume)."""
     from xalign.encoders.base import choose_device
-    from xalign.encoders.loading import check_weights, resolve_model_path
+    from xalign.encoders.loading import DEFAULT_ALIASES, check_weights, resolve_model_path
 
     unknown = sorted(set(config.columns) - set(COLUMN_KEYS))
     if unknown:
@@ -100,8 +100,10 @@ def check_train_inputs(config: "TrainConfig") -> None:
         if has_checkpoints(out) and not config.resume:
             raise ConfigError(f"{out} holds checkpoints of an unfinished run; pass --resume to continue it "
                               f"or --overwrite to start over")
-    check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle,
-                  trust_remote_code=config.trust_remote_code)
+    if str(config.model) not in DEFAULT_ALIASES:  # the bundled encoder is xalign's own safetensors conversion,
+        # checked when it is built; converting it here (first use) would come before the data files are read
+        check_weights(resolve_model_path(config.model), config.model, allow_pickle=config.allow_pickle,
+                      trust_remote_code=config.trust_remote_code)
     choose_device(None if config.device == "auto" else config.device)  # --device cuda without CUDA: one line
 
 
