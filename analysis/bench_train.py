@@ -98,10 +98,10 @@ def worker(args: argparse.Namespace) -> dict:
 
     from xalign.encoders import resolve_model_path
     from xalign.robust.config import RobustConfig
-    from xalign.robust.features import PairDataset
-    from xalign.robust.freeze import freeze_input_embeddings
     from xalign.robust.substitutions import augment_pairs, load_synonyms
     from xalign.robust.trainer import RobustTrainer
+    from xalign.training.features import PairDataset
+    from xalign.training.freeze import freeze_input_embeddings
 
     spec = json.loads(args.worker)
     method, k = spec["method"], spec.get("k", 1)

@@ -37,6 +37,6 @@ def test_readme_out_defaults_are_the_parsers(command):
     out = next(a for a in sub._actions if a.dest == "out")
     default = out.default
     if default in (None, "==SUPPRESS=="):  # train's default lives in its settings declaration
-        from xalign.pipelines.train_config import TrainConfig
+        from xalign.pipelines.train.config import TrainConfig
         default = TrainConfig.__dataclass_fields__["out"].default
     assert _out_defaults_in_readme()[command] == default

@@ -33,7 +33,8 @@ from xalign.output_policy import check_output, run_command
 RUN_OUTPUTS = frozenset({
     "manifest.json", "config.json", "metrics.json", "metrics.csv", "details.json", "embeddings", "report.html",
     "report_png", "compare.json", "train_metrics.json", "checkpoints", "encoder", "model", "tensorboard",
-    "rsda_copies.tsv", "log.csv", "alignments.txt", "texts.json", "models", "compare.csv"})
+    "rsda_copies.tsv", "log.csv", "alignments.txt", "texts.json", "models", "compare.csv", "report_cache",
+    "languages.csv"})
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 

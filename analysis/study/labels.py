@@ -51,8 +51,8 @@ def labels_block(splits: Any) -> dict[str, Any]:
 
 def unit_labels(train_config: dict[str, Any]) -> dict[str, Any]:
     """The labels block of a run's evaluation items (reads the prepared data, trains nothing)."""
-    from xalign.pipelines.train_config import TrainConfig
-    from xalign.pipelines.train_data import load_splits
+    from xalign.pipelines.train.config import TrainConfig
+    from xalign.pipelines.train.data import load_splits
 
     return labels_block(load_splits(TrainConfig(**train_config)))
 

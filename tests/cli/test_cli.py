@@ -103,6 +103,28 @@ def test_align_cli_on_bundled_sample(tiny_bert_dir, tmp_path, capsys):
     assert metrics["precision"] == pytest.approx(a_p / a, abs=1e-9)
     assert metrics["recall"] == pytest.approx(a_s / n_s, abs=1e-9)
     assert metrics["aer"] == pytest.approx(1 - (a_s + a_p) / (a + n_s), abs=1e-9)
+    # the printed line comes from the typed result, the same numbers as the file
+    printed = capsys.readouterr().out
+    assert f"precision {metrics['precision']:.3f} recall {metrics['recall']:.3f}" in printed
+    assert f"AER {metrics['aer']:.3f} [{metrics['aer_ci95'][0]:.3f}, {metrics['aer_ci95'][1]:.3f}]" in printed
+
+
+def test_align_api_returns_typed_metrics(tiny_bert_dir, tmp_path):
+    from importlib import resources
+
+    from xalign.encoders import load_encoder
+    from xalign.pipelines.align import AlignMetrics, align
+
+    demo = resources.files("xalign.data.demo")
+    gold = dict(gold=str(demo / "simalign_sample.eng-deu.gold.txt"), src_file=str(demo / "simalign_sample.eng.txt"),
+                tgt_file=str(demo / "simalign_sample.deu.txt"))
+    run, _ = align(gold, load_model=lambda: load_encoder(str(tiny_bert_dir)), layer=1, method="argmax",
+                   level="word", n_boot=0, seed=0, out_dir=tmp_path / "a")
+    assert isinstance(run.metrics, AlignMetrics) and run.metrics.aer_ci95 is None
+    written = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert {k: written[k] for k in run.metrics.to_json()} == run.metrics.to_json()
+    assert run.metrics.f1 == pytest.approx(2 * run.metrics.precision * run.metrics.recall
+                                           / (run.metrics.precision + run.metrics.recall))
 
 
 def test_report_of_a_malformed_run_is_one_line(tmp_path, capsys):  # issue 13 item 13
@@ -130,7 +152,7 @@ def test_compare_no_report_n_boot_0_and_real_model_name(tiny_bert_dir, tmp_path,
         "model"]["name"]
 
 
-@pytest.mark.parametrize("command", ["embed", "report", "env", "align"])
+@pytest.mark.parametrize("command", ["embed", "report", "env", "align", "probe", "compare", "train"])
 def test_every_option_and_command_has_help_text(command):
     """Issue 23 E: `env` had no description and several options (--pooling, --batch-size, --method …) no help."""
     from xalign.cli.main import build_parser
@@ -142,3 +164,5 @@ def test_every_option_and_command_has_help_text(command):
     assert cmd.description, f"xalign {command} --help has no description"
     missing = [a.option_strings or a.dest for a in cmd._actions if not a.help]
     assert missing == [], f"xalign {command}: options without help text: {missing}"
+    text = cmd.format_help()
+    assert "%%" not in text, f"xalign {command} --help shows a doubled percent sign"

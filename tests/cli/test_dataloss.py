@@ -190,7 +190,7 @@ def test_embed_refuses_a_file_as_out(tmp_path, tiny_bert_dir, capsys):
 
 
 def test_check_embed_root_is_in_the_library_too(tmp_path):
-    from xalign.pipelines.extract import check_embed_root
+    from xalign.pipelines.embed_run import check_embed_root
 
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "a.txt").write_text("x")
@@ -228,7 +228,7 @@ def test_every_name_a_command_writes_into_a_run_is_known_as_xalign_output():
     """What is not in RUN_OUTPUTS is treated as the user's and carried into a replacing run: train's own list
     (which --overwrite under torchrun removes by name) must be in it."""
     from xalign.io import RUN_OUTPUTS
-    from xalign.pipelines.train_config import _OUTPUTS
+    from xalign.pipelines.train.config import _OUTPUTS
 
     assert set(_OUTPUTS) <= RUN_OUTPUTS
     assert {"manifest.json", "metrics.json", "metrics.csv", "details.json", "embeddings", "report.html",

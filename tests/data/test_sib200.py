@@ -10,8 +10,8 @@ import pytest
 from xalign.data.tasks import load_task_split, task_languages, task_spec
 from xalign.data.tasks.sib200 import LABELS, LANGUAGES
 from xalign.errors import ConfigError, DataError
-from xalign.pipelines.train_config import TrainConfig
-from xalign.pipelines.train_data import load_splits
+from xalign.pipelines.train.config import TrainConfig
+from xalign.pipelines.train.data import load_splits
 
 LANGS = ("eng_Latn", "swh_Latn", "ace_Arab", "ace_Latn")
 SIZES = {"train": 14, "dev": 6, "test": 8}

@@ -10,8 +10,8 @@ import pytest
 
 from xalign.data.tasks import check_label_names, load_task_split, read_pairs, read_task_file
 from xalign.errors import ConfigError, DataError
-from xalign.pipelines.train_config import TrainConfig
-from xalign.pipelines.train_data import load_splits
+from xalign.pipelines.train.config import TrainConfig
+from xalign.pipelines.train.data import load_splits
 
 
 def _tsv(path, labels, texts=None):

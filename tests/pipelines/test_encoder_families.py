@@ -14,8 +14,8 @@ from transformers import TrainingArguments
 
 from xalign.errors import ModelError
 from xalign.robust.config import RobustConfig
-from xalign.robust.features import PairDataset
 from xalign.robust.trainer import RobustTrainer
+from xalign.training.features import PairDataset
 
 from ..robust.conftest import _one_thread, synthetic_pairs  # noqa: F401 - autouse fixture: one torch thread
 

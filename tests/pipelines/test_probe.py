@@ -137,3 +137,31 @@ def test_bli_with_no_dictionary_word_in_the_corpus_is_a_note_not_a_crash(tiny_mo
     assert not any("bli" in layer for layer in block["layers"])
     assert any("BLI" in note or "dictionary" in note for note in block["notes"]), block["notes"]
     assert result is not None
+
+
+def test_probe_shows_embedding_progress_on_a_terminal_only(tiny_model_dir, demo_corpus, tmp_path, monkeypatch,
+                                                           capsys):
+    """Issue 23 E: a default probe embedded for minutes without a word; on a terminal it now shows a bar per side,
+    and it stays silent when stderr is not a terminal (logs, CI) or with progress off."""
+    import sys
+
+    config = ProbeConfig(model=str(tiny_model_dir), n_boot=0, n_boot_cka=0, bli=False, report=False)
+    probe(config, corpora=[demo_corpus], out_dir=tmp_path / "quiet")
+    assert "sent/s" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    probe(config, corpora=[demo_corpus], out_dir=tmp_path / "tty")
+    err = capsys.readouterr().err
+    assert err.count("/40 [") >= 2 and "sent/s" in err  # one bar per side, over the corpus's 40 sentences
+    off = ProbeConfig(model=str(tiny_model_dir), n_boot=0, n_boot_cka=0, bli=False, report=False, progress=False)
+    probe(off, corpora=[demo_corpus], out_dir=tmp_path / "off")
+    assert "sent/s" not in capsys.readouterr().err
+
+
+def test_every_file_a_probe_writes_is_a_known_run_output(tiny_model_dir, demo_corpus, tmp_path):
+    """A name missing from RUN_OUTPUTS would be carried into the next run as if it were the user's file."""
+    from xalign.staging import RUN_OUTPUTS
+
+    config = ProbeConfig(model=str(tiny_model_dir), n_boot=0, n_boot_cka=0, bli=False, report=True)
+    probe(config, corpora=[demo_corpus], out_dir=tmp_path / "run")
+    written = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "report_cache" in written and written <= RUN_OUTPUTS, written - RUN_OUTPUTS

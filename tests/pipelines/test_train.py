@@ -13,7 +13,7 @@ from transformers import TrainerCallback
 
 from xalign.cli.main import main
 from xalign.pipelines.train import TrainConfig, train
-from xalign.robust.evaluate import correct_from_string
+from xalign.training.evaluate import correct_from_string
 
 from ..robust.conftest import _one_thread, synthetic_pairs  # noqa: F401 - autouse fixture: one torch thread
 
@@ -95,7 +95,7 @@ def test_run_outputs_and_encoder(tmp_path, tiny_bert_dir, pair_files):
         [v for row in gen["matrix"] for v in row])
 
     # typed results: train_metrics.json read back is the result the run returned, and writes the same JSON
-    from xalign.pipelines.train_result import read_train_metrics
+    from xalign.pipelines.train.result import read_train_metrics
 
     assert read_train_metrics(run) == result.metrics and result.metrics.to_json() == m
     assert result.accuracy == m["eval"]["accuracy"] and result.metrics.select.best_step == m["select"]["best_step"]
@@ -306,7 +306,7 @@ def test_progress_shows_on_a_terminal_by_default(monkeypatch, tmp_path):
     import io
     import sys
 
-    from xalign.pipelines.train_config import training_arguments
+    from xalign.pipelines.train.config import training_arguments
 
     class Terminal(io.StringIO):
         def isatty(self):

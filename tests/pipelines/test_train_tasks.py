@@ -15,7 +15,7 @@ from xalign.data.tasks.layouts import choose_source
 from xalign.data.tasks import load_task_split, task_spec
 from xalign.errors import MissingFileError
 from xalign.pipelines.train import TrainConfig, train
-from xalign.robust.evaluate import correct_from_string
+from xalign.training.evaluate import correct_from_string
 
 from ..data.test_sib200 import sib_dir  # noqa: F401 - fixture: a 4-language SIB-200 folder
 from ..robust.conftest import _one_thread, synthetic_pairs  # noqa: F401 - autouse fixture: one torch thread

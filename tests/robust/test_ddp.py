@@ -37,7 +37,8 @@ SCRIPT = textwrap.dedent('''
     import torch
     from transformers import TrainerCallback
     from xalign.pipelines.train import TrainConfig, train
-    from xalign.robust import features, smoothing
+    from xalign.robust import smoothing
+    from xalign.training import features
 
     model_dir, data_dir, tag = sys.argv[1:4]
     rank = int(os.environ.get("RANK", "0"))
@@ -158,8 +159,8 @@ def test_two_processes_equal_one_process_with_the_same_global_batch(ddp_runs, me
 
 @pytest.mark.slow
 def test_rs_da_draws_per_item_on_disjoint_ranks_as_one_process_does(ddp_runs):
-    from xalign.robust.features import PairDataset
     from xalign.robust.substitutions import build_table
+    from xalign.training.features import PairDataset
 
     items = {r: _load(ddp_runs, "multi", "rs-da", r)[3] for r in (0, 1)}
     single = _load(ddp_runs, "single", "rs-da", 0)[3]

@@ -6,9 +6,9 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding
 
-from xalign.robust.callbacks import EpochCallback, history_rows
-from xalign.robust.features import PairDataset
 from xalign.robust.substitutions import item_rng, substitute
+from xalign.training.callbacks import EpochCallback, history_rows
+from xalign.training.features import PairDataset
 
 from .conftest import synthetic_pairs
 

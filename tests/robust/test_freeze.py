@@ -7,7 +7,7 @@ import torch
 
 from xalign.errors import ModelError
 from xalign.robust.config import RobustConfig
-from xalign.robust.freeze import freeze_input_embeddings
+from xalign.training.freeze import freeze_input_embeddings
 
 from .test_trainer import _trainer
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from xalign.errors import ConfigError, ModelError
-from xalign.robust.heads import HEAD_FILE, MeanPoolClassifier, build_classifier, load_classifier
+from xalign.training.heads import HEAD_FILE, MeanPoolClassifier, build_classifier, load_classifier
 
 from ..pipelines.test_train import _config, pair_files  # noqa: F401 - fixture
 from .conftest import _one_thread  # noqa: F401 - autouse fixture

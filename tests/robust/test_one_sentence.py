@@ -12,11 +12,11 @@ from transformers import DataCollatorWithPadding, TrainingArguments
 
 from xalign.errors import ConfigError
 from xalign.robust.config import RobustConfig
-from xalign.robust.evaluate import check_generalized, evaluate_run
 from xalign.robust.methods import get_method
 from xalign.robust.smoothing import NoiseSpec
 from xalign.robust.substitutions import item_rng, substitute
 from xalign.robust.trainer import RobustTrainer
+from xalign.training.evaluate import check_generalized, evaluate_run
 
 from ..conftest import CORPUS
 
@@ -125,7 +125,7 @@ def test_the_mean_pooling_head_trains_on_one_sentence(tiny_bert_dir, tmp_path, m
     """The ``mean`` head reads no token-type ids: one-sentence batches go through it with perturbed embeddings."""
     from transformers import AutoTokenizer
 
-    from xalign.robust.heads import MeanPoolClassifier, build_classifier
+    from xalign.training.heads import MeanPoolClassifier, build_classifier
 
     torch.manual_seed(0)
     model = build_classifier(str(tiny_bert_dir), "mean", TOPICS)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from xalign.robust.features import PairDataset
 from xalign.robust.substitutions import augment_pairs, item_rng, substitute, substitute_item, substitute_paired
+from xalign.training.features import PairDataset
 
 TABLE = {"big": ("large", "huge"), "dog": ("hound",), "cat": ("kitten", "feline", "puss")}
 S1 = "the big dog chased a big cat"

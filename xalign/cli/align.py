@@ -37,35 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from xalign.cli.common import load_encoder_from_args
-    from xalign.data.gold import load_gold
-    from xalign.embed.extract import resolve_layers
-    from xalign.errors import ConfigError
-    from xalign.io import base_manifest, check_not_busy, check_output, claim_output_dir, sha256_file, write_json
-    from xalign.pipelines.align import align_corpus, write_alignment_run
+    from xalign.pipelines.align import align
 
-    # settings, gold and --out are checked before the model is loaded
-    if args.n_boot < 0:
-        raise ConfigError(f"--n-boot must be >= 0, got {args.n_boot}")
-    check_output(args.out, kind="dir", command="align")
-    check_not_busy(args.out)
-    gold = load_gold(args.gold, bitext=args.bitext, src_file=args.src_file, tgt_file=args.tgt_file,
+    gold_args = dict(gold=args.gold, bitext=args.bitext, src_file=args.src_file, tgt_file=args.tgt_file,
                      one_indexed=args.one_indexed, possible_mark=args.possible_mark)
-    encoder = load_encoder_from_args(args)
-    layer = resolve_layers([args.layer], encoder.num_layers)
-    (run_,) = align_corpus(encoder, gold, layers=layer, method=args.method, level=args.level, n_boot=args.n_boot,
-                           seed=args.seed)
-    files = [f for f in (args.gold, args.bitext, args.src_file, args.tgt_file) if f]
-    manifest = base_manifest(command="align", model=encoder.describe(), method=args.method, level=args.level,
-                             layer=layer[0], seed=args.seed,
-                             data=[{"path": f, "sha256": sha256_file(f)} for f in files])
-    with claim_output_dir(args.out, "align", overwrite=True) as work:  # a previous align run is replaced whole
-        write_json(work / "manifest.json", manifest)
-        write_alignment_run(run_, gold, work, manifest)
-    m = run_.metrics
-    ci = m.get("aer_ci95")
-    ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-    print(f"{len(gold.src_words)} pairs, layer {layer[0]}, {args.method}/{args.level}: precision {m['precision']:.3f} "
-          f"recall {m['recall']:.3f} F1 {m['f1']:.3f} AER {m['aer']:.3f}{ci_text}")
+    run_, gold = align(gold_args, load_model=lambda: load_encoder_from_args(args), layer=args.layer,
+                       method=args.method, level=args.level, n_boot=args.n_boot, seed=args.seed, out_dir=args.out)
+    print(f"{len(gold.src_words)} pairs, layer {run_.layer}, {run_.metrics.summary()}")
     if gold.out_of_range:
         print(f"note: {gold.out_of_range} gold links pointed outside their sentence and were dropped")
     print(f"wrote {args.out}/ (manifest.json, alignments.txt, metrics.json)")

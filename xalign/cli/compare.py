@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="labels for before and each after model, in order (repeatable)")
     add_setting_flags(p, ProbeConfig, DATA_FIELDS, title="data", flags=FLAG_NAMES)
     add_setting_flags(p, ProbeConfig, COMPARE_FIELDS, title="probe")
-    p.add_argument("--out", default="runs/compare")
+    p.add_argument("--out", default="runs/compare", help="run folder (absent, empty or an earlier compare run)")
     p.set_defaults(func=run)
 
 

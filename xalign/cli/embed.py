@@ -47,10 +47,10 @@ def _launcher_device(device: str | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xalign.pipelines.extract import ExtractConfig, check_embed_root, extract_corpus
+    from xalign.pipelines.embed_run import EmbedRunConfig, check_embed_root, embed_corpus
 
     check_embed_root(args.out)  # the same output rules as every command, before any data or model loads
-    config = ExtractConfig(layers=args.layers, pooling=args.pooling, prefix=args.prefix, batch_size=args.batch_size,
+    config = EmbedRunConfig(layers=args.layers, pooling=args.pooling, prefix=args.prefix, batch_size=args.batch_size,
                            max_tokens=args.max_tokens, shard_size=args.shard_size,
                            progress=not args.no_progress and sys.stderr.isatty())
     corpora = load_corpora_from_args(args)  # bad data fails before the model is loaded
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     main_process = int(os.environ.get("RANK", "0")) == 0
     for corpus in corpora:
         out = Path(args.out) / corpus.pair
-        manifest = extract_corpus(encoder, corpus, out, config)
+        manifest = embed_corpus(encoder, corpus, out, config)
         shapes = ", ".join(f"{lang} {tuple(a['shape'])}" for lang, a in manifest["arrays"].items())
         if main_process:
             print(f"{corpus.pair}: {len(corpus)} pairs → {out} ({shapes})")

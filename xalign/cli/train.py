@@ -53,12 +53,12 @@ GROUPS = {
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """The ``train`` flags, generated from the :class:`~xalign.pipelines.train_config.TrainConfig` fields
+    """The ``train`` flags, generated from the :class:`~xalign.pipelines.train.config.TrainConfig` fields
     (a setting declared there and in no group of :data:`GROUPS` lands in "other settings")."""
     import dataclasses
 
     from xalign.cli.flags import add_setting_flags
-    from xalign.pipelines.train_config import TrainConfig
+    from xalign.pipelines.train.config import TrainConfig
 
     p = sub.add_parser(
         "train", help="robust fine-tuning on XNLI/PAWS-X/your pairs and zero-shot cross-lingual evaluation",
@@ -81,7 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace):
     """The validated ``TrainConfig``: the ``--config`` file (if any) with the given flags on top."""
     from xalign.cli.flags import settings_from_args
-    from xalign.pipelines.train_config import TrainConfig
+    from xalign.pipelines.train.config import TrainConfig
 
     overrides = settings_from_args(args, TrainConfig)
     if getattr(args, "quiet", False):  # -q: no progress bar either, unless --progress is given
@@ -94,7 +94,7 @@ def config_from_args(args: argparse.Namespace):
 
 def format_summary(result) -> list[str]:
     """The run folder, the selected step and the accuracy per split and language, from a typed
-    :class:`~xalign.pipelines.train_result.TrainResult`."""
+    :class:`~xalign.pipelines.train.result.TrainResult`."""
     m = result.metrics
     lines = [f"run: {result.run_dir}  method: {m.method}  steps: {m.steps}  best step: {m.select.best_step} "
              f"(dev accuracy {m.select.accuracy:.4f})"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,12 +18,39 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AlignMetrics:
+    """Corpus-level word-alignment quality of one layer (fractions; ``aer_ci95`` a bootstrap CI over sentence
+    pairs, None without resamples)."""
+
+    method: str
+    level: str
+    precision: float
+    recall: float
+    f1: float
+    aer: float
+    aer_ci95: tuple[float, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The keys ``metrics.json`` has always had (``aer_ci95`` only when computed)."""
+        out: dict[str, Any] = {"method": self.method, "level": self.level, "precision": self.precision,
+                               "recall": self.recall, "f1": self.f1, "aer": self.aer}
+        if self.aer_ci95 is not None:
+            out["aer_ci95"] = list(self.aer_ci95)
+        return out
+
+    def summary(self) -> str:
+        ci = f" [{self.aer_ci95[0]:.3f}, {self.aer_ci95[1]:.3f}]" if self.aer_ci95 else ""
+        return (f"{self.method}/{self.level}: precision {self.precision:.3f} recall {self.recall:.3f} "
+                f"F1 {self.f1:.3f} AER {self.aer:.3f}{ci}")
+
+
 @dataclass
 class AlignRun:
     layer: int
     method: str
     links: list[set[tuple[int, int]]]
-    metrics: dict[str, Any]
+    metrics: AlignMetrics
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -57,8 +85,7 @@ def align_corpus(encoder: "Encoder", gold: "GoldAlignment", *, layers: list[int]
         else:
             links = [{(int(i), int(j)) for i, j in zip(*np.nonzero(m))} for m in masks]
         scores = alignment_scores(links, gold.sure, gold.possible)
-        metrics = {"method": method, "level": level, "precision": float(scores.precision),
-                   "recall": float(scores.recall), "f1": float(scores.f1), "aer": float(scores.aer)}
+        ci = None
         if n_boot and len(links) > 1:
             counts = per_sentence_counts(links, gold.sure, gold.possible)
 
@@ -66,7 +93,9 @@ def align_corpus(encoder: "Encoder", gold: "GoldAlignment", *, layers: list[int]
                 return float(scores_from_counts(c[idx]).aer)
 
             lo, hi = bootstrap_ci(aer_of, n_items=len(links), n_boot=n_boot, seed=seed)
-            metrics["aer_ci95"] = [float(lo), float(hi)]
+            ci = (float(lo), float(hi))
+        metrics = AlignMetrics(method=method, level=level, precision=float(scores.precision),
+                               recall=float(scores.recall), f1=float(scores.f1), aer=float(scores.aer), aer_ci95=ci)
         examples = []
         for k in range(min(n_examples, len(links))):
             examples.append({"src_tokens": src[k].tokens if level == "subword" else src[k].words,
@@ -90,6 +119,35 @@ def write_alignment_run(run: AlignRun, gold: "GoldAlignment", out_dir: str | Pat
 
     out = Path(out_dir)
     write_text(out / "alignments.txt", write_pharaoh(run.links))
-    write_json(out / "metrics.json", {"manifest": manifest, "layer": run.layer, **run.metrics,
+    write_json(out / "metrics.json", {"manifest": manifest, "layer": run.layer, **run.metrics.to_json(),
                                       "n_pairs": len(run.links), "gold_out_of_range": gold.out_of_range})
     return out
+
+
+def align(gold_args: dict[str, Any], *, load_model: "Callable[[], Encoder]", layer: int, method: str, level: str,
+          n_boot: int, seed: int, out_dir: str | Path) -> tuple[AlignRun, "GoldAlignment"]:
+    """``xalign align``: check the settings, the gold files and ``out_dir`` before the model loads, align at
+    ``layer``, write the run folder (replacing an earlier align run whole) and return the typed run.
+
+    ``gold_args`` are :func:`xalign.data.gold.load_gold`'s arguments; ``load_model`` loads the encoder (called
+    only after every check passed).
+    """
+    from xalign.data.gold import load_gold
+    from xalign.embed.layers import resolve_layers
+    from xalign.io import base_manifest, check_not_busy, check_output, claim_output_dir, sha256_file, write_json
+
+    if n_boot < 0:
+        raise ConfigError(f"--n-boot must be >= 0, got {n_boot}")
+    check_output(out_dir, kind="dir", command="align")
+    check_not_busy(out_dir)
+    gold = load_gold(**gold_args)
+    encoder = load_model()
+    layers = resolve_layers([layer], encoder.num_layers)
+    (run,) = align_corpus(encoder, gold, layers=layers, method=method, level=level, n_boot=n_boot, seed=seed)
+    files = [f for key in ("gold", "bitext", "src_file", "tgt_file") if (f := gold_args.get(key))]
+    manifest = base_manifest(command="align", model=encoder.describe(), method=method, level=level, layer=layers[0],
+                             seed=seed, data=[{"path": f, "sha256": sha256_file(f)} for f in files])
+    with claim_output_dir(out_dir, "align", overwrite=True) as work:
+        write_json(work / "manifest.json", manifest)
+        write_alignment_run(run, gold, work, manifest)
+    return run, gold

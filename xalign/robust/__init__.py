@@ -6,9 +6,10 @@
 * :mod:`xalign.robust.smoothing` — smoothed inference (majority vote over noisy copies);
 * :mod:`xalign.robust.methods` — the methods (``baseline``, ``adv``, ``rs-rp``, ``rs-da``), one module each, and
   their registry (a new method is one module: ``docs/extending.md``);
-* :mod:`xalign.robust.trainer` — the ``transformers.Trainer`` subclass applying the methods;
-* :mod:`xalign.robust.features`, :mod:`~xalign.robust.callbacks`, :mod:`~xalign.robust.evaluate` — data,
-  logging and evaluation plumbing used by :func:`xalign.pipelines.train.train`.
+* :mod:`xalign.robust.trainer` — the ``transformers.Trainer`` subclass applying the methods.
+
+The generic training plumbing (heads, tokenised datasets, callbacks, evaluation, freezing) lives in
+:mod:`xalign.training`.
 
 Submodules are imported on first use (torch and transformers are heavy).
 """

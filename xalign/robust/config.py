@@ -1,6 +1,6 @@
 """Configuration of the robust methods: :class:`RobustConfig` holds the hyper-parameters of one method
 (saved with every run). Each is declared once with :func:`xalign.settings.setting` (default, help, bounds,
-choices); :class:`xalign.pipelines.train_config.TrainConfig` takes them over with
+choices); :class:`xalign.pipelines.train.config.TrainConfig` takes them over with
 :func:`xalign.settings.setting_from`, so the ``xalign train`` flags come from these declarations.
 """
 
@@ -10,15 +10,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xalign.errors import ConfigError
-from xalign.robust.perturb import NORMS, SCOPES
+from xalign.robust.perturb import NORMS, SCOPES  # noqa: F401  (re-exported)
 from xalign.robust.smoothing import NoiseSpec
-from xalign.settings import check_settings, setting
+from xalign.robust.methods.adv import ADV_OBJECTIVES, AdvSettings  # noqa: F401  (re-exported)
+from xalign.settings import check_settings, setting, setting_from
 from xalign.settings.recipes import XTREME
 
 METHODS = ("baseline", "adv", "rs-rp", "rs-da")
 # mixed: CE(x) + w·CE(x + δ_K); adv-only: CE(x + δ_K) (Madry et al. 2018);
 # freelb: mean_k CE(x + δ_k), k = 0 … K-1, from a random δ_0 (Zhu et al. 2020)
-ADV_OBJECTIVES = ("mixed", "adv-only", "freelb")
 
 
 def _method_names() -> tuple[str, ...]:
@@ -39,14 +39,14 @@ class RobustConfig:
 
     method: str = setting("baseline", "robust training method — see below", choices=lambda: _method_names())
     seed: int = setting(XTREME["seed"], "seed for data subsets, initialisation, dropout and noise", ge=0, le=2**32 - 1)
-    adv_objective: str = setting("mixed", "what the adv update minimises — see below", choices=ADV_OBJECTIVES)
-    adv_steps: int = setting(1, "PGD steps K", ge=0)
-    adv_eps: float = setting(0.1, "radius of the perturbation ball", ge=0)
-    adv_alpha: float = setting(0.1, "PGD step size", ge=0)
-    adv_norm: str = setting("l2", "norm of the perturbation ball", choices=NORMS)
-    adv_scope: str = setting("token", "token: one ball per token; sequence: one ball per sentence", choices=SCOPES)
-    adv_random_start: bool = setting(False, "start PGD uniformly in the ball")
-    adv_weight: float = setting(1.0, "weight of the adversarial loss (adv-objective mixed only)", ge=0)
+    adv_objective: str = setting_from(AdvSettings, "adv_objective")
+    adv_steps: int = setting_from(AdvSettings, "adv_steps")
+    adv_eps: float = setting_from(AdvSettings, "adv_eps")
+    adv_alpha: float = setting_from(AdvSettings, "adv_alpha")
+    adv_norm: str = setting_from(AdvSettings, "adv_norm")
+    adv_scope: str = setting_from(AdvSettings, "adv_scope")
+    adv_random_start: bool = setting_from(AdvSettings, "adv_random_start")
+    adv_weight: float = setting_from(AdvSettings, "adv_weight")
     noise: NoiseSpec = field(default_factory=NoiseSpec)
 
     def __post_init__(self) -> None:

@@ -155,7 +155,7 @@ class RobustTrainer(Trainer):
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and hasattr(ds, "lengths"):
-            from xalign.robust.features import LengthGroupedEpochSampler
+            from xalign.training.features import LengthGroupedEpochSampler
 
             seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
             # mega-batches of the global batch (all ranks, all micro-batches): the same order under DDP
@@ -165,9 +165,9 @@ class RobustTrainer(Trainer):
 
     def _get_eval_sampler(self, eval_dataset):
         # transformers' eval sampler under group_by_length shuffles mega-batches at random; ours is a fixed
-        # longest-first order, so predictions map back to items (xalign.robust.evaluate.dataset_correct)
+        # longest-first order, so predictions map back to items (xalign.training.evaluate.dataset_correct)
         if hasattr(eval_dataset, "lengths"):
-            from xalign.robust.features import length_order
+            from xalign.training.features import length_order
 
             return length_order(eval_dataset.lengths)
         return super()._get_eval_sampler(eval_dataset)

@@ -150,7 +150,8 @@ def check_settings(config: Any) -> None:
         if not _matches(value, hint):
             raise ConfigTypeError(f"{flag} (key {f.name}) expects {type_name(hint)}, got {type(value).__name__}: "
                                   f"{value!r}"[:300])
-        setattr(config, f.name, value)
+        if value is not getattr(config, f.name):
+            object.__setattr__(config, f.name, value)  # frozen settings dataclasses are coerced too
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             _check_number(flag, value, f.metadata)
         choices = choices_of(f.metadata)

@@ -141,11 +141,10 @@ def word_alignment_for_layers(encoder: "Encoder", layers: list[int], gold: "Gold
     values, info = [], []
     for r in runs:
         m = r.metrics
-        ci = tuple(m["aer_ci95"]) if "aer_ci95" in m else None
-        values.append({"word_alignment.precision": MetricValue(m["precision"]),
-                       "word_alignment.recall": MetricValue(m["recall"]), "word_alignment.f1": MetricValue(m["f1"]),
-                       "word_alignment.aer": MetricValue(m["aer"], ci)})
-        info.append({"word_alignment.method": str(m["method"]), "word_alignment.level": str(m["level"])})
+        values.append({"word_alignment.precision": MetricValue(m.precision),
+                       "word_alignment.recall": MetricValue(m.recall), "word_alignment.f1": MetricValue(m.f1),
+                       "word_alignment.aer": MetricValue(m.aer, m.aer_ci95)})
+        info.append({"word_alignment.method": m.method, "word_alignment.level": m.level})
     shown = layers.index(8) if 8 in layers else len(runs) // 2
     return values, info, runs[shown].examples
 

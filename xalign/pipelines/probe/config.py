@@ -66,7 +66,8 @@ class ProbeConfig:
     trust_remote_code: bool = _opt(False, "allow model code from the hub (off by default)")
     allow_pickle: bool = _opt(False, "also load pickle weights (pytorch_model.bin); default: safetensors only")
     report: bool = _opt(True, "write report.html")
-    progress: bool = _opt(True, "show a progress bar (languages done, time left) when probing many languages")
+    progress: bool = _opt(True, "progress bars on a terminal: sentences embedded per side, and languages done with "
+                          "the time left when probing many languages")
 
     def __post_init__(self) -> None:
         from xalign.metrics.retrieval import PRESETS

@@ -12,6 +12,7 @@ report. ``--pair xx-all`` goes to :mod:`~xalign.pipelines.probe.many` instead (o
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,7 +59,10 @@ def probe_pair(encoder: "Encoder", inputs: PairInputs, config: ProbeConfig, *, d
     corpus = inputs.corpus
     layers = chosen_layers(encoder, config)
     t0 = time.perf_counter()
-    kw = dict(layers=layers, pooling=config.resolved_pooling, prefix=config.prefix, batch_size=config.batch_size)
+    # a bar per side on a terminal (issue 23: a default probe embedded for minutes in silence)
+    bar = config.progress and sys.stderr.isatty()
+    kw = dict(layers=layers, pooling=config.resolved_pooling, prefix=config.prefix, batch_size=config.batch_size,
+              progress=bar)
     words = static = None
     if _wants_words(inputs, encoder):
         src_vecs, src_words = embed_with_vocabulary(encoder, corpus.src, vocabulary={s for s, _ in inputs.dictionary},
@@ -133,7 +137,7 @@ def _probe_run(config: ProbeConfig, encoder: "Encoder | None", corpora: list["Pa
                inputs: ProbeInputs | None, stage: Path | None) -> ProbeResult:
     from xalign.io import base_manifest
     from xalign.metrics.retrieval import PRESETS
-    from xalign.pipelines.extract import corpus_manifest
+    from xalign.pipelines.embed_run import corpus_manifest
     from xalign.pipelines.probe.run_dir import write_probe_files
 
     t_start = time.perf_counter()

@@ -251,7 +251,10 @@ def _keep(partial: Path | None, folder: str, record: dict[str, Any]) -> None:
 def _languages(plan: ManyPlan, config: ProbeConfig) -> Iterator[tuple[str, str]]:
     from tqdm.auto import tqdm
 
-    bar = tqdm(plan.targets, desc=f"{plan.pivot}-all", unit="lang", disable=not config.progress)
+    import sys
+
+    on_terminal = config.progress and sys.stderr.isatty()
+    bar = tqdm(plan.targets, desc=f"{plan.pivot}-all", unit="lang", disable=not on_terminal)
     try:
         for name, folder in bar:
             bar.set_postfix_str(name, refresh=False)

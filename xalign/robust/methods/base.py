@@ -19,7 +19,6 @@ See ``docs/extending.md`` ("A robust method").
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -35,45 +34,20 @@ __all__ = ["Embedded", "NoSettings", "RobustMethod", "TrainData", "check_setting
            "unregister"]
 
 
-def setting(default: Any, help: str, *, min: float | None = None, max: float | None = None,
-            choices: tuple[str, ...] | None = None, exclusive_min: bool = False, **cli: Any) -> Any:
-    """A dataclass field with ``metadata={"help", "min", "max", "exclusive_min", "choices"}`` (only the keys
-    given) plus how the flag reads (``flag``, ``sep``, ``repeat``, ``metavar``: see :mod:`xalign.cli.flags`).
-    A callable ``default`` is a default factory (for lists)."""
-    unknown = sorted(set(cli) - {"flag", "sep", "repeat", "metavar"})
-    if unknown:
-        raise TypeError(f"setting(): unknown metadata {unknown}")
-    meta: dict[str, Any] = {"help": help, **cli}
-    if min is not None:
-        meta["min"] = min
-        meta["exclusive_min"] = exclusive_min
-    if max is not None:
-        meta["max"] = max
-    if choices:
-        meta["choices"] = tuple(choices)
-    if callable(default):
-        return dataclasses.field(default_factory=default, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+def setting(default: Any, help: str, **meta: Any) -> Any:
+    """A method setting: :func:`xalign.settings.setting` (the one declaration; ``min``/``max``/``exclusive_min``,
+    ``choices``, ``flag``/``sep``/``repeat``/``metavar``), so ``xalign train`` generates its flag."""
+    from xalign.settings import setting as declare
+
+    return declare(default, help, **meta)
 
 
 def check_settings(settings: Any, *, method: str = "") -> None:
-    """``ConfigError`` naming the key when a field of ``settings`` is outside its declared bounds or choices
-    (NaN and infinity are refused wherever a bound is declared)."""
-    where = f" (method {method})" if method else ""
-    for f in dataclasses.fields(settings):
-        value, meta = getattr(settings, f.name), f.metadata
-        values = value if isinstance(value, (list, tuple)) else [value]
-        if "choices" in meta:
-            bad = [v for v in values if v not in meta["choices"]]
-            if bad:
-                raise ConfigError(f"{f.name}{where}: expected one of {', '.join(meta['choices'])}, got {bad[0]!r}")
-        if ("min" in meta or "max" in meta) and isinstance(value, (int, float)) and not isinstance(value, bool):
-            low, high = meta.get("min", -math.inf), meta.get("max", math.inf)
-            ok = math.isfinite(value) and (value > low if meta.get("exclusive_min") else value >= low) and value <= high
-            if not ok:
-                sign = ">" if meta.get("exclusive_min") else ">="
-                bound = f"{sign} {low}" + (f" and <= {high}" if high != math.inf else "")
-                raise ConfigError(f"{f.name}{where} must be a finite number {bound}, got {value}")
+    """``ConfigError`` naming the flag when a field of ``settings`` is outside its declared bounds or choices:
+    :func:`xalign.settings.check_settings`, the one checker (``method`` is kept for callers' readability)."""
+    from xalign.settings import check_settings as check
+
+    check(settings)
 
 
 @dataclass(frozen=True)
@@ -134,7 +108,7 @@ class RobustMethod:
     def train_data(self, data: "datasets.Dataset", tokenizer: Any, *, max_length: int, seed: int,
                    model: Any = None) -> TrainData:
         """The training set (default: ``data`` tokenized as it is, one or two sentences per item)."""
-        from xalign.robust.features import PairDataset
+        from xalign.training.features import PairDataset
 
         return TrainData(PairDataset.from_dataset(data, tokenizer, max_length=max_length))
 

@@ -73,8 +73,8 @@ class RsDa(RobustMethod):
                            tokenizer=tokenizer, embeddings=weight, k=s.embed_k, min_cos=s.embed_min_cos)
 
     def train_data(self, data, tokenizer, *, max_length, seed, model=None) -> TrainData:
-        from xalign.robust.features import PairDataset
         from xalign.robust.substitutions import augment_pairs
+        from xalign.training.features import PairDataset
 
         s = self.settings
         table = self.table(data, tokenizer, model)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from xalign.errors import ConfigError, MissingFileError
-from xalign.pipelines.train_config import TrainConfig
+from xalign.pipelines.train.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The steps of one training run, in the order :func:`xalign.pipelines.train._train_in` calls them:
+"""The steps of one training run, in the order :func:`xalign.pipelines.train.core._train_in` calls them:
 load the classifier → build the datasets → make the trainer → (train) → save the weights once.
 """
 
@@ -14,11 +14,11 @@ from transformers import TrainerCallback
 
 from xalign.errors import ConfigError
 from xalign.io import atomic_path
-from xalign.pipelines.train_data import write_copies
+from xalign.pipelines.train.data import write_copies
 
 if TYPE_CHECKING:  # pragma: no cover
     from xalign.data.tasks.splits import TaskSplits
-    from xalign.pipelines.train_config import TrainConfig
+    from xalign.pipelines.train.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def load_classifier(config: "TrainConfig", model_path: str, names: list[str]) ->
     from transformers import AutoTokenizer
 
     from xalign.encoders.loading import model_errors
-    from xalign.robust.freeze import freeze_input_embeddings
-    from xalign.robust.heads import build_classifier
+    from xalign.training.freeze import freeze_input_embeddings
+    from xalign.training.heads import build_classifier
 
     tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=config.trust_remote_code)
     with model_errors(config.model, allow_pickle=config.allow_pickle):
@@ -60,7 +60,7 @@ def build_datasets(config: "TrainConfig", splits: "TaskSplits", tokenizer: Any, 
                    method: Any) -> tuple[Any, Any]:
     """``(train, select)`` datasets: the method prepares its training data (rs-da: substitution on the fly, or
     ``rsda_copies`` offline copies, written to ``out/rsda_copies.tsv``)."""
-    from xalign.robust.features import PairDataset
+    from xalign.training.features import PairDataset
 
     prepared = method.train_data(splits.train, tokenizer, max_length=config.max_length, seed=config.seed, model=model)
     train_ds = prepared.dataset
@@ -69,7 +69,7 @@ def build_datasets(config: "TrainConfig", splits: "TaskSplits", tokenizer: Any, 
     select_ds = PairDataset.from_dataset(splits.select, tokenizer, max_length=config.max_length)
     logger.info("data: %d train / %d select pairs (%d train pairs reach max_length %d); eval %s%s", len(train_ds),
                 len(select_ds), train_ds.n_truncated(), config.max_length,
-                {s: {k: len(v) for k, v in d.items()} for s, d in splits.eval_sets.items()},
+                {s: f"{len(d)} languages, {sum(len(v) for v in d.values())} items" for s, d in splits.eval_sets.items()},
                 f"; generalized {splits.generalized.n} items × {len(splits.generalized.languages)}² cells"
                 if splits.generalized else "")
     return train_ds, select_ds
@@ -90,9 +90,9 @@ def make_trainer(config: "TrainConfig", out: Path, model: Any, tokenizer: Any, d
     final evaluation, logging, last-step log, TensorBoard when wanted) and the caller's ``callbacks``."""
     from transformers import DataCollatorWithPadding, PrinterCallback
 
-    from xalign.robust import callbacks as cbs
-    from xalign.robust import evaluate as ev
     from xalign.robust.trainer import RobustTrainer
+    from xalign.training import callbacks as cbs
+    from xalign.training import evaluate as ev
 
     train_ds, select_ds = datasets
     callback_list = [cbs.CSVLogCallback(out / "log.csv", "eval_select_accuracy"), cbs.EpochCallback(train_ds),
@@ -118,7 +118,7 @@ def _weight_files(folder: Path) -> list[Path]:
 
 def save_weights(model: Any, tokenizer: Any, out: Path) -> None:
     """``model/`` (the classifier, opens with ``AutoModelForSequenceClassification`` or
-    :func:`xalign.robust.heads.load_classifier`) and ``encoder/`` (opens with ``load_encoder``), with the
+    :func:`xalign.training.heads.load_classifier`) and ``encoder/`` (opens with ``load_encoder``), with the
     weights on disk once: ``encoder/`` holds the encoder's config and tokenizer and hard links to
     ``model/``'s weight files (``from_pretrained`` of the bare encoder skips the head's tensors). Where
     the file system has no hard links, the encoder's own weights are written."""

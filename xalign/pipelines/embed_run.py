@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class ExtractConfig:
+class EmbedRunConfig:
     layers: str | list[int] = "all"
     pooling: str = "mean"
     prefix: str | None = None
@@ -60,7 +60,7 @@ def corpus_manifest(corpus: "ParallelCorpus") -> dict[str, Any]:
             "dropped_empty": getattr(corpus, "dropped_empty", 0)}
 
 
-def _run_fingerprint(encoder: "Encoder", corpus: "ParallelCorpus", config: ExtractConfig) -> str:
+def _run_fingerprint(encoder: "Encoder", corpus: "ParallelCorpus", config: EmbedRunConfig) -> str:
     from xalign.embed.extract import resolve_layers
 
     layers = resolve_layers(config.layers, encoder.num_layers)
@@ -136,8 +136,8 @@ class _Claim:
         return done
 
 
-def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | Path,
-                   config: ExtractConfig | None = None) -> dict[str, Any]:
+def embed_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | Path,
+                 config: EmbedRunConfig | None = None) -> dict[str, Any]:
     """Write ``<src>.npy`` and ``<tgt>.npy`` (``[layers, n, hidden]``), ``texts.json`` and
     ``manifest.json`` into ``out_dir`` (atomically as a whole); resumes an interrupted extraction, and
     returns at once when ``out_dir`` already holds this exact run. Returns the manifest.
@@ -145,7 +145,7 @@ def extract_corpus(encoder: "Encoder", corpus: "ParallelCorpus", out_dir: str | 
     Under ``torchrun``/``accelerate launch`` every process calls this; they share the shards and one
     of them writes the result.
     """
-    config = config or ExtractConfig()
+    config = config or EmbedRunConfig()
     if len(corpus) == 0:
         raise DataError(f"corpus {corpus.name!r} ({corpus.pair}) has no sentence pairs; nothing to embed")
     out = Path(out_dir)

@@ -5,7 +5,7 @@ pair as ``tokenizer(sentence1, sentence2)``, a one-sentence item (``sentence2`` 
 ``sentence2`` column) as ``tokenizer(sentence1)``.
 With a substitution table it perturbs the sentences (independently, or ``paired``) using ``item_rng(seed, epoch, index)``
 — reproducible, identical in every data-loader worker, and different in every epoch. The epoch is set
-by ``set_epoch`` (accelerate calls it on the dataset; :class:`xalign.robust.callbacks.EpochCallback`
+by ``set_epoch`` (accelerate calls it on the dataset; :class:`xalign.training.callbacks.EpochCallback`
 also does, before each epoch's workers start).
 """
 

@@ -22,7 +22,7 @@ from xalign.errors import ConfigError, MissingFileError
 from xalign.io import check_not_busy, check_output, claim_output_dir, output_lock, read_json, sha256_file, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
-    from xalign.pipelines.train_config import TrainConfig
+    from xalign.pipelines.train.config import TrainConfig
 
 COLUMN_KEYS = ("sentence1", "sentence2", "label", "item_id")
 INPUT_PATHS = ("train_file", "select_file", "eval_files", "synonyms", "dictionaries", "data_dir")

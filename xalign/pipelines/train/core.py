@@ -3,9 +3,9 @@
 A run directory holds ``config.json`` (written first), ``log.csv`` (per logging step), ``checkpoints/``
 (safetensors; ``resume=True`` continues from the last one), then ``encoder/`` (opens with
 ``xalign.encoders.load_encoder``), ``model/`` (the classifier), ``manifest.json`` and, last and
-atomically, ``train_metrics.json`` — a run without it did not finish. Settings: :mod:`train_config`;
-data: :mod:`train_data`; the run folder: :mod:`train_run`; the steps: :mod:`train_steps`; the typed
-results: :mod:`train_result`.
+atomically, ``train_metrics.json`` — a run without it did not finish. Settings: :mod:`.config`;
+data: :mod:`.data`; the run folder: :mod:`.run_dir`; the steps: :mod:`.steps`; the typed results:
+:mod:`.result`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from xalign.io import base_manifest, sha256_file, write_json
-from xalign.pipelines.train_config import _OUTPUTS, _RUN_ONLY, TrainConfig  # TrainConfig is public here too
-from xalign.pipelines.train_data import eval_steps_for, load_splits
-from xalign.pipelines.train_result import EvalResult, Selection, TrainMetrics, TrainResult
+from xalign.pipelines.train.config import _OUTPUTS, _RUN_ONLY, TrainConfig
+from xalign.pipelines.train.data import eval_steps_for, load_splits
+from xalign.pipelines.train.result import EvalResult, Selection, TrainMetrics, TrainResult
 
 __all__ = ["TrainConfig", "TrainMetrics", "TrainResult", "train"]
 
@@ -35,7 +35,7 @@ def train(config: TrainConfig, *, callbacks: list | None = None) -> TrainResult:
     its first checkpoint leaves ``out`` as it was (an ``overwrite`` run replaces the old one only when
     it has finished).
     """
-    from xalign.pipelines.train_run import check_train_inputs, claim_run_folder
+    from xalign.pipelines.train.run_dir import check_train_inputs, claim_run_folder
 
     check_train_inputs(config)
     with claim_run_folder(config, _OUTPUTS) as work:
@@ -49,9 +49,9 @@ def _train_in(config: TrainConfig, work: Path, *, callbacks: list | None = None)
     from transformers import set_seed
 
     from xalign.encoders import resolve_model_path
-    from xalign.pipelines import train_steps as steps
-    from xalign.pipelines.train_config import training_arguments
-    from xalign.pipelines.train_run import prepare_run_dir
+    from xalign.pipelines.train import steps as steps
+    from xalign.pipelines.train.config import training_arguments
+    from xalign.pipelines.train.run_dir import prepare_run_dir
 
     started = time.time()
     out = prepare_run_dir(config, work, run_only=_RUN_ONLY)
@@ -90,8 +90,8 @@ def _recipe_record(config: TrainConfig, scaled: dict[str, Any]) -> dict[str, Any
 def _metrics(config: TrainConfig, trainer: Any, splits: Any, *, scaled: dict[str, Any], runtime: float | None,
              started: float) -> TrainMetrics:
     """Zero-shot evaluation of the selected model, and what the run did."""
-    from xalign.robust import callbacks as cbs
-    from xalign.robust import evaluate as ev
+    from xalign.training import callbacks as cbs
+    from xalign.training import evaluate as ev
 
     robust = config._robust()
     results = ev.evaluate_run(trainer, splits.eval_sets, max_length=config.max_length, generalized=splits.generalized,

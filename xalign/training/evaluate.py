@@ -13,7 +13,7 @@ import numpy as np
 
 from xalign.data.tasks.splits import generalized_pairs, ids_sha256
 from xalign.errors import ConfigError
-from xalign.robust.features import PairDataset
+from xalign.training.features import PairDataset
 
 if TYPE_CHECKING:  # pragma: no cover
     import datasets
@@ -50,9 +50,9 @@ def compute_accuracy(eval_pred: Any) -> dict[str, float]:
 def dataset_correct(trainer: "RobustTrainer", data: "datasets.Dataset", *, max_length: int) -> np.ndarray:
     """Per-item correctness (bool ``[n]``, dataset order) of ``trainer.model`` in one deterministic pass.
 
-    The Trainer predicts in :func:`~xalign.robust.features.length_order` (the ``RobustTrainer`` eval
+    The Trainer predicts in :func:`~xalign.training.features.length_order` (the ``RobustTrainer`` eval
     sampler); the result is put back into item order."""
-    from xalign.robust.features import length_order
+    from xalign.training.features import length_order
 
     ds = PairDataset.from_dataset(data, trainer.processing_class, max_length=max_length)
     out = trainer.predict(ds)

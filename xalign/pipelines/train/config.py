@@ -24,7 +24,7 @@ from xalign.settings import check_settings, default_of, flag_of, from_mapping, r
 from xalign.settings.recipes import RECIPES, XTREME, resolve_recipe
 
 PROTOCOLS = ("standard", "noleak")
-RSDA_SOURCES = ("synonyms", "embedding", "dictionary")
+from xalign.robust.methods.rs_da import RSDA_SOURCES  # noqa: E402  (declared once, by the method)
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # may change on resume
 _RUN_ONLY = ("resume", "overwrite", "progress", "num_workers", "report_to", "tensorboard", "keep_checkpoints")
@@ -99,15 +99,12 @@ class TrainConfig:
     rs_eps: float = setting(0.1, "uniform-noise ball radius", ge=0)
     rs_norm: str = setting("l2", "uniform-noise ball norm", choices=("l2", "linf"))
     smooth_n: int = setting(0, "also report smoothed accuracy over N noisy copies (0: off)", ge=0)
-    rsda_sources: list[str] = setting(lambda: ["synonyms"], "comma-separated substitute sources of rs-da", sep=",",
-                                      choices=RSDA_SOURCES)
-    synonyms: str | None = setting(None, "JSON {word: [substitutes]} file (e.g. counterfitted_neighbors.json)")
-    dictionaries: list[str] = setting(list, "bilingual dictionary foreign<TAB>english for code-switching",
-                                      flag="dictionary", repeat=True, metavar="FILE")
-    embed_k: int = setting(8, "embedding-neighbour substitutes per word", ge=1)
-    embed_min_cos: float = setting(0.5, "minimum cosine of an embedding neighbour", ge=-1, le=1)
-    rsda_copies: int = setting(0, "N precomputed augmented copies (0: substitute on the fly, seeded per epoch and "
-                               "item)", ge=0)
+    rsda_sources: list[str] = setting_from(RsDaSettings, "rsda_sources")
+    synonyms: str | None = setting_from(RsDaSettings, "synonyms")
+    dictionaries: list[str] = setting_from(RsDaSettings, "dictionaries")
+    embed_k: int = setting_from(RsDaSettings, "embed_k")
+    embed_min_cos: float = setting_from(RsDaSettings, "embed_min_cos")
+    rsda_copies: int = setting_from(RsDaSettings, "rsda_copies")
     rsda_paired: bool = setting_from(RsDaSettings, "rsda_paired")
     freeze_embeddings: bool = setting(False, "do not train the word-embedding matrix (position/type embeddings and "
                                       "layers still train)")
