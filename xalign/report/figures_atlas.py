@@ -158,9 +158,15 @@ def ranked_languages(grid: AtlasGrid, *, layer: int, chance: float | None = None
             hovertemplate="%{customdata}<br>%{y:.3f}<extra>%{x}</extra>",
             meta={"key": "atlas.ranked", "seen": seen}))
     _chance_line(fig, chance, f"chance {chance:.3f}" if chance is not None else "")
+    return _language_axis(fig, codes, title, f"{grid.metric}, layer {layer}")
+
+
+def _language_axis(fig: go.Figure, codes: list[str], title: str, y_title: str) -> go.Figure:
+    """The layout of a one-bar-per-language chart: languages in ``codes`` order on a category axis (small,
+    vertical labels past 40 languages), the legend above."""
     many = len(codes) > 40
     fig.update_layout(template=TEMPLATE, title={"text": plotly_text(title)}, height=460,
-                      yaxis={"title": {"text": plotly_text(f"{grid.metric}, layer {layer}")}},
+                      yaxis={"title": {"text": plotly_text(y_title)}},
                       xaxis={"type": "category", "categoryorder": "array", "categoryarray": codes,
                              "tickfont": {"size": 7 if many else 11}, "tickangle": -90 if many else -45},
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
@@ -238,14 +244,7 @@ def ranked_deltas(grid: AtlasGrid, *, layer: int, title: str = "", alpha: float 
                      "color": _SIG_COLORS[sig]},
             customdata=text, hovertemplate="%{customdata}<extra>%{x}</extra>", meta={"key": "atlas.delta", "sig": sig}))
     fig.add_hline(y=0, line={"color": "#444", "width": 1})
-    many = len(codes) > 40
-    fig.update_layout(template=TEMPLATE, title={"text": plotly_text(title)}, height=460,
-                      yaxis={"title": {"text": plotly_text(f"Δ {grid.metric}, layer {layer}")}},
-                      xaxis={"type": "category", "categoryorder": "array", "categoryarray": codes,
-                             "tickfont": {"size": 7 if many else 11}, "tickangle": -90 if many else -45},
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
-                      meta={"order": codes})
-    return fig
+    return _language_axis(fig, codes, title, f"Δ {grid.metric}, layer {layer}")
 
 
 def accuracy_vs_alignment(langs: list[LangMeta], alignment: list[float], accuracy: list[float], *,
