@@ -15,7 +15,6 @@ warning naming the first ``file:line`` (or rejected with ``on_out_of_range="erro
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -210,16 +209,9 @@ def _read_bitext(f: LineFile) -> list[tuple[None, list[str], list[str]]]:
 
 def _read_jsonl(f: LineFile, one_indexed: bool) -> list[tuple[list[str], list[str], set, set, str]]:
     rows, shift = [], 1 if one_indexed else 0
-    for lineno, line in f:
-        loc = f"{f.path}:{lineno}"
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{loc}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(obj, dict) or any(k not in obj for k in ("src_words", "tgt_words", "alignment")):
-            have = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+    for loc, obj in f.json_objects():
+        if any(k not in obj for k in ("src_words", "tgt_words", "alignment")):
+            have = sorted(obj)
             raise DataError(f"{loc}: expected an object with src_words, tgt_words and alignment, found {have}")
         links: dict[str, set[Link]] = {}
         for key in ("alignment", "possible"):

@@ -60,6 +60,23 @@ class LineFile:
                                      f"{exc.start} of the line); expected UTF-8 text") from None
                 yield lineno, text
 
+    def json_objects(self) -> Iterator[tuple[str, dict]]:
+        """``("file:line", object)`` for every non-blank line of a JSONL file: one :class:`DataError` naming the
+        line for invalid JSON or a line that is not a JSON object."""
+        import json
+
+        for lineno, line in self:
+            if not line.strip():
+                continue
+            loc = f"{self.path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{loc}: invalid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{loc}: expected a JSON object per line, found {type(obj).__name__}")
+            yield loc, obj
+
     def source(self) -> dict[str, str]:
         """``{"path": <absolute path>, "sha256": ...}`` of the bytes read (the whole file after a full pass)."""
         return {"path": str(self.path.resolve()), "sha256": self._hash.hexdigest()}

@@ -29,18 +29,7 @@ Record = tuple[str, dict[str, Any]]  # ("file:line", fields)
 
 
 def _jsonl_records(path: Path) -> list[Record]:
-    records: list[Record] = []
-    for lineno, line in LineFile(path, what="JSONL file"):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{lineno}: expected a JSON object per line, found {type(obj).__name__}")
-        records.append((f"{path}:{lineno}", obj))
-    return records
+    return list(LineFile(path, what="JSONL file").json_objects())
 
 
 def read_records(path: PathLike) -> list[Record]:
